@@ -1,0 +1,27 @@
+import { ConfigError, errorMessage, ShiftError } from '../core/errors.js';
+
+export const EXIT_OK = 0;
+export const EXIT_USER_ERROR = 1;
+export const EXIT_INTERNAL_ERROR = 2;
+
+/** Users' mistakes (bad config, bad arguments, refused by the API) exit 1; everything else 2. */
+export function exitCodeFor(err: unknown): number {
+  if (err instanceof ConfigError) return EXIT_USER_ERROR;
+  if (err instanceof ShiftError && err.status >= 400 && err.status < 500) return EXIT_USER_ERROR;
+  if (isListenError(err)) return EXIT_USER_ERROR;
+  return EXIT_INTERNAL_ERROR;
+}
+
+export function describeFailure(err: unknown): string {
+  if (isListenError(err)) {
+    const e = err as NodeJS.ErrnoException & { address?: string; port?: number };
+    const why = e.code === 'EADDRINUSE' ? 'address already in use' : e.code === 'EACCES' ? 'permission denied' : e.code;
+    return `cannot listen on ${e.address ?? '?'}:${e.port ?? '?'}: ${why}`;
+  }
+  return errorMessage(err);
+}
+
+function isListenError(err: unknown): boolean {
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  return code === 'EADDRINUSE' || code === 'EACCES' || code === 'EADDRNOTAVAIL';
+}

@@ -1,0 +1,34 @@
+import { loadConfigFile } from '../config/load-config.js';
+import { errorMessage } from '../core/errors.js';
+import { createLogger } from '../core/logger.js';
+import { startShiftproxy } from '../main.js';
+
+/**
+ * `shiftproxy run -c FILE`: serve until SIGTERM/SIGINT, then drain (in-flight requests finish
+ * with `Connection: close`) and exit 0. A second signal exits at once.
+ */
+export async function runCommand(file: string): Promise<void> {
+  const config = loadConfigFile(file);
+  const logger = createLogger();
+  process.on('uncaughtException', (err) => logger.error({ err: errorMessage(err), stack: err.stack }, 'uncaught exception; still serving'));
+  process.on('unhandledRejection', (reason) => logger.error({ err: errorMessage(reason) }, 'unhandled rejection; still serving'));
+  const running = await startShiftproxy(config, { logger });
+  let signals = 0;
+  const onSignal = (signal: NodeJS.Signals) => {
+    signals += 1;
+    if (signals > 1) {
+      logger.warn({ signal }, 'second signal: exiting without waiting');
+      process.exit(1);
+    }
+    logger.info({ signal }, 'shutting down');
+    void running.stop().then(
+      () => process.exit(0),
+      (err) => {
+        logger.error({ err: errorMessage(err) }, 'shutdown failed');
+        process.exit(2);
+      },
+    );
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+}

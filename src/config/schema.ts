@@ -1,0 +1,491 @@
+import { z } from 'zod';
+import type {
+  AlarmConfig,
+  RolloutConfig,
+  ServiceConfig,
+  ShiftproxyConfig,
+  StepConfig,
+  StrategyName,
+} from '../core/config-types.js';
+import { parseDuration } from '../core/duration.js';
+import type { ListenAddress } from '../core/types.js';
+import { resolvePreset } from '../strategies/codedeploy-presets.js';
+import { formatPath } from './format-issues.js';
+import { isLoopbackHost, parseListenAddress } from './listen-address.js';
+
+const CONTROL_CHARS = /[\u0000-\u001f\u007f]/;
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+
+const duration = (what = 'a duration') =>
+  z.union([z.string(), z.number()]).transform((value, ctx): number => {
+    const ms = parseDuration(value);
+    if (ms === undefined) {
+      ctx.addIssue({ code: 'custom', message: `not ${what} (use 250ms, 10s, 5m, 1h or whole milliseconds)` });
+      return z.NEVER;
+    }
+    return ms;
+  });
+
+const positiveDuration = () =>
+  duration().refine((ms) => ms > 0, { message: 'must be greater than 0' });
+
+const listenAddress = z.union([z.string(), z.number()]).transform((value, ctx): ListenAddress => {
+  const parsed = parseListenAddress(value);
+  if (typeof parsed === 'string') {
+    ctx.addIssue({ code: 'custom', message: parsed });
+    return z.NEVER;
+  }
+  return parsed;
+});
+
+/** An http(s) URL; `originOnly` refuses paths, queries and fragments (upstream targets). */
+const httpUrl = (originOnly: boolean) =>
+  z.string().transform((value, ctx): string => {
+    if (CONTROL_CHARS.test(value)) {
+      ctx.addIssue({ code: 'custom', message: 'not a URL (contains control characters)' });
+      return z.NEVER;
+    }
+    let url: URL;
+    try {
+      url = new URL(value);
+    } catch {
+      ctx.addIssue({ code: 'custom', message: 'not a URL' });
+      return z.NEVER;
+    }
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+      ctx.addIssue({ code: 'custom', message: `not an http(s) URL (scheme "${url.protocol.slice(0, -1)}")` });
+      return z.NEVER;
+    }
+    if (url.username || url.password) {
+      ctx.addIssue({ code: 'custom', message: 'must not carry credentials' });
+      return z.NEVER;
+    }
+    if (originOnly) {
+      if ((url.pathname !== '/' && url.pathname !== '') || url.search || url.hash) {
+        ctx.addIssue({ code: 'custom', message: 'must be an origin like http://host:port (no path, query or fragment)' });
+        return z.NEVER;
+      }
+      return url.origin;
+    }
+    return url.href;
+  });
+
+const headerToken = (what: string) =>
+  z.string().regex(TOKEN, { message: `not a valid ${what} (letters, digits and !#$%&'*+-.^_\`|~ only)` });
+
+const headerValue = z
+  .string()
+  .refine((value) => !CONTROL_CHARS.test(value), { message: 'must not contain control characters' });
+
+const percent = (what: string) =>
+  z.number({ error: `${what} must be a number` }).min(0, { message: `${what} must be between 0 and 100` }).max(100, {
+    message: `${what} must be between 0 and 100`,
+  });
+
+const targetSchema = z.strictObject({
+  url: httpUrl(true),
+  weight: z.number().int({ message: 'must be a whole number' }).min(1, { message: 'must be at least 1' }).max(1000, { message: 'must be at most 1000' }).default(1),
+});
+
+const slotSchema = z.strictObject({
+  targets: z.array(targetSchema).min(1, { message: 'needs at least one target' }),
+});
+
+const statusRange = z.union([z.string(), z.number()]).transform((value, ctx) => {
+  const match = /^(\d{3})(?:\s*-\s*(\d{3}))?$/.exec(String(value).trim());
+  const min = match ? Number(match[1]) : NaN;
+  const max = match ? Number(match[2] ?? match[1]) : NaN;
+  if (!match || min < 100 || max > 599 || min > max) {
+    ctx.addIssue({ code: 'custom', message: 'expected a status or a range like 200-399' });
+    return z.NEVER;
+  }
+  return { min, max };
+});
+
+const healthCheckSchema = z.strictObject({
+  path: z.string().startsWith('/', { message: 'must start with /' }).refine((p) => !CONTROL_CHARS.test(p) && !p.includes(' '), {
+    message: 'must not contain spaces or control characters',
+  }).default('/healthz'),
+  interval: positiveDuration().default(5000),
+  timeout: positiveDuration().default(2000),
+  healthyThreshold: z.number().int().min(1).max(100).default(2),
+  unhealthyThreshold: z.number().int().min(1).max(100).default(3),
+  expectedStatus: statusRange.default({ min: 200, max: 399 }),
+});
+
+const outlierSchema = z.strictObject({
+  consecutiveErrors: z.number().int().min(1).max(1000).default(5),
+  ejectionTime: positiveDuration().default(30_000),
+  maxEjectionTime: positiveDuration().default(300_000),
+  maxEjectionPercent: percent('maxEjectionPercent').default(50),
+});
+
+const timeoutsSchema = z.strictObject({
+  connect: positiveDuration().default(2000),
+  response: positiveDuration().default(30_000),
+  idle: positiveDuration().default(60_000),
+});
+
+const stepSchema = z.strictObject({
+  weight: percent('weight'),
+  pause: z
+    .union([z.literal('manual'), z.string(), z.number()])
+    .transform((value, ctx): number | 'manual' => {
+      if (value === 'manual') return 'manual';
+      const ms = parseDuration(value);
+      if (ms === undefined) {
+        ctx.addIssue({ code: 'custom', message: 'expected a duration or "manual"' });
+        return z.NEVER;
+      }
+      return ms;
+    })
+    .optional(),
+});
+
+const ALARM_METRICS = ['error_rate', 'latency_p50', 'latency_p90', 'latency_p99', 'request_rate'] as const;
+
+const alarmSchema = z
+  .strictObject({
+    name: z.string().min(1).regex(/^[A-Za-z0-9_.:-]+$/, { message: 'use letters, digits and _.:- only' }),
+    metric: z.enum(ALARM_METRICS, { message: `expected one of ${ALARM_METRICS.join(', ')}` }).optional(),
+    promql: z.string().min(1).optional(),
+    role: z.enum(['canary', 'stable']).default('canary'),
+    window: positiveDuration().default(60_000),
+    max: z.number().optional(),
+    min: z.number().optional(),
+    minRequests: z.number().int().min(0).default(20),
+    relativeTo: z.literal('stable').optional(),
+    maxRatio: z.number().positive({ message: 'must be greater than 0' }).optional(),
+    confidence: z.number().gt(0.5, { message: 'must be between 0.5 and 1' }).lt(1, { message: 'must be between 0.5 and 1' }).default(0.95),
+    onBreach: z.enum(['rollback', 'pause']).default('rollback'),
+  })
+  .superRefine((alarm, ctx) => {
+    if ((alarm.metric === undefined) === (alarm.promql === undefined)) {
+      ctx.addIssue({ code: 'custom', message: 'needs exactly one of metric or promql' });
+    }
+    if (alarm.relativeTo) {
+      if (alarm.promql !== undefined) ctx.addIssue({ code: 'custom', path: ['relativeTo'], message: 'works with builtin metrics only, not promql' });
+      if (alarm.metric === 'request_rate') ctx.addIssue({ code: 'custom', path: ['relativeTo'], message: 'cannot compare request_rate with stable' });
+      if (alarm.maxRatio === undefined) ctx.addIssue({ code: 'custom', path: ['maxRatio'], message: 'is required with relativeTo: stable' });
+      if (alarm.role !== 'canary') ctx.addIssue({ code: 'custom', path: ['role'], message: 'must be canary with relativeTo: stable' });
+    } else {
+      if (alarm.maxRatio !== undefined) ctx.addIssue({ code: 'custom', path: ['maxRatio'], message: 'only applies with relativeTo: stable' });
+      if (alarm.max === undefined && alarm.min === undefined) ctx.addIssue({ code: 'custom', message: 'needs max or min (or relativeTo: stable with maxRatio)' });
+    }
+    if (alarm.max !== undefined && alarm.min !== undefined && alarm.min > alarm.max) {
+      ctx.addIssue({ code: 'custom', path: ['min'], message: 'must not be greater than max' });
+    }
+  });
+
+const analysisSchema = z.strictObject({
+  interval: positiveDuration().default(10_000),
+  failureLimit: z.number().int().min(1).max(100).default(2),
+  inconclusiveLimit: z.number().int().min(1).max(100).default(3),
+  alarms: z.array(alarmSchema).default([]),
+});
+
+const hooksSchema = z.strictObject({
+  beforeAllowTraffic: httpUrl(false).optional(),
+  afterAllowTraffic: httpUrl(false).optional(),
+  onEvent: httpUrl(false).optional(),
+  timeout: positiveDuration().default(30_000),
+});
+
+const STRATEGIES = ['canary', 'linear', 'all-at-once', 'blue-green', 'steps'] as const;
+
+const rolloutSchema = z
+  .strictObject({
+    strategy: z.enum(STRATEGIES, { message: `expected one of ${STRATEGIES.join(', ')}` }).optional(),
+    preset: z.string().optional(),
+    canary: z
+      .strictObject({
+        weight: z.number().gt(0, { message: 'must be between 0 and 100 (exclusive)' }).lt(100, { message: 'must be between 0 and 100 (exclusive)' }).default(10),
+        interval: positiveDuration().default(300_000),
+      })
+      .optional(),
+    linear: z
+      .strictObject({
+        step: percent('step').refine((s) => s > 0, { message: 'must be greater than 0' }).default(10),
+        interval: positiveDuration().default(60_000),
+      })
+      .optional(),
+    steps: z.array(stepSchema).optional(),
+    bakeTime: duration().default(0),
+    hooks: hooksSchema.default({ timeout: 30_000 }),
+    progressDeadline: positiveDuration().default(1_800_000),
+    analysis: analysisSchema.default({ interval: 10_000, failureLimit: 2, inconclusiveLimit: 3, alarms: [] }),
+  })
+  .superRefine((rollout, ctx) => {
+    if (rollout.preset !== undefined) {
+      const preset = resolvePreset(rollout.preset);
+      if (!preset) {
+        ctx.addIssue({ code: 'custom', path: ['preset'], message: `unknown preset "${rollout.preset}"` });
+      } else if (rollout.strategy !== undefined && rollout.strategy !== preset.strategy) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['preset'],
+          message: `${preset.name} is a ${preset.strategy} preset but strategy is ${rollout.strategy}`,
+        });
+      }
+    }
+    const strategy = rollout.strategy ?? (rollout.preset ? resolvePreset(rollout.preset)?.strategy : undefined) ?? 'canary';
+    if (strategy === 'steps') {
+      if (!rollout.steps || rollout.steps.length === 0) {
+        ctx.addIssue({ code: 'custom', path: ['steps'], message: 'strategy steps needs at least one step' });
+      } else if (rollout.steps[rollout.steps.length - 1]?.weight !== 100) {
+        ctx.addIssue({ code: 'custom', path: ['steps', rollout.steps.length - 1, 'weight'], message: 'the last step must be weight 100' });
+      }
+    }
+    const names = new Set<string>();
+    rollout.analysis.alarms.forEach((alarm, index) => {
+      if (names.has(alarm.name)) {
+        ctx.addIssue({ code: 'custom', path: ['analysis', 'alarms', index, 'name'], message: `duplicate alarm name "${alarm.name}"` });
+      }
+      names.add(alarm.name);
+    });
+  });
+
+const serviceSchema = z.strictObject({
+  name: z.string().min(1).regex(/^[a-z0-9]([a-z0-9._-]*[a-z0-9])?$/, {
+    message: 'use lowercase letters, digits and ._- (starting and ending with a letter or digit)',
+  }),
+  match: z
+    .strictObject({
+      host: z
+        .string()
+        .min(1)
+        .regex(/^(\*\.)?[A-Za-z0-9.-]+(:\d+)?$|^\[[0-9a-fA-F:.]+\](:\d+)?$/, { message: 'not a host name (optionally *.suffix and :port)' })
+        .transform((h) => h.toLowerCase())
+        .optional(),
+      pathPrefix: z.string().startsWith('/', { message: 'must start with /' }).refine((p) => !CONTROL_CHARS.test(p) && !p.includes(' '), {
+        message: 'must not contain spaces or control characters',
+      }).default('/'),
+    })
+    .default({ pathPrefix: '/' }),
+  live: z.enum(['blue', 'green']).default('blue'),
+  blue: slotSchema,
+  green: slotSchema,
+  balance: z.enum(['round-robin', 'least-request', 'random']).default('round-robin'),
+  sticky: z.strictObject({ cookie: headerToken('cookie name') }).optional(),
+  canaryHeader: z.strictObject({ name: headerToken('header name').transform((n) => n.toLowerCase()), value: headerValue }).optional(),
+  testListen: listenAddress.optional(),
+  timeouts: timeoutsSchema.default({ connect: 2000, response: 30_000, idle: 60_000 }),
+  healthCheck: healthCheckSchema.optional(),
+  outlierDetection: outlierSchema.optional(),
+  retry: z.strictObject({ attempts: z.number().int().min(0).max(5).default(0) }).default({ attempts: 0 }),
+  rollout: rolloutSchema.default({
+    bakeTime: 0,
+    hooks: { timeout: 30_000 },
+    progressDeadline: 1_800_000,
+    analysis: { interval: 10_000, failureLimit: 2, inconclusiveLimit: 3, alarms: [] },
+  }),
+});
+
+const serverSchema = z.strictObject({
+  headersTimeout: positiveDuration().default(60_000),
+  requestTimeout: duration().default(300_000),
+  keepAliveTimeout: positiveDuration().default(30_000),
+  drainTimeout: duration().default(30_000),
+  maxHeaderBytes: z.number().int().min(1024).max(1_048_576).default(16_384),
+  maxBodyBytes: z.number().int().min(0).default(0),
+});
+
+export const configSchema = z
+  .strictObject({
+    listen: listenAddress.default({ host: '0.0.0.0', port: 8080 }),
+    admin: z
+      .strictObject({
+        listen: listenAddress.default({ host: '127.0.0.1', port: 9090 }),
+        token: z.string().default(''),
+      })
+      .default({ listen: { host: '127.0.0.1', port: 9090 }, token: '' }),
+    state: z
+      .strictObject({
+        store: z.literal('file', { message: 'only "file" is supported' }).default('file'),
+        path: z.string().min(1).default('./var/shiftproxy-state.json'),
+      })
+      .default({ store: 'file', path: './var/shiftproxy-state.json' }),
+    metrics: z
+      .strictObject({
+        provider: z.enum(['builtin', 'prometheus']).default('builtin'),
+        prometheus: z.strictObject({ url: httpUrl(false), timeout: positiveDuration().default(5000) }).optional(),
+      })
+      .default({ provider: 'builtin' }),
+    server: serverSchema.default({
+      headersTimeout: 60_000,
+      requestTimeout: 300_000,
+      keepAliveTimeout: 30_000,
+      drainTimeout: 30_000,
+      maxHeaderBytes: 16_384,
+      maxBodyBytes: 0,
+    }),
+    services: z.array(serviceSchema).min(1, { message: 'needs at least one service' }),
+  })
+  .superRefine(
+    (config, ctx) => {
+      if (!config.admin.token && !isLoopbackHost(config.admin.listen.host)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['admin', 'listen'],
+          message: 'must be a loopback address (127.0.0.1 or ::1) when admin.token is not set: the admin API can steer traffic',
+        });
+      }
+    },
+    { when: validAt('admin') },
+  )
+  .superRefine(
+    (config, ctx) => {
+      const usesPromql = config.services.some((s) => s.rollout.analysis.alarms.some((a) => a.promql !== undefined));
+      if ((config.metrics.provider === 'prometheus' || usesPromql) && !config.metrics.prometheus) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['metrics', 'prometheus', 'url'],
+          message: config.metrics.provider === 'prometheus' ? 'is required with provider: prometheus' : 'is required by promql alarms',
+        });
+      }
+    },
+    { when: validAt('metrics', 'services') },
+  )
+  .superRefine(
+    (config, ctx) => {
+      const ports = new Map<number, string>();
+      const claimPort = (address: ListenAddress, path: (string | number)[]) => {
+        if (address.port === 0) return;
+        const owner = ports.get(address.port);
+        if (owner) ctx.addIssue({ code: 'custom', path, message: `port ${address.port} is already used by ${owner}` });
+        else ports.set(address.port, formatPath(path));
+      };
+      claimPort(config.listen, ['listen']);
+      claimPort(config.admin.listen, ['admin', 'listen']);
+      const names = new Set<string>();
+      config.services.forEach((service, index) => {
+        if (names.has(service.name)) ctx.addIssue({ code: 'custom', path: ['services', index, 'name'], message: `duplicate service name "${service.name}"` });
+        names.add(service.name);
+        if (service.testListen) claimPort(service.testListen, ['services', index, 'testListen']);
+        const urls = new Set<string>();
+        (['blue', 'green'] as const).forEach((slot) =>
+          service[slot].targets.forEach((target, t) => {
+            if (urls.has(target.url)) {
+              ctx.addIssue({ code: 'custom', path: ['services', index, slot, 'targets', t, 'url'], message: `${target.url} is listed twice in this service` });
+            }
+            urls.add(target.url);
+          }),
+        );
+      });
+    },
+    { when: validAt('listen', 'admin', 'services') },
+  );
+
+/** Runs a cross-field check when the fields it reads parsed cleanly, whatever failed elsewhere. */
+function validAt(...roots: string[]) {
+  return (payload: { issues: readonly { path?: readonly PropertyKey[] }[] }): boolean =>
+    payload.issues.every((issue) => !roots.includes(String(issue.path?.[0] ?? '')));
+}
+
+export type RawConfig = z.infer<typeof configSchema>;
+type RawService = RawConfig['services'][number];
+type RawRollout = RawService['rollout'];
+
+/** Turns the schema's output into the product's config types (resolving presets and strategy defaults). */
+export function toShiftproxyConfig(raw: RawConfig): ShiftproxyConfig {
+  return {
+    listen: raw.listen,
+    admin: raw.admin,
+    state: raw.state,
+    metrics: {
+      provider: raw.metrics.provider,
+      ...(raw.metrics.prometheus ? { prometheus: { url: raw.metrics.prometheus.url, timeoutMs: raw.metrics.prometheus.timeout } } : {}),
+    },
+    server: {
+      headersTimeoutMs: raw.server.headersTimeout,
+      requestTimeoutMs: raw.server.requestTimeout,
+      keepAliveTimeoutMs: raw.server.keepAliveTimeout,
+      drainTimeoutMs: raw.server.drainTimeout,
+      maxHeaderBytes: raw.server.maxHeaderBytes,
+      maxBodyBytes: raw.server.maxBodyBytes,
+    },
+    services: raw.services.map(toServiceConfig),
+  };
+}
+
+function toServiceConfig(raw: RawService): ServiceConfig {
+  return {
+    name: raw.name,
+    match: { ...(raw.match.host !== undefined ? { host: raw.match.host } : {}), pathPrefix: raw.match.pathPrefix },
+    live: raw.live,
+    blue: raw.blue,
+    green: raw.green,
+    balance: raw.balance,
+    ...(raw.sticky ? { sticky: raw.sticky } : {}),
+    ...(raw.canaryHeader ? { canaryHeader: raw.canaryHeader } : {}),
+    ...(raw.testListen ? { testListen: raw.testListen } : {}),
+    timeouts: { connectMs: raw.timeouts.connect, responseMs: raw.timeouts.response, idleMs: raw.timeouts.idle },
+    ...(raw.healthCheck
+      ? {
+          healthCheck: {
+            path: raw.healthCheck.path,
+            intervalMs: raw.healthCheck.interval,
+            timeoutMs: raw.healthCheck.timeout,
+            healthyThreshold: raw.healthCheck.healthyThreshold,
+            unhealthyThreshold: raw.healthCheck.unhealthyThreshold,
+            expectStatus: raw.healthCheck.expectedStatus,
+          },
+        }
+      : {}),
+    ...(raw.outlierDetection
+      ? {
+          outlierDetection: {
+            consecutiveErrors: raw.outlierDetection.consecutiveErrors,
+            ejectionTimeMs: raw.outlierDetection.ejectionTime,
+            maxEjectionTimeMs: raw.outlierDetection.maxEjectionTime,
+            maxEjectionPercent: raw.outlierDetection.maxEjectionPercent,
+          },
+        }
+      : {}),
+    retry: raw.retry,
+    rollout: toRolloutConfig(raw.rollout),
+  };
+}
+
+function toRolloutConfig(raw: RawRollout): RolloutConfig {
+  const preset = raw.preset !== undefined ? resolvePreset(raw.preset) : undefined;
+  const strategy: StrategyName = preset?.strategy ?? raw.strategy ?? 'canary';
+  const canary = raw.canary ?? { weight: 10, interval: 300_000 };
+  const linear = raw.linear ?? { step: 10, interval: 60_000 };
+  return {
+    strategy,
+    ...(preset ? { preset: preset.name } : {}),
+    canary: preset?.strategy === 'canary' ? { weight: preset.percent, intervalMs: preset.intervalMs } : { weight: canary.weight, intervalMs: canary.interval },
+    linear: preset?.strategy === 'linear' ? { step: preset.percent, intervalMs: preset.intervalMs } : { step: linear.step, intervalMs: linear.interval },
+    steps: (raw.steps ?? []).map((step): StepConfig => (step.pause === undefined ? { weight: step.weight } : { weight: step.weight, pause: step.pause })),
+    bakeTimeMs: raw.bakeTime,
+    hooks: {
+      ...(raw.hooks.beforeAllowTraffic ? { beforeAllowTraffic: raw.hooks.beforeAllowTraffic } : {}),
+      ...(raw.hooks.afterAllowTraffic ? { afterAllowTraffic: raw.hooks.afterAllowTraffic } : {}),
+      ...(raw.hooks.onEvent ? { onEvent: raw.hooks.onEvent } : {}),
+      timeoutMs: raw.hooks.timeout,
+    },
+    progressDeadlineMs: raw.progressDeadline,
+    analysis: {
+      intervalMs: raw.analysis.interval,
+      failureLimit: raw.analysis.failureLimit,
+      inconclusiveLimit: raw.analysis.inconclusiveLimit,
+      alarms: raw.analysis.alarms.map(
+        (alarm): AlarmConfig => ({
+          name: alarm.name,
+          ...(alarm.metric !== undefined ? { metric: alarm.metric } : {}),
+          ...(alarm.promql !== undefined ? { promql: alarm.promql } : {}),
+          role: alarm.role,
+          windowMs: alarm.window,
+          ...(alarm.max !== undefined ? { max: alarm.max } : {}),
+          ...(alarm.min !== undefined ? { min: alarm.min } : {}),
+          minRequests: alarm.minRequests,
+          ...(alarm.relativeTo ? { relativeTo: alarm.relativeTo } : {}),
+          ...(alarm.maxRatio !== undefined ? { maxRatio: alarm.maxRatio } : {}),
+          confidence: alarm.confidence,
+          onBreach: alarm.onBreach,
+        }),
+      ),
+    },
+  };
+}

@@ -1,0 +1,134 @@
+/**
+ * Time is injected everywhere outside the hot path so the controller, health checks and the
+ * simulator can run on a virtual clock and tests can drive them tick by tick.
+ */
+export interface TimerHandle {
+  readonly id: number;
+}
+
+export interface Clock {
+  /** Monotonic milliseconds; only differences are meaningful. */
+  now(): number;
+  /** Wall-clock epoch milliseconds, for timestamps people and other processes read. */
+  wallNow(): number;
+  setTimeout(fn: () => void, ms: number): TimerHandle;
+  clearTimeout(handle: TimerHandle | undefined): void;
+}
+
+let nextTimerId = 1;
+
+export class SystemClock implements Clock {
+  private readonly timers = new Map<number, NodeJS.Timeout>();
+
+  now(): number {
+    return performance.now();
+  }
+
+  wallNow(): number {
+    return Date.now();
+  }
+
+  setTimeout(fn: () => void, ms: number): TimerHandle {
+    const id = nextTimerId++;
+    const timer = setTimeout(() => {
+      this.timers.delete(id);
+      fn();
+    }, Math.max(0, ms));
+    timer.unref?.();
+    this.timers.set(id, timer);
+    return { id };
+  }
+
+  clearTimeout(handle: TimerHandle | undefined): void {
+    if (!handle) return;
+    const timer = this.timers.get(handle.id);
+    if (timer) {
+      clearTimeout(timer);
+      this.timers.delete(handle.id);
+    }
+  }
+}
+
+interface PendingTimer {
+  id: number;
+  at: number;
+  seq: number;
+  fn: () => void;
+}
+
+/** A clock that only moves when told to; timers fire in due order during `advance`. */
+export class VirtualClock implements Clock {
+  private current: number;
+  private readonly wallOrigin: number;
+  private readonly pending = new Map<number, PendingTimer>();
+  private seq = 0;
+
+  constructor(startMs = 0, wallOriginMs = Date.UTC(2026, 0, 1)) {
+    this.current = startMs;
+    this.wallOrigin = wallOriginMs - startMs;
+  }
+
+  now(): number {
+    return this.current;
+  }
+
+  wallNow(): number {
+    return this.wallOrigin + this.current;
+  }
+
+  setTimeout(fn: () => void, ms: number): TimerHandle {
+    const id = nextTimerId++;
+    this.pending.set(id, { id, at: this.current + Math.max(0, ms), seq: this.seq++, fn });
+    return { id };
+  }
+
+  clearTimeout(handle: TimerHandle | undefined): void {
+    if (handle) this.pending.delete(handle.id);
+  }
+
+  /** Moves time forward by `ms`, firing each due timer at its own instant. */
+  advance(ms: number): void {
+    const target = this.current + ms;
+    for (;;) {
+      const next = this.nextDue(target);
+      if (!next) break;
+      this.pending.delete(next.id);
+      this.current = next.at;
+      next.fn();
+    }
+    this.current = target;
+  }
+
+  /** Like `advance`, but lets promise callbacks settle after each timer (for async code under test). */
+  async advanceAsync(ms: number): Promise<void> {
+    const target = this.current + ms;
+    for (;;) {
+      await flushMicrotasks();
+      const next = this.nextDue(target);
+      if (!next) break;
+      this.pending.delete(next.id);
+      this.current = next.at;
+      next.fn();
+    }
+    this.current = target;
+    await flushMicrotasks();
+  }
+
+  pendingCount(): number {
+    return this.pending.size;
+  }
+
+  private nextDue(limit: number): PendingTimer | undefined {
+    let best: PendingTimer | undefined;
+    for (const timer of this.pending.values()) {
+      if (timer.at > limit) continue;
+      if (!best || timer.at < best.at || (timer.at === best.at && timer.seq < best.seq)) best = timer;
+    }
+    return best;
+  }
+}
+
+async function flushMicrotasks(): Promise<void> {
+  for (let i = 0; i < 10; i++) await Promise.resolve();
+  await new Promise<void>((resolve) => setImmediate(resolve));
+}

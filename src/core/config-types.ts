@@ -1,0 +1,147 @@
+import type { ListenAddress, SlotName } from './types.js';
+
+/**
+ * The validated, defaulted and frozen configuration. Produced by src/config, read by every other
+ * module; it lives in core so the data plane can read it without importing the config loader.
+ */
+export interface ShiftproxyConfig {
+  listen: ListenAddress;
+  admin: AdminConfig;
+  state: StateConfig;
+  metrics: MetricsConfig;
+  server: ServerConfig;
+  services: ServiceConfig[];
+}
+
+export interface AdminConfig {
+  listen: ListenAddress;
+  /** Empty means no token: the admin server must then listen on loopback only. */
+  token: string;
+}
+
+export interface StateConfig {
+  store: 'file';
+  path: string;
+}
+
+export interface MetricsConfig {
+  provider: 'builtin' | 'prometheus';
+  prometheus?: { url: string; timeoutMs: number };
+}
+
+/** Client-facing limits of the proxy listeners (Node's http.Server options and the drain). */
+export interface ServerConfig {
+  headersTimeoutMs: number;
+  requestTimeoutMs: number;
+  keepAliveTimeoutMs: number;
+  drainTimeoutMs: number;
+  maxHeaderBytes: number;
+  maxBodyBytes: number;
+}
+
+export type BalancePolicy = 'round-robin' | 'least-request' | 'random';
+
+export interface TargetConfig {
+  url: string;
+  weight: number;
+}
+
+export interface SlotConfig {
+  targets: TargetConfig[];
+}
+
+export interface TimeoutsConfig {
+  connectMs: number;
+  responseMs: number;
+  idleMs: number;
+}
+
+export interface HealthCheckConfig {
+  path: string;
+  intervalMs: number;
+  timeoutMs: number;
+  healthyThreshold: number;
+  unhealthyThreshold: number;
+  /** Inclusive range of statuses that count as healthy. */
+  expectStatus: { min: number; max: number };
+}
+
+export interface OutlierDetectionConfig {
+  consecutiveErrors: number;
+  ejectionTimeMs: number;
+  maxEjectionTimeMs: number;
+  maxEjectionPercent: number;
+}
+
+export interface RetryConfig {
+  /** Extra attempts after the first, for idempotent bodyless requests whose connection failed. */
+  attempts: number;
+}
+
+export type StrategyName = 'canary' | 'linear' | 'all-at-once' | 'blue-green' | 'steps';
+
+export interface StepConfig {
+  weight: number;
+  /** Milliseconds to hold the weight, 'manual' to wait for a person, or undefined for no pause. */
+  pause?: number | 'manual';
+}
+
+export interface HooksConfig {
+  beforeAllowTraffic?: string;
+  afterAllowTraffic?: string;
+  onEvent?: string;
+  timeoutMs: number;
+}
+
+export type AlarmMetric = 'error_rate' | 'latency_p50' | 'latency_p90' | 'latency_p99' | 'request_rate';
+
+export interface AlarmConfig {
+  name: string;
+  metric?: AlarmMetric;
+  promql?: string;
+  role: 'canary' | 'stable';
+  windowMs: number;
+  max?: number;
+  min?: number;
+  minRequests: number;
+  relativeTo?: 'stable';
+  maxRatio?: number;
+  confidence: number;
+  onBreach: 'rollback' | 'pause';
+}
+
+export interface AnalysisConfig {
+  intervalMs: number;
+  failureLimit: number;
+  inconclusiveLimit: number;
+  alarms: AlarmConfig[];
+}
+
+export interface RolloutConfig {
+  strategy: StrategyName;
+  preset?: string;
+  canary: { weight: number; intervalMs: number };
+  linear: { step: number; intervalMs: number };
+  steps: StepConfig[];
+  bakeTimeMs: number;
+  hooks: HooksConfig;
+  progressDeadlineMs: number;
+  analysis: AnalysisConfig;
+}
+
+export interface ServiceConfig {
+  name: string;
+  match: { host?: string; pathPrefix: string };
+  live: SlotName;
+  blue: SlotConfig;
+  green: SlotConfig;
+  balance: BalancePolicy;
+  sticky?: { cookie: string };
+  canaryHeader?: { name: string; value: string };
+  testListen?: ListenAddress;
+  timeouts: TimeoutsConfig;
+  healthCheck?: HealthCheckConfig;
+  outlierDetection?: OutlierDetectionConfig;
+  retry: RetryConfig;
+  rollout: RolloutConfig;
+}

@@ -1,0 +1,95 @@
+import type { Registry } from 'prom-client';
+import { PROMETHEUS_BOUND_INDEX, PROMETHEUS_BOUNDS_S, type LatencyHistogram } from '../core/latency-histogram.js';
+import { UPSTREAM_FAILURE_KINDS, type TrafficCounters } from '../core/traffic-counters.js';
+import { SLOT_NAMES, type Role } from '../core/types.js';
+import type { DataPlane } from '../proxy/data-plane.js';
+import { ScrapeMetric, type Sample } from './scrape-metric.js';
+
+const ROLES: readonly Role[] = ['stable', 'canary'];
+
+/** Registers the data plane's metrics (requests, durations, upstream errors, weights, target health). */
+export function registerDataPlaneMetrics(registry: Registry, dataPlane: DataPlane): void {
+  new ScrapeMetric('shiftproxy_requests_total', 'Requests by service, slot, role and status code ("error" when no upstream answered, "499" when the client left first).', 'counter', () =>
+    eachCounters(dataPlane, (labels, counters) => requestSamples(labels, counters)),
+  ).registerIn(registry);
+
+  new ScrapeMetric('shiftproxy_request_duration_seconds', 'Time from request arrival to the end of the upstream response.', 'histogram', () =>
+    eachCounters(dataPlane, (labels, counters) => histogramSamples('shiftproxy_request_duration_seconds', labels, counters.latency)),
+  ).registerIn(registry);
+
+  new ScrapeMetric('shiftproxy_upstream_errors_total', 'Upstream failures by target and kind (connect, timeout, reset, refused, protocol).', 'counter', () => {
+    const samples: Sample[] = [];
+    for (const runtime of dataPlane.runtimesList()) {
+      for (const target of runtime.allTargets()) {
+        for (const kind of UPSTREAM_FAILURE_KINDS) {
+          samples.push({ labels: { service: runtime.name, slot: target.slot, target: target.url, kind }, value: target.counters[kind] });
+        }
+      }
+    }
+    return samples;
+  }).registerIn(registry);
+
+  new ScrapeMetric('shiftproxy_canary_weight', 'Percent of the service traffic sent to the non-live slot.', 'gauge', () =>
+    dataPlane.snapshot.routes.map((route) => ({ labels: { service: route.name }, value: route.canaryWeight })),
+  ).registerIn(registry);
+
+  new ScrapeMetric('shiftproxy_target_healthy', '1 when the target takes traffic, 0 when a health check or outlier detection took it out.', 'gauge', () =>
+    dataPlane.runtimesList().flatMap((runtime) =>
+      runtime.allTargets().map((target) => ({
+        labels: { service: runtime.name, slot: target.slot, target: target.url },
+        value: target.flags === 0 ? 1 : 0,
+      })),
+    ),
+  ).registerIn(registry);
+
+  new ScrapeMetric('shiftproxy_target_active_requests', 'Requests in flight to each target.', 'gauge', () =>
+    dataPlane.runtimesList().flatMap((runtime) =>
+      runtime.allTargets().map((target) => ({
+        labels: { service: runtime.name, slot: target.slot, target: target.url },
+        value: target.counters.active,
+      })),
+    ),
+  ).registerIn(registry);
+}
+
+function eachCounters(dataPlane: DataPlane, sample: (labels: Record<string, string>, counters: TrafficCounters) => Sample[]): Sample[] {
+  const out: Sample[] = [];
+  for (const runtime of dataPlane.runtimesList()) {
+    for (const slot of SLOT_NAMES) {
+      for (const role of ROLES) {
+        out.push(...sample({ service: runtime.name, slot, role }, runtime.counters[slot][role]));
+      }
+    }
+  }
+  return out;
+}
+
+function requestSamples(labels: Record<string, string>, counters: TrafficCounters): Sample[] {
+  const samples: Sample[] = [];
+  const byStatus = counters.byStatus;
+  for (let status = 100; status < byStatus.length; status++) {
+    let value = byStatus[status] as number;
+    // The proxy's own 503 (no available target) and client aborts share the code label with upstream answers.
+    if (status === 503) value += counters.unavailable;
+    if (status === 499) value += counters.clientAborts;
+    if (value > 0) samples.push({ labels: { ...labels, code: String(status) }, value });
+  }
+  if (counters.upstreamFailures > 0) samples.push({ labels: { ...labels, code: 'error' }, value: counters.upstreamFailures });
+  return samples;
+}
+
+function histogramSamples(name: string, labels: Record<string, string>, histogram: LatencyHistogram): Sample[] {
+  const samples: Sample[] = [];
+  const counts = histogram.counts;
+  let cumulative = 0;
+  let fineIndex = 0;
+  PROMETHEUS_BOUNDS_S.forEach((bound, i) => {
+    const upTo = PROMETHEUS_BOUND_INDEX[i] as number;
+    for (; fineIndex <= upTo; fineIndex++) cumulative += counts[fineIndex] as number;
+    samples.push({ metricName: `${name}_bucket`, labels: { ...labels, le: bound }, value: cumulative });
+  });
+  samples.push({ metricName: `${name}_bucket`, labels: { ...labels, le: '+Inf' }, value: histogram.count });
+  samples.push({ metricName: `${name}_sum`, labels, value: histogram.sum });
+  samples.push({ metricName: `${name}_count`, labels, value: histogram.count });
+  return samples;
+}

@@ -1,0 +1,122 @@
+import type { AddressInfo } from 'node:net';
+import type { ShiftproxyConfig, TargetConfig } from '../core/config-types.js';
+import { NotFoundError } from '../core/errors.js';
+import type { SlotName } from '../core/types.js';
+import { ProxyServer, type DrainResult } from './proxy-server.js';
+import { RoutingSnapshot } from './routing-snapshot.js';
+import { ServiceRoute, type RoutingState } from './service-route.js';
+import { ServiceRuntime } from './service-runtime.js';
+import type { Target } from './target.js';
+
+export interface DataPlaneOptions {
+  /** Initial routing per service (restored state); services not named start on their configured live slot at 0%. */
+  routing?: Readonly<Record<string, RoutingState>>;
+  /** Random source for the `random` balancer (tests inject a seeded one). */
+  random?: () => number;
+}
+
+export type TargetsChangedListener = (service: string, slot: SlotName, added: readonly Target[], removed: readonly Target[]) => void;
+
+/**
+ * The data plane's public face: the current routing snapshot (read once per request by the
+ * handlers), the listeners, and the only ways the control plane changes routing. Each change
+ * builds a new snapshot and swaps it in with one assignment; the next request sees it, in-flight
+ * requests finish where they started.
+ */
+export class DataPlane {
+  snapshot: RoutingSnapshot;
+  readonly server: ProxyServer;
+  private readonly runtimes: ReadonlyMap<string, ServiceRuntime>;
+  private readonly targetListeners: TargetsChangedListener[] = [];
+
+  constructor(config: ShiftproxyConfig, options: DataPlaneOptions = {}) {
+    this.runtimes = new Map(config.services.map((service) => [service.name, new ServiceRuntime(service, options.random)]));
+    this.snapshot = new RoutingSnapshot(
+      config.services.map((service) => {
+        const state = options.routing?.[service.name] ?? { live: service.live, canaryWeight: 0 };
+        return new ServiceRoute(this.runtime(service.name), validState(state), config.server.maxBodyBytes);
+      }),
+    );
+    this.server = new ProxyServer(this, config.server);
+    this.server.addListener(config.listen);
+    for (const service of config.services) {
+      if (service.testListen) this.server.addListener(service.testListen, service.name);
+    }
+  }
+
+  listen(): Promise<AddressInfo[]> {
+    return this.server.listen();
+  }
+
+  serviceNames(): string[] {
+    return [...this.runtimes.keys()];
+  }
+
+  runtime(service: string): ServiceRuntime {
+    const runtime = this.runtimes.get(service);
+    if (!runtime) throw new NotFoundError(`unknown service "${service}"`);
+    return runtime;
+  }
+
+  runtimesList(): ServiceRuntime[] {
+    return [...this.runtimes.values()];
+  }
+
+  routing(service: string): RoutingState {
+    const route = this.route(service);
+    return { live: route.live, canaryWeight: route.canaryWeight };
+  }
+
+  /** Sets the share of the non-live slot (0..100); takes effect for the next request. */
+  setCanaryWeight(service: string, percent: number): void {
+    const route = this.route(service);
+    this.setRouting(service, { live: route.live, canaryWeight: percent });
+  }
+
+  /** Sets live slot and canary weight together, as one swap (a promotion flips both at once). */
+  setRouting(service: string, state: RoutingState): void {
+    const route = this.route(service);
+    if (route.live === state.live && route.canaryWeight === state.canaryWeight) return;
+    this.snapshot = this.snapshot.replace(route.withState(validState(state)));
+  }
+
+  /** Replaces a slot's targets (e.g. a rollout's `targets`); removed targets close once idle. */
+  replaceTargets(service: string, slot: SlotName, targets: readonly TargetConfig[]): void {
+    const runtime = this.runtime(service);
+    const before = new Set(runtime.slot(slot).targets);
+    const removed = runtime.replaceTargets(slot, targets);
+    const added = runtime.slot(slot).targets.filter((t) => !before.has(t));
+    const route = this.route(service);
+    this.snapshot = this.snapshot.replace(route.withState({ live: route.live, canaryWeight: route.canaryWeight }));
+    for (const listener of this.targetListeners) listener(service, slot, added, removed);
+    for (const target of removed) void target.close().catch(() => undefined);
+  }
+
+  onTargetsChanged(listener: TargetsChangedListener): void {
+    this.targetListeners.push(listener);
+  }
+
+  drain(timeoutMs: number): Promise<DrainResult> {
+    return this.server.drain(timeoutMs);
+  }
+
+  /** Stops the listeners at once and closes every upstream pool. */
+  async close(): Promise<void> {
+    await this.server.close();
+    await Promise.all(this.runtimesList().flatMap((r) => r.allTargets().map((t) => t.destroy().catch(() => undefined))));
+  }
+
+  private route(service: string): ServiceRoute {
+    const route = this.snapshot.get(service);
+    if (!route) throw new NotFoundError(`unknown service "${service}"`);
+    return route;
+  }
+}
+
+function validState(state: RoutingState): RoutingState {
+  if (!Number.isFinite(state.canaryWeight) || state.canaryWeight < 0 || state.canaryWeight > 100) {
+    throw new RangeError(`canary weight must be between 0 and 100, got ${state.canaryWeight}`);
+  }
+  if (state.live !== 'blue' && state.live !== 'green') throw new RangeError(`live slot must be blue or green, got ${String(state.live)}`);
+  return state;
+}

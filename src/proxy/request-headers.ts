@@ -1,0 +1,176 @@
+import { connectionListedNames, equalsLower, isUnderscoreForwardedHeader, startsWithLower } from './header-names.js';
+
+/** Host values a proxy can route on: names, IPv4, bracketed IPv6, an optional port. */
+const VALID_HOST = /^(?:[A-Za-z0-9_.-]+|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?$/;
+
+/**
+ * One pass over a request's raw headers. It collects what routing needs, spots what a proxy
+ * must refuse, and builds the header list sent upstream: hop-by-hop headers and client-supplied
+ * forwarding headers are dropped, framing headers other than a validated Content-Length are
+ * dropped (undici regenerates framing). Reused across requests: `out` is consumed synchronously
+ * by undici's dispatch, so one instance serves the whole process.
+ */
+export class RequestHeaderScan {
+  host = '';
+  hostCount = 0;
+  cookie: string | undefined = undefined;
+  transferEncoding: string | undefined = undefined;
+  contentLength: string | undefined = undefined;
+  forwardedFor: string | undefined = undefined;
+  connection: string | undefined = undefined;
+  upgrade: string | undefined = undefined;
+  readonly out: string[] = [];
+
+  scan(raw: readonly string[]): void {
+    this.host = '';
+    this.hostCount = 0;
+    this.cookie = undefined;
+    this.transferEncoding = undefined;
+    this.contentLength = undefined;
+    this.forwardedFor = undefined;
+    this.connection = undefined;
+    this.upgrade = undefined;
+    const out = this.out;
+    out.length = 0;
+    for (let i = 0; i < raw.length; i += 2) {
+      const name = raw[i] as string;
+      const value = raw[i + 1] as string;
+      switch (name.length) {
+        case 2:
+          if (equalsLower(name, 'te')) continue;
+          break;
+        case 4:
+          if (equalsLower(name, 'host')) {
+            this.hostCount += 1;
+            if (this.hostCount === 1) this.host = value;
+          }
+          break;
+        case 6:
+          if (equalsLower(name, 'cookie')) {
+            this.cookie = this.cookie === undefined ? value : `${this.cookie}; ${value}`;
+          } else if (equalsLower(name, 'expect')) {
+            continue;
+          }
+          break;
+        case 7:
+          if (equalsLower(name, 'upgrade')) {
+            this.upgrade = value;
+            continue;
+          }
+          if (equalsLower(name, 'trailer')) continue;
+          break;
+        case 9:
+          if (equalsLower(name, 'forwarded')) continue;
+          break;
+        case 10:
+          if (equalsLower(name, 'connection')) {
+            this.connection = this.connection === undefined ? value : `${this.connection}, ${value}`;
+            continue;
+          }
+          if (equalsLower(name, 'keep-alive')) continue;
+          break;
+        case 14:
+          if (equalsLower(name, 'content-length')) {
+            this.contentLength = value;
+          }
+          break;
+        case 15:
+          if (equalsLower(name, 'x-forwarded-for')) {
+            this.forwardedFor = this.forwardedFor === undefined ? value : `${this.forwardedFor}, ${value}`;
+            continue;
+          }
+          break;
+        case 16:
+          if (equalsLower(name, 'x-forwarded-host') || equalsLower(name, 'x-forwarded-port')) continue;
+          break;
+        case 17:
+          if (equalsLower(name, 'transfer-encoding')) {
+            this.transferEncoding = this.transferEncoding === undefined ? value : `${this.transferEncoding}, ${value}`;
+            continue;
+          }
+          if (equalsLower(name, 'x-forwarded-proto')) continue;
+          break;
+        default:
+          break;
+      }
+      const first = name.charCodeAt(0) | 0x20;
+      if (first === 112 /* p */ && startsWithLower(name, 'proxy-')) continue;
+      if (first === 120 /* x */ && name.charCodeAt(1) === 95 && isUnderscoreForwardedHeader(name)) continue;
+      out.push(name, value);
+    }
+    if (this.connection !== undefined) this.dropConnectionListed(this.connection);
+  }
+
+  get hostIsValid(): boolean {
+    return this.host === '' || VALID_HOST.test(this.host);
+  }
+
+  /** Transfer-Encoding is acceptable only as a lone `chunked` (RFC 9112 section 6.1). */
+  get transferEncodingSupported(): boolean {
+    const te = this.transferEncoding;
+    return te === undefined || te === 'chunked' || te.trim().toLowerCase() === 'chunked';
+  }
+
+  get hasBody(): boolean {
+    return this.transferEncoding !== undefined || (this.contentLength !== undefined && this.contentLength !== '0');
+  }
+
+  /** Appends the proxy's own forwarding headers; they come after hop-by-hop removal so no client header can strip them. */
+  appendForwarded(clientAddress: string, proto: string): void {
+    const xff = this.forwardedFor === undefined ? clientAddress : `${this.forwardedFor}, ${clientAddress}`;
+    this.out.push('x-forwarded-for', xff, 'x-forwarded-proto', proto);
+    if (this.host !== '') this.out.push('x-forwarded-host', this.host);
+  }
+
+  /** Removes a header (lowercase name) from the outgoing list, e.g. the canary-forcing header. */
+  remove(lowerName: string): void {
+    const out = this.out;
+    let write = 0;
+    for (let read = 0; read < out.length; read += 2) {
+      if (equalsLower(out[read] as string, lowerName)) continue;
+      out[write] = out[read] as string;
+      out[write + 1] = out[read + 1] as string;
+      write += 2;
+    }
+    out.length = write;
+  }
+
+  /** True when the request carries `name: value` (name lowercase; value compared exactly). */
+  static has(raw: readonly string[], lowerName: string, value: string): boolean {
+    for (let i = 0; i < raw.length; i += 2) {
+      if (equalsLower(raw[i] as string, lowerName) && raw[i + 1] === value) return true;
+    }
+    return false;
+  }
+
+  private dropConnectionListed(connection: string): void {
+    for (const name of connectionListedNames(connection)) {
+      // Host and Content-Length are end-to-end by definition; a client cannot declare them hop-by-hop.
+      if (name !== 'host' && name !== 'content-length') this.remove(name);
+    }
+  }
+}
+
+/** `::ffff:127.0.0.1` -> `127.0.0.1`, as other proxies report IPv4 clients on dual-stack sockets. */
+export function clientAddressOf(remoteAddress: string | undefined): string {
+  if (remoteAddress === undefined) return 'unknown';
+  return remoteAddress.startsWith('::ffff:') ? remoteAddress.slice(7) : remoteAddress;
+}
+
+/** The value of one cookie in a Cookie header, or undefined. */
+export function readCookie(header: string | undefined, name: string): string | undefined {
+  if (header === undefined) return undefined;
+  let from = 0;
+  while (from < header.length) {
+    let end = header.indexOf(';', from);
+    if (end < 0) end = header.length;
+    let start = from;
+    while (start < end && header.charCodeAt(start) === 32) start++;
+    if (header.startsWith(name, start) && header.charCodeAt(start + name.length) === 61 /* = */) {
+      const value = header.slice(start + name.length + 1, end).trim();
+      return value === '' ? undefined : value;
+    }
+    from = end + 1;
+  }
+  return undefined;
+}

@@ -1,0 +1,70 @@
+import type { ServiceConfig, TargetConfig } from '../core/config-types.js';
+import { TrafficCounters } from '../core/traffic-counters.js';
+import type { Role, SlotName } from '../core/types.js';
+import { buildServiceErrorResponses, type ServiceErrorResponses } from './error-responses.js';
+import { SlotPool } from './slot-pool.js';
+import { Target } from './target.js';
+
+export type SlotCounters = Readonly<Record<SlotName, Readonly<Record<Role, TrafficCounters>>>>;
+
+/**
+ * What outlives any one routing snapshot for a service: its targets (pools, health flags), its
+ * counters and its prebuilt error answers. Snapshots point here; a weight change never
+ * touches it.
+ */
+export class ServiceRuntime {
+  readonly name: string;
+  readonly config: ServiceConfig;
+  readonly counters: SlotCounters;
+  readonly errors: ServiceErrorResponses;
+  private readonly slotPools: Record<SlotName, SlotPool>;
+  private readonly random: (() => number) | undefined;
+
+  constructor(config: ServiceConfig, random?: () => number) {
+    this.name = config.name;
+    this.config = config;
+    this.random = random;
+    this.counters = {
+      blue: { stable: new TrafficCounters(), canary: new TrafficCounters() },
+      green: { stable: new TrafficCounters(), canary: new TrafficCounters() },
+    };
+    this.errors = buildServiceErrorResponses(config.name);
+    this.slotPools = {
+      blue: this.buildPool('blue', config.blue.targets, []),
+      green: this.buildPool('green', config.green.targets, []),
+    };
+  }
+
+  slot(slot: SlotName): SlotPool {
+    return this.slotPools[slot];
+  }
+
+  allTargets(): Target[] {
+    return [...this.slotPools.blue.targets, ...this.slotPools.green.targets];
+  }
+
+  /**
+   * Replaces a slot's targets. Targets whose URL stays keep their pool, health and counters;
+   * the removed ones are returned so the caller can close them once their requests finish.
+   */
+  replaceTargets(slot: SlotName, targets: readonly TargetConfig[]): Target[] {
+    const previous = this.slotPools[slot].targets;
+    this.slotPools[slot] = this.buildPool(slot, targets, previous);
+    const kept = new Set(this.slotPools[slot].targets);
+    return previous.filter((target) => !kept.has(target));
+  }
+
+  private buildPool(slot: SlotName, targets: readonly TargetConfig[], reuse: readonly Target[]): SlotPool {
+    const timeouts = this.config.timeouts;
+    const built = targets.map(
+      (t) =>
+        reuse.find((existing) => existing.url === t.url && existing.weight === t.weight) ??
+        new Target(this.name, slot, t.url, t.weight, {
+          connectTimeoutMs: timeouts.connectMs,
+          responseTimeoutMs: timeouts.responseMs,
+          idleTimeoutMs: timeouts.idleMs,
+        }),
+    );
+    return new SlotPool(slot, built, this.config.balance, this.random);
+  }
+}

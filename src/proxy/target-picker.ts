@@ -1,0 +1,6 @@
+import type { Target } from './target.js';
+
+/** Picks a target among a slot's available ones; null when none is available. */
+export interface TargetPicker {
+  pick(): Target | null;
+}
