@@ -72,3 +72,23 @@ function editDistance(a: string, b: string): number {
   }
   return row[b.length] as number;
 }
+
+/**
+ * One line per problem, led by its field path; an unknown key gets its own line with a
+ * "did you mean" hint from the keys `knownKeys` says are valid at that path.
+ */
+export function issueLines(issues: readonly z.core.$ZodIssue[], knownKeys: (path: readonly PropertyKey[]) => readonly string[]): string[] {
+  const lines: string[] = [];
+  for (const issue of issues) {
+    if (issue.code === 'unrecognized_keys') {
+      const known = knownKeys(issue.path);
+      for (const key of issue.keys) {
+        const hint = closest(key, known);
+        lines.push(`${formatPath([...issue.path, key])}: unknown key${hint ? ` (did you mean "${hint}"?)` : ''}`);
+      }
+    } else {
+      lines.push(`${formatPath(issue.path)}: ${issue.message}`);
+    }
+  }
+  return lines;
+}

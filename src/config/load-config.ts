@@ -1,11 +1,11 @@
 import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
-import { parseDocument } from 'yaml';
+import { LineCounter, parseDocument, type YAMLError } from 'yaml';
 import type { z } from 'zod';
 import type { ShiftproxyConfig } from '../core/config-types.js';
 import { ConfigError, errorMessage } from '../core/errors.js';
-import { closest, formatPath, friendlyErrorMap } from './format-issues.js';
-import { interpolateEnv, type InterpolationProblem } from './interpolate.js';
+import { formatPath, friendlyErrorMap, issueLines } from './format-issues.js';
+import { interpolateDocument, type InterpolationProblem } from './interpolate.js';
 import { configSchema, toShiftproxyConfig } from './schema.js';
 
 export interface ParseOptions {
@@ -28,16 +28,13 @@ export function loadConfigFile(path: string, env: NodeJS.ProcessEnv = process.en
 }
 
 export function parseConfigText(text: string, options: ParseOptions = {}): ShiftproxyConfig {
-  const doc = parseDocument(text, { uniqueKeys: true, prettyErrors: false, strict: true });
-  if (doc.errors.length > 0) {
-    throw new ConfigError(
-      doc.errors.map((e) => {
-        const at = e.linePos?.[0] ? `line ${e.linePos[0].line}, column ${e.linePos[0].col}` : 'YAML';
-        return `${at}: ${e.message.split('\n')[0]}`;
-      }),
-      options.source,
-    );
-  }
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { uniqueKeys: true, prettyErrors: false, strict: true, lineCounter });
+  if (doc.errors.length > 0) throw new ConfigError(describeYamlErrors(doc.errors, lineCounter), options.source);
+
+  // Before toJS, on the document: quoting decides whether `${N}` may become a number.
+  const envProblems: InterpolationProblem[] = [];
+  interpolateDocument(doc, options.env ?? process.env, envProblems);
   let data: unknown;
   try {
     data = doc.toJS({ maxAliasCount: 100 });
@@ -49,12 +46,11 @@ export function parseConfigText(text: string, options: ParseOptions = {}): Shift
     throw new ConfigError(['(top level): expected a mapping of settings'], options.source);
   }
 
-  const envProblems: InterpolationProblem[] = [];
-  const interpolated = interpolateEnv(data, options.env ?? process.env, envProblems);
   const problems = envProblems.map((p) => `${formatPath(p.path)}: ${p.message}`);
-
-  const result = configSchema.safeParse(interpolated, { error: friendlyErrorMap });
-  if (!result.success) problems.push(...describeIssues(result.error.issues, interpolated));
+  // A field whose variable is missing gets that one message, not also a type error about the empty string left behind.
+  const explained = new Set(envProblems.map((p) => formatPath(p.path)));
+  const result = configSchema.safeParse(data, { error: friendlyErrorMap });
+  if (!result.success) problems.push(...describeIssues(result.error.issues, explained));
   if (problems.length > 0) throw new ConfigError(dedupe(problems), options.source);
 
   const config = toShiftproxyConfig(result.data as z.output<typeof configSchema>);
@@ -62,24 +58,29 @@ export function parseConfigText(text: string, options: ParseOptions = {}): Shift
   return deepFreeze(config);
 }
 
-function describeIssues(issues: readonly z.core.$ZodIssue[], input: unknown): string[] {
-  const lines: string[] = [];
-  for (const issue of issues) {
-    if (issue.code === 'unrecognized_keys') {
-      const known = knownKeysAt(issue.path, input);
-      for (const key of issue.keys) {
-        const hint = closest(key, known);
-        lines.push(`${formatPath([...issue.path, key])}: unknown key${hint ? ` (did you mean "${hint}"?)` : ''}`);
-      }
-    } else {
-      lines.push(`${formatPath(issue.path)}: ${issue.message}`);
-    }
-  }
+/** After a first syntax error the parser often reports a cascade of follow-on errors; the first few say enough. */
+const MAX_YAML_ERRORS = 5;
+
+function describeYamlErrors(errors: readonly YAMLError[], lineCounter: LineCounter): string[] {
+  const lines = errors.slice(0, MAX_YAML_ERRORS).map((e) => {
+    const { line, col } = lineCounter.linePos(e.pos[0]);
+    const message = e.code === 'MULTIPLE_DOCS' ? 'a config file holds a single YAML document (remove the second "---")' : e.message.split('\n')[0];
+    return `line ${line}, column ${col}: ${message}`;
+  });
+  const more = errors.length - MAX_YAML_ERRORS;
+  if (more > 0) lines.push(`YAML: ${more} more error${more === 1 ? '' : 's'}, probably caused by the ones above`);
   return lines;
 }
 
+function describeIssues(issues: readonly z.core.$ZodIssue[], explained: ReadonlySet<string>): string[] {
+  return issueLines(
+    issues.filter((issue) => !explained.has(formatPath(issue.path))),
+    knownKeysAt,
+  );
+}
+
 /** The keys the schema accepts at a path, for "did you mean" hints. */
-function knownKeysAt(path: readonly PropertyKey[], _input: unknown): string[] {
+function knownKeysAt(path: readonly PropertyKey[]): string[] {
   const last = [...path].reverse().find((k) => typeof k === 'string') as string | undefined;
   return KNOWN_KEYS[last ?? ''] ?? KNOWN_KEYS[''] ?? [];
 }
@@ -90,7 +91,7 @@ const KNOWN_KEYS: Record<string, string[]> = {
   state: ['store', 'path'],
   metrics: ['provider', 'prometheus'],
   prometheus: ['url', 'timeout'],
-  server: ['headersTimeout', 'requestTimeout', 'keepAliveTimeout', 'drainTimeout', 'maxHeaderBytes', 'maxBodyBytes'],
+  server: ['headersTimeout', 'requestTimeout', 'keepAliveTimeout', 'drainTimeout', 'maxHeaderBytes', 'maxBodyBytes', 'maxConnections'],
   services: [
     'name', 'match', 'live', 'blue', 'green', 'balance', 'sticky', 'canaryHeader', 'testListen', 'timeouts',
     'healthCheck', 'outlierDetection', 'retry', 'rollout',

@@ -16,11 +16,14 @@ import { isLoopbackHost, parseListenAddress } from './listen-address.js';
 const CONTROL_CHARS = /[\u0000-\u001f\u007f]/;
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 
-const duration = (what = 'a duration') =>
-  z.union([z.string(), z.number()]).transform((value, ctx): number => {
+const DURATION_HINT = 'not a duration (use 250ms, 10s, 5m, 1h or whole milliseconds)';
+
+// The unions carry their own message: zod's generic "invalid union" text says nothing about what to write.
+const duration = () =>
+  z.union([z.string(), z.number()], { error: DURATION_HINT }).transform((value, ctx): number => {
     const ms = parseDuration(value);
     if (ms === undefined) {
-      ctx.addIssue({ code: 'custom', message: `not ${what} (use 250ms, 10s, 5m, 1h or whole milliseconds)` });
+      ctx.addIssue({ code: 'custom', message: DURATION_HINT });
       return z.NEVER;
     }
     return ms;
@@ -29,7 +32,9 @@ const duration = (what = 'a duration') =>
 const positiveDuration = () =>
   duration().refine((ms) => ms > 0, { message: 'must be greater than 0' });
 
-const listenAddress = z.union([z.string(), z.number()]).transform((value, ctx): ListenAddress => {
+const LISTEN_HINT = 'expected "host:port" (IPv6 as "[::1]:port")';
+
+const listenAddress = z.union([z.string(), z.number()], { error: LISTEN_HINT }).transform((value, ctx): ListenAddress => {
   const parsed = parseListenAddress(value);
   if (typeof parsed === 'string') {
     ctx.addIssue({ code: 'custom', message: parsed });
@@ -73,14 +78,19 @@ const httpUrl = (originOnly: boolean) =>
 const headerToken = (what: string) =>
   z.string().regex(TOKEN, { message: `not a valid ${what} (letters, digits and !#$%&'*+-.^_\`|~ only)` });
 
+/** A non-empty string matching `pattern`, with exactly one message when it does not (zod's `abort` would also stop the cross-field checks). */
+const patterned = (pattern: RegExp, message: string) =>
+  z.string().superRefine((value, ctx) => {
+    if (value === '') ctx.addIssue({ code: 'custom', message: 'must not be empty' });
+    else if (!pattern.test(value)) ctx.addIssue({ code: 'custom', message });
+  });
+
 const headerValue = z
   .string()
   .refine((value) => !CONTROL_CHARS.test(value), { message: 'must not contain control characters' });
 
-const percent = (what: string) =>
-  z.number({ error: `${what} must be a number` }).min(0, { message: `${what} must be between 0 and 100` }).max(100, {
-    message: `${what} must be between 0 and 100`,
-  });
+const percent = () =>
+  z.number().min(0, { message: 'must be between 0 and 100' }).max(100, { message: 'must be between 0 and 100' });
 
 const targetSchema = z.strictObject({
   url: httpUrl(true),
@@ -91,12 +101,14 @@ const slotSchema = z.strictObject({
   targets: z.array(targetSchema).min(1, { message: 'needs at least one target' }),
 });
 
-const statusRange = z.union([z.string(), z.number()]).transform((value, ctx) => {
+const STATUS_HINT = 'expected a status or a range like 200-399';
+
+const statusRange = z.union([z.string(), z.number()], { error: STATUS_HINT }).transform((value, ctx) => {
   const match = /^(\d{3})(?:\s*-\s*(\d{3}))?$/.exec(String(value).trim());
   const min = match ? Number(match[1]) : NaN;
   const max = match ? Number(match[2] ?? match[1]) : NaN;
   if (!match || min < 100 || max > 599 || min > max) {
-    ctx.addIssue({ code: 'custom', message: 'expected a status or a range like 200-399' });
+    ctx.addIssue({ code: 'custom', message: STATUS_HINT });
     return z.NEVER;
   }
   return { min, max };
@@ -117,7 +129,7 @@ const outlierSchema = z.strictObject({
   consecutiveErrors: z.number().int().min(1).max(1000).default(5),
   ejectionTime: positiveDuration().default(30_000),
   maxEjectionTime: positiveDuration().default(300_000),
-  maxEjectionPercent: percent('maxEjectionPercent').default(50),
+  maxEjectionPercent: percent().default(50),
 });
 
 const timeoutsSchema = z.strictObject({
@@ -126,15 +138,17 @@ const timeoutsSchema = z.strictObject({
   idle: positiveDuration().default(60_000),
 });
 
+const PAUSE_HINT = 'expected a duration or "manual"';
+
 const stepSchema = z.strictObject({
-  weight: percent('weight'),
+  weight: percent(),
   pause: z
-    .union([z.literal('manual'), z.string(), z.number()])
+    .union([z.literal('manual'), z.string(), z.number()], { error: PAUSE_HINT })
     .transform((value, ctx): number | 'manual' => {
       if (value === 'manual') return 'manual';
       const ms = parseDuration(value);
       if (ms === undefined) {
-        ctx.addIssue({ code: 'custom', message: 'expected a duration or "manual"' });
+        ctx.addIssue({ code: 'custom', message: PAUSE_HINT });
         return z.NEVER;
       }
       return ms;
@@ -146,7 +160,7 @@ const ALARM_METRICS = ['error_rate', 'latency_p50', 'latency_p90', 'latency_p99'
 
 const alarmSchema = z
   .strictObject({
-    name: z.string().min(1).regex(/^[A-Za-z0-9_.:-]+$/, { message: 'use letters, digits and _.:- only' }),
+    name: patterned(/^[A-Za-z0-9_.:-]+$/, 'use letters, digits and _.:- only'),
     metric: z.enum(ALARM_METRICS, { message: `expected one of ${ALARM_METRICS.join(', ')}` }).optional(),
     promql: z.string().min(1).optional(),
     role: z.enum(['canary', 'stable']).default('canary'),
@@ -159,23 +173,7 @@ const alarmSchema = z
     confidence: z.number().gt(0.5, { message: 'must be between 0.5 and 1' }).lt(1, { message: 'must be between 0.5 and 1' }).default(0.95),
     onBreach: z.enum(['rollback', 'pause']).default('rollback'),
   })
-  .superRefine((alarm, ctx) => {
-    if ((alarm.metric === undefined) === (alarm.promql === undefined)) {
-      ctx.addIssue({ code: 'custom', message: 'needs exactly one of metric or promql' });
-    }
-    if (alarm.relativeTo) {
-      if (alarm.promql !== undefined) ctx.addIssue({ code: 'custom', path: ['relativeTo'], message: 'works with builtin metrics only, not promql' });
-      if (alarm.metric === 'request_rate') ctx.addIssue({ code: 'custom', path: ['relativeTo'], message: 'cannot compare request_rate with stable' });
-      if (alarm.maxRatio === undefined) ctx.addIssue({ code: 'custom', path: ['maxRatio'], message: 'is required with relativeTo: stable' });
-      if (alarm.role !== 'canary') ctx.addIssue({ code: 'custom', path: ['role'], message: 'must be canary with relativeTo: stable' });
-    } else {
-      if (alarm.maxRatio !== undefined) ctx.addIssue({ code: 'custom', path: ['maxRatio'], message: 'only applies with relativeTo: stable' });
-      if (alarm.max === undefined && alarm.min === undefined) ctx.addIssue({ code: 'custom', message: 'needs max or min (or relativeTo: stable with maxRatio)' });
-    }
-    if (alarm.max !== undefined && alarm.min !== undefined && alarm.min > alarm.max) {
-      ctx.addIssue({ code: 'custom', path: ['min'], message: 'must not be greater than max' });
-    }
-  });
+  .superRefine(checkAlarm, { when: always });
 
 const analysisSchema = z.strictObject({
   interval: positiveDuration().default(10_000),
@@ -205,7 +203,7 @@ const rolloutSchema = z
       .optional(),
     linear: z
       .strictObject({
-        step: percent('step').refine((s) => s > 0, { message: 'must be greater than 0' }).default(10),
+        step: percent().refine((s) => s > 0, { message: 'must be greater than 0' }).default(10),
         interval: positiveDuration().default(60_000),
       })
       .optional(),
@@ -215,46 +213,13 @@ const rolloutSchema = z
     progressDeadline: positiveDuration().default(1_800_000),
     analysis: analysisSchema.default({ interval: 10_000, failureLimit: 2, inconclusiveLimit: 3, alarms: [] }),
   })
-  .superRefine((rollout, ctx) => {
-    if (rollout.preset !== undefined) {
-      const preset = resolvePreset(rollout.preset);
-      if (!preset) {
-        ctx.addIssue({ code: 'custom', path: ['preset'], message: `unknown preset "${rollout.preset}"` });
-      } else if (rollout.strategy !== undefined && rollout.strategy !== preset.strategy) {
-        ctx.addIssue({
-          code: 'custom',
-          path: ['preset'],
-          message: `${preset.name} is a ${preset.strategy} preset but strategy is ${rollout.strategy}`,
-        });
-      }
-    }
-    const strategy = rollout.strategy ?? (rollout.preset ? resolvePreset(rollout.preset)?.strategy : undefined) ?? 'canary';
-    if (strategy === 'steps') {
-      if (!rollout.steps || rollout.steps.length === 0) {
-        ctx.addIssue({ code: 'custom', path: ['steps'], message: 'strategy steps needs at least one step' });
-      } else if (rollout.steps[rollout.steps.length - 1]?.weight !== 100) {
-        ctx.addIssue({ code: 'custom', path: ['steps', rollout.steps.length - 1, 'weight'], message: 'the last step must be weight 100' });
-      }
-    }
-    const names = new Set<string>();
-    rollout.analysis.alarms.forEach((alarm, index) => {
-      if (names.has(alarm.name)) {
-        ctx.addIssue({ code: 'custom', path: ['analysis', 'alarms', index, 'name'], message: `duplicate alarm name "${alarm.name}"` });
-      }
-      names.add(alarm.name);
-    });
-  });
+  .superRefine(checkRollout, { when: always });
 
 const serviceSchema = z.strictObject({
-  name: z.string().min(1).regex(/^[a-z0-9]([a-z0-9._-]*[a-z0-9])?$/, {
-    message: 'use lowercase letters, digits and ._- (starting and ending with a letter or digit)',
-  }),
+  name: patterned(/^[a-z0-9]([a-z0-9._-]*[a-z0-9])?$/, 'use lowercase letters, digits and ._- (starting and ending with a letter or digit)'),
   match: z
     .strictObject({
-      host: z
-        .string()
-        .min(1)
-        .regex(/^(\*\.)?[A-Za-z0-9.-]+(:\d+)?$|^\[[0-9a-fA-F:.]+\](:\d+)?$/, { message: 'not a host name (optionally *.suffix and :port)' })
+      host: patterned(/^(\*\.)?[A-Za-z0-9.-]+(:\d+)?$|^\[[0-9a-fA-F:.]+\](:\d+)?$/, 'not a host name (optionally *.suffix and :port)')
         .transform((h) => h.toLowerCase())
         .optional(),
       pathPrefix: z.string().startsWith('/', { message: 'must start with /' }).refine((p) => !CONTROL_CHARS.test(p) && !p.includes(' '), {
@@ -288,6 +253,7 @@ const serverSchema = z.strictObject({
   drainTimeout: duration().default(30_000),
   maxHeaderBytes: z.number().int().min(1024).max(1_048_576).default(16_384),
   maxBodyBytes: z.number().int().min(0).default(0),
+  maxConnections: z.number().int().min(0).default(0),
 });
 
 export const configSchema = z
@@ -318,68 +284,156 @@ export const configSchema = z
       drainTimeout: 30_000,
       maxHeaderBytes: 16_384,
       maxBodyBytes: 0,
+      maxConnections: 0,
     }),
     services: z.array(serviceSchema).min(1, { message: 'needs at least one service' }),
   })
-  .superRefine(
-    (config, ctx) => {
-      if (!config.admin.token && !isLoopbackHost(config.admin.listen.host)) {
-        ctx.addIssue({
-          code: 'custom',
-          path: ['admin', 'listen'],
-          message: 'must be a loopback address (127.0.0.1 or ::1) when admin.token is not set: the admin API can steer traffic',
-        });
-      }
-    },
-    { when: validAt('admin') },
-  )
-  .superRefine(
-    (config, ctx) => {
-      const usesPromql = config.services.some((s) => s.rollout.analysis.alarms.some((a) => a.promql !== undefined));
-      if ((config.metrics.provider === 'prometheus' || usesPromql) && !config.metrics.prometheus) {
-        ctx.addIssue({
-          code: 'custom',
-          path: ['metrics', 'prometheus', 'url'],
-          message: config.metrics.provider === 'prometheus' ? 'is required with provider: prometheus' : 'is required by promql alarms',
-        });
-      }
-    },
-    { when: validAt('metrics', 'services') },
-  )
-  .superRefine(
-    (config, ctx) => {
-      const ports = new Map<number, string>();
-      const claimPort = (address: ListenAddress, path: (string | number)[]) => {
-        if (address.port === 0) return;
-        const owner = ports.get(address.port);
-        if (owner) ctx.addIssue({ code: 'custom', path, message: `port ${address.port} is already used by ${owner}` });
-        else ports.set(address.port, formatPath(path));
-      };
-      claimPort(config.listen, ['listen']);
-      claimPort(config.admin.listen, ['admin', 'listen']);
-      const names = new Set<string>();
-      config.services.forEach((service, index) => {
-        if (names.has(service.name)) ctx.addIssue({ code: 'custom', path: ['services', index, 'name'], message: `duplicate service name "${service.name}"` });
-        names.add(service.name);
-        if (service.testListen) claimPort(service.testListen, ['services', index, 'testListen']);
-        const urls = new Set<string>();
-        (['blue', 'green'] as const).forEach((slot) =>
-          service[slot].targets.forEach((target, t) => {
-            if (urls.has(target.url)) {
-              ctx.addIssue({ code: 'custom', path: ['services', index, slot, 'targets', t, 'url'], message: `${target.url} is listed twice in this service` });
-            }
-            urls.add(target.url);
-          }),
-        );
-      });
-    },
-    { when: validAt('listen', 'admin', 'services') },
-  );
+  .superRefine(checkAdminExposure, { when: always })
+  .superRefine(checkPrometheusNeeded, { when: always })
+  .superRefine(checkPortsAndDuplicates, { when: always });
 
-/** Runs a cross-field check when the fields it reads parsed cleanly, whatever failed elsewhere. */
-function validAt(...roots: string[]) {
-  return (payload: { issues: readonly { path?: readonly PropertyKey[] }[] }): boolean =>
-    payload.issues.every((issue) => !roots.includes(String(issue.path?.[0] ?? '')));
+/*
+ * Cross-field checks run even when other fields failed, so one pass reports every problem. They
+ * therefore read a partly parsed value: a field that failed holds its raw input or zod's aborted
+ * marker, so every read checks the type it needs and skips what did not parse (that field has
+ * its own message already).
+ */
+type Ctx = z.RefinementCtx<unknown>;
+
+function always(): boolean {
+  return true;
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function field(value: unknown, ...keys: string[]): unknown {
+  let current = value;
+  for (const key of keys) current = isRecord(current) ? current[key] : undefined;
+  return current;
+}
+
+function listOf(value: unknown): readonly unknown[] {
+  return Array.isArray(value) ? value : [];
+}
+
+function parsedListen(value: unknown): ListenAddress | undefined {
+  return isRecord(value) && typeof value.host === 'string' && typeof value.port === 'number' ? { host: value.host, port: value.port } : undefined;
+}
+
+function isStrategy(value: unknown): value is StrategyName {
+  return (STRATEGIES as readonly unknown[]).includes(value);
+}
+
+function checkAlarm(alarm: unknown, ctx: Ctx): void {
+  if (!isRecord(alarm)) return;
+  const has = (key: string) => alarm[key] !== undefined;
+  if (has('metric') === has('promql')) ctx.addIssue({ code: 'custom', message: 'needs exactly one of metric or promql' });
+  if (has('relativeTo')) {
+    // Any other value has its own error; guessing what was meant would only add noise.
+    if (alarm.relativeTo === 'stable') {
+      if (has('promql')) ctx.addIssue({ code: 'custom', path: ['relativeTo'], message: 'works with builtin metrics only, not promql' });
+      if (alarm.metric === 'request_rate') ctx.addIssue({ code: 'custom', path: ['relativeTo'], message: 'cannot compare request_rate with stable' });
+      if (!has('maxRatio')) ctx.addIssue({ code: 'custom', path: ['maxRatio'], message: 'is required with relativeTo: stable' });
+      if (alarm.role === 'stable') ctx.addIssue({ code: 'custom', path: ['role'], message: 'must be canary with relativeTo: stable' });
+    }
+  } else {
+    if (has('maxRatio')) ctx.addIssue({ code: 'custom', path: ['maxRatio'], message: 'only applies with relativeTo: stable' });
+    if (!has('max') && !has('min')) ctx.addIssue({ code: 'custom', message: 'needs max or min (or relativeTo: stable with maxRatio)' });
+  }
+  if (typeof alarm.max === 'number' && typeof alarm.min === 'number' && alarm.min > alarm.max) {
+    ctx.addIssue({ code: 'custom', path: ['min'], message: 'must not be greater than max' });
+  }
+}
+
+function checkRollout(rollout: unknown, ctx: Ctx): void {
+  if (!isRecord(rollout)) return;
+  const preset = typeof rollout.preset === 'string' ? resolvePreset(rollout.preset) : undefined;
+  if (typeof rollout.preset === 'string') {
+    if (!preset) {
+      ctx.addIssue({ code: 'custom', path: ['preset'], message: `unknown preset "${rollout.preset}"` });
+    } else if (isStrategy(rollout.strategy) && rollout.strategy !== preset.strategy) {
+      ctx.addIssue({ code: 'custom', path: ['preset'], message: `${preset.name} is a ${preset.strategy} preset but strategy is ${rollout.strategy}` });
+    }
+  }
+  const strategy = rollout.strategy === undefined ? (preset?.strategy ?? 'canary') : rollout.strategy;
+  if (strategy === 'steps') {
+    const steps = rollout.steps;
+    if (steps === undefined || (Array.isArray(steps) && steps.length === 0)) {
+      ctx.addIssue({ code: 'custom', path: ['steps'], message: 'strategy steps needs at least one step' });
+    } else if (Array.isArray(steps)) {
+      const lastWeight = field(steps[steps.length - 1], 'weight');
+      if (typeof lastWeight === 'number' && lastWeight !== 100) {
+        ctx.addIssue({ code: 'custom', path: ['steps', steps.length - 1, 'weight'], message: 'the last step must be weight 100' });
+      }
+    }
+  }
+  const names = new Set<string>();
+  listOf(field(rollout, 'analysis', 'alarms')).forEach((alarm, index) => {
+    const name = field(alarm, 'name');
+    if (typeof name !== 'string' || name === '') return;
+    if (names.has(name)) ctx.addIssue({ code: 'custom', path: ['analysis', 'alarms', index, 'name'], message: `duplicate alarm name "${name}"` });
+    names.add(name);
+  });
+}
+
+function checkAdminExposure(config: unknown, ctx: Ctx): void {
+  const listen = parsedListen(field(config, 'admin', 'listen'));
+  if (listen && field(config, 'admin', 'token') === '' && !isLoopbackHost(listen.host)) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['admin', 'listen'],
+      message: 'must be a loopback address (127.0.0.1 or ::1) when admin.token is not set: the admin API can steer traffic',
+    });
+  }
+}
+
+function checkPrometheusNeeded(config: unknown, ctx: Ctx): void {
+  const metrics = field(config, 'metrics');
+  if (!isRecord(metrics) || metrics.prometheus !== undefined) return;
+  const usesPromql = listOf(field(config, 'services')).some((service) =>
+    listOf(field(service, 'rollout', 'analysis', 'alarms')).some((alarm) => typeof field(alarm, 'promql') === 'string'),
+  );
+  if (metrics.provider === 'prometheus' || usesPromql) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['metrics', 'prometheus', 'url'],
+      message: metrics.provider === 'prometheus' ? 'is required with provider: prometheus' : 'is required by promql alarms',
+    });
+  }
+}
+
+function checkPortsAndDuplicates(config: unknown, ctx: Ctx): void {
+  const ports = new Map<number, string>();
+  const claimPort = (address: ListenAddress | undefined, path: (string | number)[]) => {
+    if (address === undefined || address.port === 0) return;
+    const owner = ports.get(address.port);
+    if (owner) ctx.addIssue({ code: 'custom', path, message: `port ${address.port} is already used by ${owner}` });
+    else ports.set(address.port, formatPath(path));
+  };
+  claimPort(parsedListen(field(config, 'listen')), ['listen']);
+  claimPort(parsedListen(field(config, 'admin', 'listen')), ['admin', 'listen']);
+  const names = new Set<string>();
+  listOf(field(config, 'services')).forEach((service, index) => {
+    const name = field(service, 'name');
+    if (typeof name === 'string' && name !== '') {
+      if (names.has(name)) ctx.addIssue({ code: 'custom', path: ['services', index, 'name'], message: `duplicate service name "${name}"` });
+      names.add(name);
+    }
+    claimPort(parsedListen(field(service, 'testListen')), ['services', index, 'testListen']);
+    const urls = new Set<string>();
+    for (const slot of ['blue', 'green'] as const) {
+      listOf(field(service, slot, 'targets')).forEach((target, t) => {
+        const url = field(target, 'url');
+        if (typeof url !== 'string') return;
+        if (urls.has(url)) {
+          ctx.addIssue({ code: 'custom', path: ['services', index, slot, 'targets', t, 'url'], message: `${url} is listed twice in this service` });
+        }
+        urls.add(url);
+      });
+    }
+  });
 }
 
 export type RawConfig = z.infer<typeof configSchema>;
@@ -403,6 +457,7 @@ export function toShiftproxyConfig(raw: RawConfig): ShiftproxyConfig {
       drainTimeoutMs: raw.server.drainTimeout,
       maxHeaderBytes: raw.server.maxHeaderBytes,
       maxBodyBytes: raw.server.maxBodyBytes,
+      maxConnections: raw.server.maxConnections,
     },
     services: raw.services.map(toServiceConfig),
   };

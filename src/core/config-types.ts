@@ -36,7 +36,10 @@ export interface ServerConfig {
   keepAliveTimeoutMs: number;
   drainTimeoutMs: number;
   maxHeaderBytes: number;
+  /** 0 means no limit. */
   maxBodyBytes: number;
+  /** Client connections per listener; beyond it new connections are closed at once. 0 means no limit. */
+  maxConnections: number;
 }
 
 export type BalancePolicy = 'round-robin' | 'least-request' | 'random';

@@ -38,6 +38,7 @@ export function resolvePreset(name: string): PresetSettings | undefined {
   return CODEDEPLOY_PRESETS.find((preset) => normaliseMinutes(preset.name) === key);
 }
 
+/** Case-insensitive, and `Minute`/`Minutes` are the same name. */
 function normaliseMinutes(name: string): string {
-  return name.replace(/Minutes?$/, 'Minute').toLowerCase();
+  return name.toLowerCase().replace(/minutes?$/, 'minute');
 }

@@ -1,0 +1,154 @@
+import { execFile, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { Writable } from 'node:stream';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { validateCommand } from '../../../src/cli/validate-command.js';
+import { configYaml } from '../../helpers/config-text.js';
+
+const ROOT = resolve(__dirname, '../../..');
+const BIN = join(ROOT, 'bin/shiftproxy.js');
+const BUILT_MAIN = join(ROOT, 'dist/cli/main.js');
+
+const dir = mkdtempSync(join(tmpdir(), 'shiftproxy-cli-'));
+function file(name: string, text: string): string {
+  const path = join(dir, name);
+  writeFileSync(path, text);
+  return path;
+}
+
+const GOOD = file('good.yaml', configYaml());
+const TWO = file(
+  'two.yaml',
+  [
+    'services:',
+    '  - name: shop',
+    '    blue: { targets: [ { url: http://127.0.0.1:9001 } ] }',
+    '    green: { targets: [ { url: http://127.0.0.1:9002 } ] }',
+    '    rollout: { preset: CodeDeployDefault.ECSLinear10PercentEvery1Minutes }',
+    '  - name: cart',
+    '    blue: { targets: [ { url: http://127.0.0.1:9003 } ] }',
+    '    green: { targets: [ { url: http://127.0.0.1:9004 } ] }',
+    '    rollout: { strategy: blue-green }',
+    '',
+  ].join('\n'),
+);
+const BAD = file(
+  'bad.yaml',
+  [
+    'listen: 0.0.0.0:9090',
+    'services:',
+    '  - name: shop',
+    '    blue: { targets: [ { url: http://127.0.0.1:9001 } ] }',
+    '    green: { targets: [ { url: http://127.0.0.1:9002 }, { url: nope } ] }',
+    '    timeouts: { connect: 5x }',
+    '',
+  ].join('\n'),
+);
+const BAD_STDERR = [
+  `${BAD}: 3 problems`,
+  '  services[0].green.targets[1].url: not a URL',
+  '  services[0].timeouts.connect: not a duration (use 250ms, 10s, 5m, 1h or whole milliseconds)',
+  '  admin.listen: port 9090 is already used by listen',
+  '',
+].join('\n');
+const MISSING = join(dir, 'missing.yaml');
+
+class Collect extends Writable {
+  text = '';
+  override _write(chunk: Buffer, _encoding: BufferEncoding, done: () => void): void {
+    this.text += chunk.toString();
+    done();
+  }
+}
+
+function runValidate(path: string): { code: number; out: string; err: string } {
+  const out = new Collect();
+  const err = new Collect();
+  const code = validateCommand(path, out, err);
+  return { code, out: out.text, err: err.text };
+}
+
+describe('validateCommand', () => {
+  it('prints one ok line naming each service and its strategy or preset', () => {
+    expect(runValidate(GOOD)).toEqual({ code: 0, out: `${GOOD}: ok, 1 service: shop (canary)\n`, err: '' });
+    expect(runValidate(TWO)).toEqual({ code: 0, out: `${TWO}: ok, 2 services: shop (Linear10PercentEvery1Minute), cart (blue-green)\n`, err: '' });
+  });
+
+  it('prints every problem with its path to stderr and returns 1', () => {
+    expect(runValidate(BAD)).toEqual({ code: 1, out: '', err: BAD_STDERR });
+  });
+
+  it('explains an unreadable file', () => {
+    expect(runValidate(MISSING)).toEqual({
+      code: 1,
+      out: '',
+      err: `${MISSING}: 1 problem\n  cannot read ${MISSING}: ENOENT: no such file or directory, open '${MISSING}'\n`,
+    });
+  });
+});
+
+function newestMtimeMs(folder: string): number {
+  let newest = 0;
+  for (const entry of readdirSync(folder, { withFileTypes: true })) {
+    const path = join(folder, entry.name);
+    newest = Math.max(newest, entry.isDirectory() ? newestMtimeMs(path) : statSync(path).mtimeMs);
+  }
+  return newest;
+}
+
+function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((done) => {
+    execFile(process.execPath, [BIN, ...args], { cwd: dir, env: { PATH: process.env.PATH ?? '' } }, (error, stdout, stderr) => {
+      const code = error ? (typeof error.code === 'number' ? error.code : -1) : 0;
+      done({ code, stdout, stderr });
+    });
+  });
+}
+
+describe.concurrent('the built CLI', () => {
+  beforeAll(() => {
+    // The CLI runs from dist/: rebuild only when a source is newer than the build. tsc still emits
+    // when some unrelated file has a type error, so its exit status is not what decides here.
+    if (!existsSync(BUILT_MAIN) || statSync(BUILT_MAIN).mtimeMs < newestMtimeMs(join(ROOT, 'src'))) {
+      spawnSync(process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json'], { cwd: ROOT });
+    }
+  }, 60_000);
+
+  it('validate -c FILE: exit 0 with the ok line', async () => {
+    expect(await cli('validate', '-c', GOOD)).toEqual({ code: 0, stdout: `${GOOD}: ok, 1 service: shop (canary)\n`, stderr: '' });
+  });
+
+  it('validate --config FILE with a relative path', async () => {
+    expect(await cli('validate', '--config', 'good.yaml')).toEqual({ code: 0, stdout: 'good.yaml: ok, 1 service: shop (canary)\n', stderr: '' });
+  });
+
+  it('validate -c BAD: exit 1 with every problem on stderr', async () => {
+    expect(await cli('validate', '-c', BAD)).toEqual({ code: 1, stdout: '', stderr: BAD_STDERR });
+  });
+
+  it('validate -c MISSING: exit 1 saying the file cannot be read', async () => {
+    expect(await cli('validate', '-c', MISSING)).toEqual({
+      code: 1,
+      stdout: '',
+      stderr: `${MISSING}: 1 problem\n  cannot read ${MISSING}: ENOENT: no such file or directory, open '${MISSING}'\n`,
+    });
+  });
+
+  it('--help: exit 0 listing the commands', async () => {
+    const result = await cli('--help');
+    expect(result.code).toBe(0);
+    expect(result.stderr).toBe('');
+    expect(result.stdout).toMatch(/^Usage: shiftproxy \[options\] \[command\]\n/);
+    for (const command of ['run [options]', 'validate [options]', 'demo']) expect(result.stdout).toContain(`\n  ${command} `);
+  });
+
+  it.each([
+    [['bogus'], "error: unknown command 'bogus'\n(run with --help for usage)\n"],
+    [['validate'], "error: required option '-c, --config <file>' not specified\n(run with --help for usage)\n"],
+    [['validate', '-c'], "error: option '-c, --config <file>' argument missing\n(run with --help for usage)\n"],
+  ])('%j: exit 1 with a usage error', async (args, stderr) => {
+    expect(await cli(...args)).toEqual({ code: 1, stdout: '', stderr });
+  });
+});
