@@ -1,6 +1,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import type { TrafficCounters } from '../core/traffic-counters.js';
 import type { PrebuiltResponse } from './error-responses.js';
+import { upstreamHeadersOf } from './request-headers.js';
 import { forwardableResponseHeaders, withoutInvalidHeaders } from './response-headers.js';
 import type { ServiceRoute } from './service-route.js';
 import type { Target } from './target.js';
@@ -19,18 +21,33 @@ const DONE = 2;
 
 const INVALID_STATUS = new ProxyAbort('UND_ERR_INFO', 'upstream answered an invalid status code');
 
-/** Counts requests in flight on a listener, for the drain on shutdown. */
+/** Per-listener state shared with the server: in-flight count and drain flag, for the shutdown. */
 export interface InFlightCounter {
   inFlight: number;
+  /** Once set, every response head written says `Connection: close`. */
+  draining: boolean;
 }
 
 export const kExchange = Symbol('shiftproxy.exchange');
-type ResponseWithExchange = ServerResponse & { [kExchange]?: ProxyExchange };
+export type ResponseWithExchange = ServerResponse & { [kExchange]?: ProxyExchange };
+
+/** Set on a client socket once a response on it announced `Connection: close`. */
+export const kClosing = Symbol('shiftproxy.closing');
+export type ClosingSocket = Socket & { [kClosing]?: true };
+
+/**
+ * Makes the response in progress the connection's last. RFC 9112 9.6: no request received after
+ * it is processed; above all, none parsed behind a request refused for its framing.
+ */
+export function closeAfter(res: ServerResponse): void {
+  res.shouldKeepAlive = false;
+  (res.req.socket as ClosingSocket)[kClosing] = true;
+}
 
 /** Sends a prebuilt answer; `keepAlive` false closes the connection after it (unread body, framing doubts). */
 export function answerWith(res: ServerResponse, response: PrebuiltResponse, keepAlive: boolean): void {
   if (res.headersSent || res.destroyed) return;
-  if (!keepAlive) res.shouldKeepAlive = false;
+  if (!keepAlive) closeAfter(res);
   res.writeHead(response.status, response.headers as string[]);
   res.end(response.body);
 }
@@ -61,9 +78,11 @@ export class ProxyExchange {
   private abortUpstream: ((reason: Error) => void) | null = null;
   private resumeUpstream: (() => void) | null = null;
   private responseTimer: NodeJS.Timeout | null = null;
+  /** Armed only while the client is not reading (backpressure): bounded by the idle timeout. */
+  private stallTimer: NodeJS.Timeout | null = null;
   private bodyBytes = 0;
   private attemptsLeft: number;
-  private retryHeaders: string[] | null = null;
+  private replayed = false;
 
   constructor(
     req: IncomingMessage,
@@ -85,6 +104,7 @@ export class ProxyExchange {
     this.hasBody = hasBody;
     this.startedAt = performance.now();
     this.attemptsLeft = hasBody || !isIdempotent(req.method) ? 0 : route.retryAttempts;
+    route.runtime.retryBudget.deposit();
   }
 
   /** Sends the request upstream; `headers` may be a reused buffer, consumed before this returns. */
@@ -92,7 +112,9 @@ export class ProxyExchange {
     this.listener.inFlight += 1;
     (this.res as ResponseWithExchange)[kExchange] = this;
     this.res.on('close', onResponseClose);
-    if (this.attemptsLeft > 0) this.retryHeaders = headers.slice();
+    // Without a body the response clock runs from now, across connect and any retries. It is a
+    // native timer: undici's own headersTimeout ticks every 0.5 s and lets a 500 ms timeout run to 1 s.
+    if (!this.hasBody) this.responseTimer = setTimeout(onResponseTimeout, this.route.responseTimeoutMs, this);
     this.dispatch(headers);
   }
 
@@ -106,16 +128,17 @@ export class ProxyExchange {
         method: this.req.method as string,
         headers,
         body: this.hasBody ? this.req : null,
-        // With a body, the response clock starts once the request is fully sent (onRequestSent),
-        // so a slow upload is bounded by the server's request timeout, not the response timeout.
-        headersTimeout: this.hasBody ? 0 : this.route.responseTimeoutMs,
+        // The exchange runs the response clock itself (start, onRequestSent). With a body it starts
+        // once the request is fully sent, so a slow upload is bounded by the server's request timeout.
+        headersTimeout: 0,
       },
       this,
     );
   }
 
   onConnect(abort: (reason: Error) => void): void {
-    if (this.clientGone) {
+    // The client left, or the response timer answered while undici was still connecting.
+    if (this.clientGone || this.state === DONE) {
       abort(CLIENT_ABORTED);
       return;
     }
@@ -150,6 +173,8 @@ export class ProxyExchange {
     this.resumeUpstream = resume;
     const res = this.res;
     if (res.destroyed) return false;
+    // Requests that arrived before a drain began are answered with Connection: close too.
+    if (this.listener.draining) res.shouldKeepAlive = false;
     try {
       res.writeHead(statusCode, headers);
     } catch {
@@ -163,8 +188,28 @@ export class ProxyExchange {
   onData(chunk: Buffer): boolean {
     const res = this.res;
     if (res.write(chunk)) return true;
-    if (this.resumeUpstream !== null && !res.destroyed) res.once('drain', this.resumeUpstream);
+    if (res.destroyed) return false;
+    res.once('drain', onClientDrain);
+    // undici's body timer does not run while we hold the upstream paused, so a client that stops
+    // reading would pin the upstream connection forever: the idle timeout bounds the stall instead.
+    this.stallTimer ??= setTimeout(onClientStalled, this.route.runtime.config.timeouts.idleMs, this);
     return false;
+  }
+
+  onClientDrain(): void {
+    this.clearStallTimer();
+    if (this.state === STREAMING && this.resumeUpstream !== null) this.resumeUpstream();
+  }
+
+  /** The client read nothing for the idle timeout while the proxy held data for it: cut both sides. */
+  onClientStalled(): void {
+    this.stallTimer = null;
+    if (this.state === STREAMING) {
+      this.clientGone = true;
+      if (this.abortUpstream !== null) this.abortUpstream(CLIENT_ABORTED);
+    } else if (!this.res.writableFinished) {
+      this.res.destroy();
+    }
   }
 
   onComplete(): void {
@@ -174,22 +219,26 @@ export class ProxyExchange {
   }
 
   onError(err: Error): void {
-    this.clearResponseTimer();
     if (this.state === DONE) return;
     if (this.clientGone || err === CLIENT_ABORTED || this.req.errored === err || this.res.destroyed) {
+      this.clearResponseTimer();
       this.finishClientAbort();
       return;
     }
-    const verdict = classifyUpstreamError(err as { code?: unknown });
+    const verdict = classifyUpstreamError(err as { code?: unknown; name?: unknown });
     if (verdict.clientFault) {
+      this.clearResponseTimer();
       this.finishClientFault(verdict);
       return;
     }
+    if (this.state === WAITING && verdict.kind === 'reset' && this.replayAfterReset()) return;
     const target = this.target;
     target.counters[verdict.kind] += 1;
     target.counters.active -= 1;
     target.recordFailure();
+    // A retry keeps the response clock running: retries never extend timeouts.response.
     if (this.state === WAITING && this.retry(verdict)) return;
+    this.clearResponseTimer();
     if (this.state === WAITING) {
       const errors = this.route.runtime.errors;
       answerWith(this.res, verdict.status === 504 ? errors.gatewayTimeout : errors.badGateway, true);
@@ -202,28 +251,86 @@ export class ProxyExchange {
 
   /** The client went away (response 'close' before we finished). */
   onClientClose(): void {
+    this.clearStallTimer();
     this.listener.inFlight -= 1;
     if (this.state === DONE) return;
     this.clientGone = true;
     if (this.abortUpstream !== null) this.abortUpstream(CLIENT_ABORTED);
   }
 
+  /**
+   * Node's parser refused the rest of this request (a bad chunk, the request timeout) and the
+   * server answers `status` itself, or cuts the connection when the response had begun. The
+   * upstream request is aborted so it never completes with a body the client did not send.
+   */
+  onRequestRejected(status: number): void {
+    this.clearResponseTimer();
+    if (this.state === DONE) return;
+    this.state = DONE;
+    this.clientGone = true;
+    this.target.counters.active -= 1;
+    const counted = this.statusCode === 0 ? status : this.statusCode;
+    this.counters.byStatus[counted]! += 1;
+    this.counters.responses += 1;
+    if (this.abortUpstream !== null) this.abortUpstream(CLIENT_ABORTED);
+  }
+
   onResponseTimeout(): void {
     this.responseTimer = null;
-    if (this.state === WAITING && this.abortUpstream !== null) this.abortUpstream(RESPONSE_TIMEOUT);
+    if (this.state !== WAITING) return;
+    if (this.abortUpstream !== null) this.abortUpstream(RESPONSE_TIMEOUT);
+    // Still connecting or queued in the pool: answer now; onConnect aborts the request if it ever starts.
+    else this.onError(RESPONSE_TIMEOUT);
+  }
+
+  /**
+   * The keep-alive race: the upstream closed a pooled connection just as it was reused, so an
+   * idempotent request failed before any byte of answer. RFC 9110 9.2.2 lets a client replay
+   * such a request; the proxy does it once, on the same target, whatever `retry.attempts` says
+   * (the connection, not the target, failed, so passive health does not count it). Once per
+   * request at most, so even an upstream that resets everything sees at most twice the load;
+   * the retry budget is not drawn on, since in the race most requests may need it.
+   */
+  private replayAfterReset(): boolean {
+    if (this.replayed || this.hasBody || this.clientGone || !isIdempotent(this.req.method)) return false;
+    this.replayed = true;
+    this.abortUpstream = null;
+    // Dispatched on the next turn: now, inside undici's error handling, the pool would hand the
+    // replay straight back to the connection that is closing.
+    setImmediate(replayNow, this);
+    return true;
+  }
+
+  /** The deferred half of replayAfterReset; the client may have left, or the clock run out, meanwhile. */
+  replayNow(): void {
+    if (this.state !== WAITING) return;
+    if (this.clientGone) {
+      this.clearResponseTimer();
+      this.finishClientAbort();
+      return;
+    }
+    // dispatch() counts the target active again.
+    this.target.counters.active -= 1;
+    this.dispatch(this.rebuildHeaders());
+  }
+
+  private rebuildHeaders(): string[] {
+    return upstreamHeadersOf(this.req.rawHeaders, this.req.socket?.remoteAddress, this.route.canaryHeaderName);
   }
 
   private retry(verdict: FailureVerdict): boolean {
-    if (this.attemptsLeft <= 0 || this.retryHeaders === null || this.clientGone) return false;
+    if (this.attemptsLeft <= 0 || this.clientGone) return false;
     if (verdict.kind !== 'refused' && verdict.kind !== 'connect') return false;
     const pool = this.target.slot === this.route.canary.slot ? this.route.canary : this.route.stable;
     let next = pool.pick();
     if (next === this.target && pool.availableCount() > 1) next = pool.pick();
     if (next === null) return false;
+    // When every target fails, retries must not multiply the load: the service's budget caps them.
+    if (!this.route.runtime.retryBudget.withdraw()) return false;
     this.attemptsLeft -= 1;
     this.target = next;
     this.abortUpstream = null;
-    this.dispatch(this.retryHeaders.slice());
+    this.dispatch(this.rebuildHeaders());
     return true;
   }
 
@@ -280,6 +387,13 @@ export class ProxyExchange {
     }
   }
 
+  private clearStallTimer(): void {
+    if (this.stallTimer !== null) {
+      clearTimeout(this.stallTimer);
+      this.stallTimer = null;
+    }
+  }
+
   private clearResponseTimer(): void {
     if (this.responseTimer !== null) {
       clearTimeout(this.responseTimer);
@@ -291,6 +405,18 @@ export class ProxyExchange {
 function onResponseClose(this: ResponseWithExchange): void {
   const exchange = this[kExchange];
   if (exchange !== undefined) exchange.onClientClose();
+}
+
+function replayNow(exchange: ProxyExchange): void {
+  exchange.replayNow();
+}
+
+function onClientDrain(this: ResponseWithExchange): void {
+  this[kExchange]?.onClientDrain();
+}
+
+function onClientStalled(exchange: ProxyExchange): void {
+  exchange.onClientStalled();
 }
 
 function onResponseTimeout(exchange: ProxyExchange): void {

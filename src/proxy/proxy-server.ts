@@ -3,8 +3,10 @@ import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { ServerConfig } from '../core/config-types.js';
 import type { ListenAddress } from '../core/types.js';
-import { GLOBAL_RESPONSES } from './error-responses.js';
+import { GLOBAL_RESPONSES, type PrebuiltResponse } from './error-responses.js';
+import { kExchange, type ResponseWithExchange } from './exchange.js';
 import { createRequestHandler, type ListenerState, type SnapshotSource } from './request-handler.js';
+import { endWith } from './socket-refusal.js';
 import { createUpgradeHandler, type TunnelSet } from './websocket-tunnel.js';
 
 interface Listener {
@@ -41,6 +43,7 @@ export class ProxyServer {
     const state: ListenerState = { inFlight: 0, draining: false };
     const tunnels: TunnelSet = new Set();
     const config = this.config;
+    const handler = createRequestHandler(this.source, state, testService);
     const server = createServer(
       {
         keepAliveTimeout: config.keepAliveTimeoutMs,
@@ -49,19 +52,20 @@ export class ProxyServer {
         // Node only enforces the two timeouts above on this sweep; keep it well under them.
         connectionsCheckingInterval: Math.max(50, Math.min(30_000, Math.floor(config.headersTimeoutMs / 4))),
         maxHeaderSize: config.maxHeaderBytes,
-        requireHostHeader: true,
+        // The handler checks Host itself, so this refusal carries the same JSON body as the others.
+        requireHostHeader: false,
         joinDuplicateHeaders: false,
         insecureHTTPParser: false,
         noDelay: true,
       },
-      createRequestHandler(this.source, state, testService),
+      handler,
     );
+    // With a 'checkContinue' listener Node no longer sends 100 Continue by itself: the handler does, once it forwards.
+    server.on('checkContinue', handler);
     server.on('upgrade', createUpgradeHandler(this.source, state, tunnels, testService));
-    server.on('connect', (_req, socket: Duplex) => {
-      socket.on('error', () => socket.destroy());
-      socket.end(GLOBAL_RESPONSES.connectNotAllowed.raw);
-    });
+    server.on('connect', (_req, socket: Duplex) => endWith(socket, GLOBAL_RESPONSES.connectNotAllowed.raw));
     server.on('clientError', answerClientError);
+    if (config.maxConnections > 0) server.maxConnections = config.maxConnections;
     this.listeners.push({ server, state, tunnels, address, testService });
   }
 
@@ -129,24 +133,67 @@ export class ProxyServer {
   }
 }
 
+type ServerSocket = Socket & { _httpMessage?: ResponseWithExchange | null; [kRefused]?: true };
+
+const kRefused = Symbol('shiftproxy.refused');
+
 /**
- * Node's parser refused the request (or the client timed out). Answer like Node would (400, 408,
- * 431) with our JSON body, unless a response already started on this connection, in which case
- * the connection is cut.
+ * Node's parser refused bytes on this connection, or the client timed out. The answer (400,
+ * 408, 431 with our JSON body, then close) must not overtake responses still owed to earlier
+ * pipelined requests, so it waits for them. When the refused bytes belong to the request whose
+ * response is in progress (a bad chunk, a body too slow), that exchange is aborted upstream and
+ * the client gets the error, or a cut connection if the response had already begun.
  */
-function answerClientError(err: Error & { code?: string }, socket: Duplex): void {
-  const inProgress = (socket as Socket & { _httpMessage?: { headersSent?: boolean } })._httpMessage;
-  if (err.code === 'ECONNRESET' || !socket.writable || inProgress?.headersSent) {
+function answerClientError(err: Error & { code?: string }, duplex: Duplex): void {
+  const socket = duplex as ServerSocket;
+  // Node calls this again for every later packet on a failed parser: answer once.
+  if (socket[kRefused]) return;
+  socket[kRefused] = true;
+  if (err.code === 'ECONNRESET' || !socket.writable) {
     socket.destroy();
     return;
   }
+  // The same statuses Node's own answers use.
   const response =
     err.code === 'HPE_HEADER_OVERFLOW'
       ? GLOBAL_RESPONSES.headersTooLarge
       : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
         ? GLOBAL_RESPONSES.requestTimeout
-        : GLOBAL_RESPONSES.badRequest;
-  socket.end(response.raw);
+        : err.code === 'HPE_CHUNK_EXTENSIONS_OVERFLOW'
+          ? GLOBAL_RESPONSES.chunkExtensionsTooLarge
+          : GLOBAL_RESPONSES.badRequest;
+  answerAfterPending(socket, response);
+}
+
+function answerAfterPending(socket: ServerSocket, response: PrebuiltResponse): void {
+  if (socket.destroyed) return;
+  const pending = socket._httpMessage;
+  if (pending !== null && pending !== undefined) {
+    const exchange = pending[kExchange];
+    if (exchange !== undefined && !pending.req.complete) {
+      // The refused bytes belong to the request being forwarded: abort it upstream, then answer or cut.
+      if (pending.headersSent) {
+        exchange.onRequestRejected(0);
+        socket.destroy();
+      } else {
+        exchange.onRequestRejected(response.status);
+        socket.end(response.raw);
+      }
+      return;
+    }
+    // A response marked as the connection's last (a refusal, a drain) is its last word: Node closes after it.
+    if (!pending.shouldKeepAlive) return;
+    if (!pending.writableFinished) {
+      // An earlier request is still being answered: let it finish (Node then attaches the next one).
+      pending.once('finish', () => answerAfterPending(socket, response));
+      pending.once('close', () => {
+        if (!pending.writableFinished) socket.destroy();
+      });
+      return;
+    }
+  }
+  if (socket.writable) socket.end(response.raw);
+  else socket.destroy();
 }
 
 function delay(ms: number): Promise<void> {

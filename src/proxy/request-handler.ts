@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { GLOBAL_RESPONSES } from './error-responses.js';
-import { answerWith, ProxyExchange, type InFlightCounter } from './exchange.js';
+import { answerWith, closeAfter, kClosing, ProxyExchange, type ClosingSocket, type InFlightCounter } from './exchange.js';
 import { clientAddressOf, RequestHeaderScan } from './request-headers.js';
 import type { RoutingSnapshot } from './routing-snapshot.js';
 import { chooseTarget, countUnavailable } from './target-choice.js';
@@ -15,23 +15,44 @@ export interface ListenerState extends InFlightCounter {
   draining: boolean;
 }
 
+/**
+ * More header fields than this get 431. Node's parser silently stops collecting fields after
+ * 1,023 (and stops counting their bytes against maxHeaderSize), so without this limit a
+ * second Host or a Transfer-Encoding placed after them would never be seen by the checks below.
+ */
+export const MAX_HEADER_FIELDS = 1000;
+
 const scan = new RequestHeaderScan();
 
 /**
  * The hot path: validate, route, pick a slot and a target, forward. `testService` makes this
- * a test listener: every request goes to that service's non-live slot.
+ * a test listener: every request goes to that service's non-live slot. It also serves Node's
+ * 'checkContinue' event: `Expect: 100-continue` is answered here, only once the request is
+ * known to be forwarded, so a refused request never has its body sent.
  */
 export function createRequestHandler(source: SnapshotSource, listener: ListenerState, testService: string | null = null) {
   return function handleRequest(req: IncomingMessage, res: ServerResponse): void {
-    if (listener.draining) res.shouldKeepAlive = false;
-    if (req.httpVersionMajor === 0) return answerWith(res, GLOBAL_RESPONSES.http09, false);
+    // Pipelined behind a response that closes the connection: never processed (Node parsed it
+    // anyway, possibly with framing the proxy just refused). The socket closes after that response.
+    if ((req.socket as ClosingSocket)[kClosing] === true) return;
+    if (listener.draining) closeAfter(res);
+    if (req.httpVersionMajor !== 1) return answerWith(res, req.httpVersionMajor === 0 ? GLOBAL_RESPONSES.http09 : GLOBAL_RESPONSES.unsupportedVersion, false);
     const url = req.url as string;
     if (url.charCodeAt(0) !== 47 /* / */) return answerWith(res, GLOBAL_RESPONSES.absoluteForm, false);
+    if (url.indexOf('#') !== -1) return answerWith(res, GLOBAL_RESPONSES.fragment, false);
+    const raw = req.rawHeaders;
+    if (raw.length > 2 * MAX_HEADER_FIELDS) return answerWith(res, GLOBAL_RESPONSES.tooManyHeaders, false);
 
-    scan.scan(req.rawHeaders);
-    if (scan.hostCount > 1) return answerWith(res, GLOBAL_RESPONSES.duplicateHost, false);
+    scan.scan(raw);
+    if (scan.hostCount !== 1) {
+      if (scan.hostCount > 1) return answerWith(res, GLOBAL_RESPONSES.duplicateHost, false);
+      if (req.httpVersionMinor === 1) return answerWith(res, GLOBAL_RESPONSES.missingHost, false);
+    }
     if (!scan.hostIsValid) return answerWith(res, GLOBAL_RESPONSES.badHost, false);
-    if (!scan.transferEncodingSupported) return answerWith(res, GLOBAL_RESPONSES.unsupportedTransferEncoding, false);
+    const teRefusal = scan.transferEncodingRefusal;
+    if (teRefusal !== 0) {
+      return answerWith(res, teRefusal === 501 ? GLOBAL_RESPONSES.unsupportedTransferEncoding : GLOBAL_RESPONSES.invalidTransferEncoding, false);
+    }
 
     const snapshot = source.snapshot;
     const route = testService === null ? snapshot.match(scan.host, url) : (snapshot.get(testService) ?? null);
@@ -40,11 +61,13 @@ export function createRequestHandler(source: SnapshotSource, listener: ListenerS
       return answerWith(res, route.runtime.errors.payloadTooLarge, false);
     }
 
-    const choice = chooseTarget(route, req.rawHeaders, scan.cookie, testService !== null);
+    const choice = chooseTarget(route, raw, scan.cookie, testService !== null);
     if (route.canaryHeaderName !== null) scan.remove(route.canaryHeaderName);
     const target = choice.target;
     if (target === null) return answerWith(res, countUnavailable(route, choice.forced), !scan.hasBody);
 
+    // Node leaves 100-continue to us (we listen for 'checkContinue'); HTTP/1.0 clients never get a 1xx.
+    if (scan.expect && req.httpVersionMinor === 1) res.writeContinue();
     scan.appendForwarded(clientAddressOf(req.socket.remoteAddress), 'http');
     const exchange = new ProxyExchange(
       req,

@@ -19,9 +19,12 @@ export class RequestHeaderScan {
   forwardedFor: string | undefined = undefined;
   connection: string | undefined = undefined;
   upgrade: string | undefined = undefined;
+  /** The request carried an Expect header (never forwarded: the proxy answers 100 itself). */
+  expect = false;
   readonly out: string[] = [];
 
   scan(raw: readonly string[]): void {
+    this.expect = false;
     this.host = '';
     this.hostCount = 0;
     this.cookie = undefined;
@@ -49,6 +52,7 @@ export class RequestHeaderScan {
           if (equalsLower(name, 'cookie')) {
             this.cookie = this.cookie === undefined ? value : `${this.cookie}; ${value}`;
           } else if (equalsLower(name, 'expect')) {
+            this.expect = true;
             continue;
           }
           break;
@@ -95,7 +99,7 @@ export class RequestHeaderScan {
       }
       const first = name.charCodeAt(0) | 0x20;
       if (first === 112 /* p */ && startsWithLower(name, 'proxy-')) continue;
-      if (first === 120 /* x */ && name.charCodeAt(1) === 95 && isUnderscoreForwardedHeader(name)) continue;
+      if (first === 120 /* x */ && isUnderscoreForwardedHeader(name)) continue;
       out.push(name, value);
     }
     if (this.connection !== undefined) this.dropConnectionListed(this.connection);
@@ -105,10 +109,15 @@ export class RequestHeaderScan {
     return this.host === '' || VALID_HOST.test(this.host);
   }
 
-  /** Transfer-Encoding is acceptable only as a lone `chunked` (RFC 9112 section 6.1). */
-  get transferEncodingSupported(): boolean {
+  /**
+   * 0 when Transfer-Encoding is absent or a lone `chunked`. Otherwise the refusal RFC 9112
+   * asks for: 400 when `chunked` is not the single final coding (the body length cannot be
+   * known: section 6.3), 501 for a coding applied before `chunked` (section 6.1).
+   */
+  get transferEncodingRefusal(): 0 | 400 | 501 {
     const te = this.transferEncoding;
-    return te === undefined || te === 'chunked' || te.trim().toLowerCase() === 'chunked';
+    if (te === undefined || te === 'chunked') return 0;
+    return classifyTransferEncoding(te);
   }
 
   get hasBody(): boolean {
@@ -149,6 +158,34 @@ export class RequestHeaderScan {
       if (name !== 'host' && name !== 'content-length') this.remove(name);
     }
   }
+}
+
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+
+/** The slow path of `transferEncodingRefusal`: only odd requests get here. */
+function classifyTransferEncoding(te: string): 0 | 400 | 501 {
+  const codings = te.split(',').map((c) => c.trim().toLowerCase());
+  const last = codings.length - 1;
+  if (codings[last] !== 'chunked') return 400;
+  if (last === 0) return 0;
+  for (let i = 0; i < last; i++) {
+    const coding = codings[i] as string;
+    // An empty element or a second `chunked` makes the framing ambiguous, not merely unsupported.
+    if (coding === 'chunked' || !TOKEN.test(coding.split(';')[0]?.trim() ?? '')) return 400;
+  }
+  return 501;
+}
+
+/**
+ * The upstream header list for a request, built afresh: replays and retries need it after the
+ * shared scan has moved on to other requests. Only that rare path allocates a scan.
+ */
+export function upstreamHeadersOf(raw: readonly string[], remoteAddress: string | undefined, removeName: string | null): string[] {
+  const scan = new RequestHeaderScan();
+  scan.scan(raw);
+  if (removeName !== null) scan.remove(removeName);
+  scan.appendForwarded(clientAddressOf(remoteAddress), 'http');
+  return scan.out;
 }
 
 /** `::ffff:127.0.0.1` -> `127.0.0.1`, as other proxies report IPv4 clients on dual-stack sockets. */

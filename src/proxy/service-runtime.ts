@@ -2,6 +2,7 @@ import type { ServiceConfig, TargetConfig } from '../core/config-types.js';
 import { TrafficCounters } from '../core/traffic-counters.js';
 import type { Role, SlotName } from '../core/types.js';
 import { buildServiceErrorResponses, type ServiceErrorResponses } from './error-responses.js';
+import { RetryBudget } from './retry-budget.js';
 import { SlotPool } from './slot-pool.js';
 import { Target } from './target.js';
 
@@ -17,6 +18,8 @@ export class ServiceRuntime {
   readonly config: ServiceConfig;
   readonly counters: SlotCounters;
   readonly errors: ServiceErrorResponses;
+  /** Shared by every snapshot of the service, so a weight change does not refill it. */
+  readonly retryBudget = new RetryBudget();
   private readonly slotPools: Record<SlotName, SlotPool>;
   private readonly random: (() => number) | undefined;
 

@@ -1,6 +1,8 @@
-import { Pool } from 'undici';
+import type { Socket } from 'node:net';
+import { buildConnector, Pool } from 'undici';
 import type { SlotName } from '../core/types.js';
 import { TargetCounters } from '../core/traffic-counters.js';
+import { CONNECT_TIMED_OUT } from './upstream-errors.js';
 
 /** Passive health hooks; the outlier detector installs one per target. */
 export interface PassiveHealthObserver {
@@ -36,7 +38,7 @@ export class Target {
     this.url = url;
     this.weight = weight;
     this.pool = new Pool(url, {
-      connect: { timeout: options.connectTimeoutMs },
+      connect: preciseConnector(options.connectTimeoutMs),
       headersTimeout: options.responseTimeoutMs,
       bodyTimeout: options.idleTimeoutMs,
       pipelining: 1,
@@ -75,4 +77,33 @@ export class Target {
   destroy(): Promise<void> {
     return this.pool.destroy();
   }
+}
+
+/**
+ * undici's connector times connects on its coarse timer wheel (a 0.5 s tick: a 300 ms timeout
+ * fires after 0.5 to 1 s). This one uses a native timer, once per new connection, so
+ * `timeouts.connect` holds to the millisecond.
+ */
+function preciseConnector(timeoutMs: number): buildConnector.connector {
+  const connect = buildConnector({ timeout: 0 });
+  return (options, callback) => {
+    let settled = false;
+    let socket: Socket | undefined;
+    const timer = setTimeout(() => {
+      if (settled) return;
+      settled = true;
+      socket?.destroy();
+      callback(CONNECT_TIMED_OUT, null);
+    }, timeoutMs);
+    socket = connect(options, (err, connected) => {
+      if (settled) {
+        connected?.destroy();
+        return;
+      }
+      settled = true;
+      clearTimeout(timer);
+      if (err) callback(err, null);
+      else callback(null, connected as Socket);
+    }) as unknown as Socket | undefined;
+  };
 }

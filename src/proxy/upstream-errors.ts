@@ -16,6 +16,8 @@ export const CLIENT_ABORTED = new ProxyAbort('SHIFTPROXY_CLIENT_ABORTED', 'clien
 export const RESPONSE_TIMEOUT = new ProxyAbort('SHIFTPROXY_RESPONSE_TIMEOUT', 'upstream response timed out');
 export const BODY_TOO_LARGE = new ProxyAbort('SHIFTPROXY_BODY_TOO_LARGE', 'request body too large');
 export const SHUTTING_DOWN = new ProxyAbort('SHIFTPROXY_SHUTTING_DOWN', 'proxy is shutting down');
+/** Raised by the target's own connect timer; the code is undici's, so it classifies like undici's own. */
+export const CONNECT_TIMED_OUT = new ProxyAbort('UND_ERR_CONNECT_TIMEOUT', 'upstream connect timed out');
 
 /** How an upstream failure is reported: its `kind` label, and the status a client gets when no byte was sent yet. */
 export type FailureVerdict =
@@ -32,7 +34,7 @@ const CLIENT_REQUEST_INVALID: FailureVerdict = { kind: null, status: 400, client
 const CLIENT_BODY_TOO_LARGE: FailureVerdict = { kind: null, status: 413, clientFault: true };
 
 /** Maps undici and socket error codes to a failure kind; unknown codes count as a reset. */
-export function classifyUpstreamError(err: { code?: unknown }): FailureVerdict {
+export function classifyUpstreamError(err: { code?: unknown; name?: unknown }): FailureVerdict {
   switch (err.code) {
     case 'ECONNREFUSED':
       return REFUSED;
@@ -63,6 +65,8 @@ export function classifyUpstreamError(err: { code?: unknown }): FailureVerdict {
       return CLIENT_BODY_TOO_LARGE;
     default:
       if (typeof err.code === 'string' && err.code.startsWith('HPE_')) return PROTOCOL;
+      // undici's parser errors often carry no code (e.g. "Invalid header value char"): still a malformed answer.
+      if (err.name === 'HTTPParserError') return PROTOCOL;
       return RESET;
   }
 }

@@ -3,12 +3,14 @@ import { request as httpsRequest } from 'node:https';
 import type { Duplex } from 'node:stream';
 import { GLOBAL_RESPONSES, type PrebuiltResponse } from './error-responses.js';
 import { equalsLower } from './header-names.js';
-import type { ListenerState, SnapshotSource } from './request-handler.js';
+import { kClosing, type ClosingSocket } from './exchange.js';
+import { MAX_HEADER_FIELDS, type ListenerState, type SnapshotSource } from './request-handler.js';
 import { clientAddressOf, RequestHeaderScan } from './request-headers.js';
 import { forwardableResponseHeaders } from './response-headers.js';
 import type { ServiceRoute } from './service-route.js';
 import type { Target } from './target.js';
 import { chooseTarget, countUnavailable } from './target-choice.js';
+import { discardInput, endWith } from './socket-refusal.js';
 import { classifyUpstreamError } from './upstream-errors.js';
 
 const scan = new RequestHeaderScan();
@@ -25,12 +27,17 @@ export type TunnelSet = Set<Duplex>;
 export function createUpgradeHandler(source: SnapshotSource, listener: ListenerState, tunnels: TunnelSet, testService: string | null = null) {
   return function handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     socket.on('error', destroyQuietly);
+    // Pipelined behind a response that closes the connection: no tunnel (RFC 9112 9.6); Node closes the socket after that response.
+    if ((socket as ClosingSocket)[kClosing] === true) return;
     if (listener.draining) return refuse(socket, GLOBAL_RESPONSES.unsupportedUpgrade);
     if (req.httpVersionMajor !== 1 || req.httpVersionMinor !== 1) return refuse(socket, GLOBAL_RESPONSES.unsupportedUpgrade);
     const url = req.url as string;
     if (url.charCodeAt(0) !== 47) return refuse(socket, GLOBAL_RESPONSES.absoluteForm);
+    if (url.indexOf('#') !== -1) return refuse(socket, GLOBAL_RESPONSES.fragment);
+    if (req.rawHeaders.length > 2 * MAX_HEADER_FIELDS) return refuse(socket, GLOBAL_RESPONSES.tooManyHeaders);
     scan.scan(req.rawHeaders);
     if (scan.hostCount > 1) return refuse(socket, GLOBAL_RESPONSES.duplicateHost);
+    if (scan.hostCount === 0) return refuse(socket, GLOBAL_RESPONSES.missingHost);
     if (!scan.hostIsValid) return refuse(socket, GLOBAL_RESPONSES.badHost);
     if (scan.upgrade === undefined || scan.upgrade.trim().toLowerCase() !== 'websocket' || scan.hasBody) {
       return refuse(socket, GLOBAL_RESPONSES.unsupportedUpgrade);
@@ -141,6 +148,7 @@ function openTunnel(
   upstream.on('response', (response: IncomingMessage) => {
     // The target refused the upgrade: relay its answer as a plain response and close; no tunnel.
     if (!settle()) return;
+    discardInput(client);
     counters.byStatus[Math.min(response.statusCode ?? 502, 599)]! += 1;
     counters.responses += 1;
     if ((response.statusCode ?? 502) >= 500) counters.failures += 1;
@@ -178,8 +186,7 @@ function splice(client: Duplex, upstream: Duplex, idleMs: number, tunnels: Tunne
 }
 
 function refuse(socket: Duplex, response: PrebuiltResponse): void {
-  if (socket.writable) socket.end(response.raw);
-  else socket.destroy();
+  endWith(socket, response.raw);
 }
 
 function destroyQuietly(this: Duplex): void {

@@ -1,4 +1,4 @@
-import { connect } from 'node:net';
+import { connect, type Socket } from 'node:net';
 
 export interface RawResponse {
   raw: string;
@@ -7,32 +7,46 @@ export interface RawResponse {
   body: string;
   /** True when the server closed the connection. */
   closed: boolean;
+  /** Milliseconds from sending the request to the first byte of the answer (Infinity if none). */
+  firstByteMs: number;
 }
 
 /**
  * Harness H2: sends exact bytes and collects everything the server answers until it closes
- * the connection or goes quiet for `idleMs`.
+ * the connection or goes quiet for `idleMs` after answering (`firstByteWaitMs` before it).
  */
-export function rawRequest(port: number, bytes: string | Buffer, options: { idleMs?: number; host?: string } = {}): Promise<RawResponse> {
+export function rawRequest(
+  port: number,
+  bytes: string | Buffer,
+  options: { idleMs?: number; firstByteWaitMs?: number; host?: string; responses?: number } = {},
+): Promise<RawResponse> {
   return new Promise((resolve, reject) => {
     const socket = connect(port, options.host ?? '127.0.0.1');
     const chunks: Buffer[] = [];
     let timer: NodeJS.Timeout | undefined;
+    let sentAt = 0;
+    let firstByteMs = Infinity;
     const done = (closed: boolean) => {
       clearTimeout(timer);
       socket.destroy();
-      resolve(parseRaw(Buffer.concat(chunks).toString('latin1'), closed));
+      resolve({ ...parseRaw(Buffer.concat(chunks).toString('latin1'), closed), firstByteMs });
     };
     const arm = () => {
       clearTimeout(timer);
-      timer = setTimeout(() => done(false), options.idleMs ?? 1000);
+      const wait = chunks.length === 0 ? (options.firstByteWaitMs ?? 3000) : (options.idleMs ?? 1000);
+      timer = setTimeout(() => done(false), wait);
     };
     socket.on('connect', () => {
+      sentAt = performance.now();
       socket.write(bytes);
       arm();
     });
+    const isHead = Buffer.from(bytes).subarray(0, 5).toString('latin1') === 'HEAD ';
     socket.on('data', (chunk) => {
+      if (chunks.length === 0) firstByteMs = performance.now() - sentAt;
       chunks.push(chunk);
+      // Done as soon as the expected number of complete, length-delimited answers is in.
+      if (!isHead && completeResponses(Buffer.concat(chunks).toString('latin1')) >= (options.responses ?? 1)) return done(false);
       arm();
     });
     socket.on('end', () => done(true));
@@ -44,7 +58,7 @@ export function rawRequest(port: number, bytes: string | Buffer, options: { idle
   });
 }
 
-export function parseRaw(raw: string, closed: boolean): RawResponse {
+export function parseRaw(raw: string, closed: boolean): Omit<RawResponse, 'firstByteMs'> {
   const end = raw.indexOf('\r\n\r\n');
   const head = end < 0 ? raw : raw.slice(0, end);
   const lines = head.split('\r\n');
@@ -57,7 +71,110 @@ export function parseRaw(raw: string, closed: boolean): RawResponse {
   return { raw, status, headers, body: end < 0 ? '' : raw.slice(end + 4), closed };
 }
 
+/**
+ * How many complete final responses `raw` holds, following Content-Length or chunked framing
+ * (1xx answers are skipped; a close-delimited body never counts as complete).
+ */
+export function completeResponses(raw: string): number {
+  let pos = 0;
+  let count = 0;
+  for (;;) {
+    const end = raw.indexOf('\r\n\r\n', pos);
+    if (end < 0) return count;
+    const head = raw.slice(pos, end);
+    const status = Number(/^HTTP\/1\.[01] (\d{3})/.exec(head)?.[1] ?? 0);
+    let next = end + 4;
+    if (status >= 100 && status < 200) {
+      pos = next;
+      continue;
+    }
+    const cl = /\r\ncontent-length: *(\d+)/i.exec(head);
+    if (status === 204 || status === 304) {
+      // no body
+    } else if (cl) {
+      next += Number(cl[1]);
+      if (raw.length < next) return count;
+    } else if (/\r\ntransfer-encoding: *chunked/i.test(head)) {
+      for (;;) {
+        const lineEnd = raw.indexOf('\r\n', next);
+        if (lineEnd < 0) return count;
+        const size = parseInt(raw.slice(next, lineEnd), 16);
+        if (Number.isNaN(size)) return count;
+        if (size === 0) {
+          const trailerEnd = raw.indexOf('\r\n\r\n', lineEnd);
+          if (trailerEnd < 0) return count;
+          next = trailerEnd + 4;
+          break;
+        }
+        next = lineEnd + 2 + size + 2;
+        if (raw.length < next) return count;
+      }
+    } else {
+      return count;
+    }
+    count += 1;
+    pos = next;
+  }
+}
+
 /** Counts HTTP responses in a raw byte string (status lines). */
 export function statusLines(raw: string): number[] {
   return [...raw.matchAll(/HTTP\/1\.1 (\d{3}) /g)].map((m) => Number(m[1]));
+}
+
+/** A raw connection driven step by step: write parts, wait for bytes, see when and how it ended. */
+export interface RawConnection {
+  readonly socket: Socket;
+  write(bytes: string | Buffer): void;
+  /** Everything received so far, as latin1. */
+  text(): string;
+  /** Resolves once the received text matches, rejects after `timeoutMs`. */
+  waitFor(pattern: RegExp | string, timeoutMs?: number): Promise<string>;
+  /** Resolves when the connection is closed, with how: 'end' (clean FIN) or 'reset'. */
+  readonly closed: Promise<'end' | 'reset'>;
+  isClosed(): boolean;
+  /** performance.now() at close, or null. */
+  closedAt(): number | null;
+}
+
+export function openRaw(port: number, host = '127.0.0.1'): Promise<RawConnection> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(port, host);
+    const chunks: Buffer[] = [];
+    let ended: 'end' | 'reset' | null = null;
+    let closedAt: number | null = null;
+    let resolveClosed: (how: 'end' | 'reset') => void = () => undefined;
+    const closed = new Promise<'end' | 'reset'>((r) => (resolveClosed = r));
+    socket.on('data', (chunk: Buffer) => chunks.push(chunk));
+    socket.on('end', () => (ended ??= 'end'));
+    socket.on('error', () => (ended ??= 'reset'));
+    socket.on('close', () => {
+      closedAt = performance.now();
+      resolveClosed(ended ?? 'reset');
+    });
+    socket.once('connect', () => {
+      const text = () => Buffer.concat(chunks).toString('latin1');
+      resolve({
+        socket,
+        write: (bytes) => socket.write(bytes),
+        text,
+        waitFor: async (pattern, timeoutMs = 2000) => {
+          const deadline = performance.now() + timeoutMs;
+          const matches = () => (typeof pattern === 'string' ? text().includes(pattern) : pattern.test(text()));
+          while (!matches()) {
+            if (performance.now() > deadline) throw new Error(`no ${String(pattern)} within ${timeoutMs} ms; got ${JSON.stringify(text().slice(0, 300))}`);
+            await new Promise((r) => setTimeout(r, 5));
+          }
+          return text();
+        },
+        closed,
+        isClosed: () => closedAt !== null,
+        closedAt: () => closedAt,
+      });
+    });
+    socket.once('error', (err) => {
+      if (!socket.connecting) return;
+      reject(err);
+    });
+  });
 }

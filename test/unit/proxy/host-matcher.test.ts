@@ -1,0 +1,46 @@
+import { describe, expect, it } from 'vitest';
+import { HostMatcher } from '../../../src/proxy/host-matcher.js';
+
+// Hosts reach the matcher already lowercased (once per request, by the snapshot).
+describe('HostMatcher', () => {
+  it.each([
+    ['shop.example.com', 'shop.example.com', true],
+    ['shop.example.com', 'shop.example.com:8080', true],
+    ['shop.example.com', 'shop.example.com:80', true],
+    ['shop.example.com', 'xshop.example.com', false],
+    ['shop.example.com', 'a.shop.example.com', false],
+    ['shop.example.com', 'shop.example.co', false],
+    ['shop.example.com', 'shop.example.comx', false],
+    ['shop.example.com', '', false],
+    ['Shop.Example.COM', 'shop.example.com', true],
+    ['shop.example.com:8080', 'shop.example.com:8080', true],
+    ['shop.example.com:8080', 'shop.example.com', false],
+    ['shop.example.com:8080', 'shop.example.com:80', false],
+    ['shop.example.com:8080', 'shop.example.com:808', false],
+    ['shop.example.com:8080', 'shop.example.com:18080', false],
+    ['shop.example.com:8080', 'shop.example.com:80801', false],
+    ['*.example.com', 'a.example.com', true],
+    ['*.example.com', 'a.b.example.com', true],
+    ['*.example.com', 'a.example.com:9000', true],
+    ['*.example.com', 'example.com', false],
+    ['*.example.com', '.example.com', false],
+    ['*.example.com', 'aexample.com', false],
+    ['*.example.com', 'a.example.com.evil.org', false],
+    ['*.example.com:8443', 'a.example.com:8443', true],
+    ['*.example.com:8443', 'a.example.com', false],
+    ['*.example.com:8443', 'a.example.com:443', false],
+    ['[::1]', '[::1]', true],
+    ['[::1]', '[::1]:8080', true],
+    ['[::1]', '[::2]', false],
+    ['[::1]', '::1', false],
+    ['[::1]:8080', '[::1]:8080', true],
+    ['[::1]:8080', '[::1]', false],
+    ['[::1]:8080', '[::1]:80', false],
+    ['[2001:DB8::1]', '[2001:db8::1]', true],
+    ['127.0.0.1', '127.0.0.1', true],
+    ['127.0.0.1', '127.0.0.1:80', true],
+    ['127.0.0.1', '127.0.0.10', false],
+  ])('%s matches %j: %s', (pattern, host, expected) => {
+    expect(new HostMatcher(pattern).matches(host)).toBe(expected);
+  });
+});
