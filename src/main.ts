@@ -6,16 +6,25 @@ import type { Logger } from './core/logger.js';
 import { formatListen } from './core/types.js';
 import { AdminServer } from './control/admin-server.js';
 import { registerCoreRoutes } from './control/core-routes.js';
+import { registerRolloutRoutes } from './control/rollout-routes.js';
 import { HealthRegistry } from './health/health-registry.js';
 import { registerDataPlaneMetrics } from './metrics/data-plane-metrics.js';
 import { registerHealthMetrics } from './metrics/health-metrics.js';
+import { registerRolloutMetrics } from './metrics/rollout-metrics.js';
 import { DataPlane } from './proxy/data-plane.js';
+import { HookRunner } from './rollout/hook-runner.js';
+import type { AnalysisPort } from './rollout/ports.js';
+import { RolloutController } from './rollout/rollout-controller.js';
+import { viewRollout } from './rollout/rollout-view.js';
+import { FileStateStore } from './state/file-state-store.js';
+import type { StateStore } from './state/state-store.js';
 
 export interface RunningShiftproxy {
   readonly config: ShiftproxyConfig;
   readonly dataPlane: DataPlane;
   /** Active checks and outlier detection; subscribe to slot availability here. */
   readonly health: HealthRegistry;
+  readonly controller: RolloutController;
   readonly admin: AdminServer;
   readonly registry: Registry;
   /** Bound addresses: the proxy listener first, then test listeners, in config order. */
@@ -33,9 +42,16 @@ export interface StartOptions {
   clock?: Clock;
   /** Uniform in [0, 1) for probe jitter; Math.random by default. */
   random?: () => number;
+  /** Where rollout state lives; the file named by `state.path` by default. */
+  store?: StateStore;
+  /** Alarm evaluation for rollouts; none means rollouts are judged by health, hooks and people only. */
+  analysis?: AnalysisPort;
 }
 
-/** The composition root: config -> data plane -> health -> metrics -> admin -> first probes -> listen. */
+/**
+ * The composition root: config -> data plane -> health -> restore state (routing applied) ->
+ * metrics -> admin -> first probes -> listen -> resume rollouts.
+ */
 export async function startShiftproxy(config: ShiftproxyConfig, options: StartOptions): Promise<RunningShiftproxy> {
   const { logger } = options;
   const clock = options.clock ?? new SystemClock();
@@ -53,11 +69,45 @@ export async function startShiftproxy(config: ShiftproxyConfig, options: StartOp
   });
   registerHealthMetrics(registry, health);
 
-  const contributors = { health: (service: string) => health.describe(service) };
+  // Rollouts: persisted state is restored and its routing applied before any listener opens,
+  // so a restart mid-rollout serves the same split it had.
+  const store = options.store ?? new FileStateStore(config.state.path);
+  await store.open();
+  const controller = new RolloutController({
+    config,
+    routing: dataPlane,
+    store,
+    clock,
+    logger: logger.child({ component: 'rollout' }),
+    hooks: new HookRunner(logger.child({ component: 'hooks' })),
+    health,
+    ...(options.analysis ? { analysis: options.analysis } : {}),
+  });
+  try {
+    await controller.restore();
+  } catch (err) {
+    await Promise.all([store.close(), dataPlane.close()]);
+    throw err;
+  }
+  health.onSlotAvailabilityChanged((event) => {
+    // Only a verdict counts: targets still waiting for their first check are not "down".
+    if (event.total > 0 && event.available === 0 && event.pending === 0) {
+      controller.canaryUnavailable(event.service, event.slot, `the ${event.slot} slot has no healthy target`);
+    }
+  });
+  registerRolloutMetrics(registry, controller);
+  const contributors = {
+    health: (service: string) => health.describe(service),
+    rollout: (service: string) => {
+      const record = controller.get(service);
+      return record ? viewRollout(record, controller.nextStepAt(service), controller.notDurableReason(service)) : null;
+    },
+  };
 
   let draining = false;
   const admin = new AdminServer({ listen: config.admin.listen, token: config.admin.token, logger });
   registerCoreRoutes(admin.router, { dataPlane, registry, isDraining: () => draining, contributors });
+  registerRolloutRoutes(admin.router, controller);
 
   let proxyAddresses: AddressInfo[];
   let adminAddress: AddressInfo;
@@ -68,11 +118,14 @@ export async function startShiftproxy(config: ShiftproxyConfig, options: StartOp
     proxyAddresses = await dataPlane.listen();
     adminAddress = await admin.listen();
   } catch (err) {
+    await controller.stop();
     await health.stop();
     await dataPlane.close();
     await admin.close();
+    await store.close();
     throw err;
   }
+  controller.resumeActive();
   logger.info(
     {
       proxy: proxyAddresses.map(addressText),
@@ -88,6 +141,7 @@ export async function startShiftproxy(config: ShiftproxyConfig, options: StartOp
     config,
     dataPlane,
     health,
+    controller,
     admin,
     registry,
     proxyAddresses,
@@ -97,10 +151,13 @@ export async function startShiftproxy(config: ShiftproxyConfig, options: StartOp
       draining = true;
       stopping = (async () => {
         logger.info({ drainTimeoutMs, inFlight: dataPlane.server.inFlight() }, 'draining');
+        // No rollout moves while the process goes away; its state is already durable.
+        await controller.stop();
         const result = await dataPlane.drain(drainTimeoutMs);
         await health.stop();
         await admin.close();
         await dataPlane.close();
+        await store.close();
         logger.info(result, result.completed ? 'drained' : 'drain deadline reached; remaining connections were cut');
         return result;
       })();

@@ -1,15 +1,18 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Pool } from 'undici';
 import { parseConfigText } from '../config/load-config.js';
 import { silentLogger } from '../core/logger.js';
 import { startShiftproxy } from '../main.js';
+import type { RolloutRecord } from '../rollout/rollout-record.js';
 import { FakeBackend } from '../simulate/fake-backend.js';
-
-const WEIGHTS = [0, 10, 25, 50, 75, 100];
-const PHASE_MS = 1500;
+import { AdminClient } from './admin-client.js';
 
 /**
- * `shiftproxy demo`: two fake backends, the real proxy on loopback, steady traffic, and the
- * canary weight moved step by step while the terminal shows where requests land.
+ * `shiftproxy demo`: two fake backends, the real proxy on loopback with health checks, steady
+ * traffic, and a real rollout started through the admin API, printed step by step as the
+ * controller moves it, with the share of requests each slot actually served.
  */
 export async function demoCommand(out: NodeJS.WriteStream = process.stdout): Promise<void> {
   const blue = new FakeBackend('blue');
@@ -19,46 +22,73 @@ export async function demoCommand(out: NodeJS.WriteStream = process.stdout): Pro
     [
       'listen: 127.0.0.1:0',
       'admin: { listen: 127.0.0.1:0 }',
-      'state: { path: /tmp/shiftproxy-demo-state.json }',
+      `state: { path: ${join(mkdtempSync(join(tmpdir(), 'shiftproxy-demo-')), 'state.json')} }`,
       'services:',
       '  - name: demo',
       '    live: blue',
-      `    blue: { targets: [ { url: ${blue.url} } ] }`,
-      `    green: { targets: [ { url: ${green.url} } ] }`,
+      `    blue: { targets: [ { url: "${blue.url}" } ] }`,
+      `    green: { targets: [ { url: "${green.url}" } ] }`,
+      '    healthCheck: { path: /healthz, interval: 1s, timeout: 500ms }',
+      '    rollout:',
+      '      strategy: steps',
+      '      steps: [ { weight: 10, pause: 2s }, { weight: 25, pause: 2s }, { weight: 50, pause: 2s }, { weight: 100 } ]',
+      '      bakeTime: 2s',
     ].join('\n'),
     { env: {} },
   );
   const running = await startShiftproxy(config, { logger: silentLogger(), processMetrics: false });
   const proxyUrl = `http://127.0.0.1:${running.proxyAddresses[0]?.port}`;
-  out.write(`shiftproxy demo\n  blue  ${blue.url}\n  green ${green.url}\n  proxy ${proxyUrl}   metrics http://127.0.0.1:${running.adminAddress.port}/metrics\n\n`);
+  const adminUrl = `http://127.0.0.1:${running.adminAddress.port}`;
+  out.write(
+    `shiftproxy demo: a real rollout on loopback\n` +
+      `  blue (live)  ${blue.url}\n  green (new)  ${green.url}\n  proxy        ${proxyUrl}\n  admin        ${adminUrl}/api/v1/services   metrics ${adminUrl}/metrics\n\n`,
+  );
 
   const client = new Pool(proxyUrl, { connections: 4 });
-  const seen = { blue: 0, green: 0, other: 0 };
+  const seen = { blue: 0, green: 0, failed: 0 };
   let stop = false;
   const worker = async () => {
     while (!stop) {
-      const { headers, body } = await client.request({ path: '/', method: 'GET' });
-      await body.dump();
-      const slot = headers['x-served-by'];
-      if (slot === 'blue' || slot === 'green') seen[slot] += 1;
-      else seen.other += 1;
-      await new Promise((resolve) => setTimeout(resolve, 5));
+      try {
+        const { headers, body } = await client.request({ path: '/', method: 'GET' });
+        await body.dump();
+        const slot = headers['x-served-by'];
+        if (slot === 'blue' || slot === 'green') seen[slot] += 1;
+      } catch {
+        seen.failed += 1;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 4));
     }
   };
   const workers = Array.from({ length: 4 }, worker);
 
+  // Each printed line describes one phase once it is over: the weight that was set and what the traffic actually did.
+  let phase = { label: 'before', weight: 0, startedAt: performance.now() };
+  const endPhase = () => {
+    out.write(`${phaseLine(phase.label, phase.weight, performance.now() - phase.startedAt, seen)}\n`);
+    seen.blue = 0;
+    seen.green = 0;
+  };
+  const finished = new Promise<RolloutRecord>((resolve) => {
+    running.controller.onTransition((_service, previous, current) => {
+      if (previous?.state === current.state && previous.canaryWeight === current.canaryWeight) return;
+      endPhase();
+      const step = current.stepIndex >= 0 ? ` ${current.stepIndex + 1}/${current.plan.steps.length}` : '';
+      phase = { label: `${current.state}${current.state === 'progressing' ? step : ''}`, weight: weightServed(current), startedAt: performance.now() };
+      if (current.state === 'promoted' || current.state === 'rolled_back') resolve(current);
+    });
+  });
+
   try {
-    for (const weight of WEIGHTS) {
-      running.dataPlane.setCanaryWeight('demo', weight);
-      seen.blue = 0;
-      seen.green = 0;
-      const until = Date.now() + PHASE_MS;
-      while (Date.now() < until) {
-        await new Promise((resolve) => setTimeout(resolve, 100));
-        if (out.isTTY) out.write(`\r${progressLine(weight, seen)}`);
-      }
-      out.write(`${out.isTTY ? '\r' : ''}${progressLine(weight, seen)}\n`);
-    }
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    await new AdminClient(adminUrl, undefined).post('/api/v1/services/demo/rollout', {});
+    const outcome = await finished;
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    endPhase();
+    out.write(
+      `\n${outcome.state === 'promoted' ? 'promoted: green is live' : 'rolled back: blue kept all traffic'}; ` +
+        `${seen.failed === 0 ? 'no request failed along the way' : `${seen.failed} requests failed`}.\n`,
+    );
   } finally {
     stop = true;
     await Promise.allSettled(workers);
@@ -66,14 +96,23 @@ export async function demoCommand(out: NodeJS.WriteStream = process.stdout): Pro
     await running.stop(1000);
     await Promise.all([blue.stop(), green.stop()]);
   }
-  out.write('\ndone: traffic moved from blue to green one weight at a time; no request was dropped.\n');
 }
 
-function progressLine(weight: number, seen: { blue: number; green: number }): string {
+/** The share of traffic green gets in this state (after promotion green is live: 100%). */
+function weightServed(rollout: RolloutRecord): number {
+  if (rollout.state === 'promoted') return 100;
+  if (rollout.state === 'rolled_back' || rollout.state === 'pending') return 0;
+  return rollout.canaryWeight;
+}
+
+function phaseLine(label: string, weight: number, ms: number, seen: { blue: number; green: number }): string {
   const total = seen.blue + seen.green;
   const greenShare = total === 0 ? 0 : seen.green / total;
-  const width = 30;
+  const width = 24;
   const greenCells = Math.round(greenShare * width);
   const bar = `${'\u2588'.repeat(width - greenCells)}${'\u2591'.repeat(greenCells)}`;
-  return `  green weight ${String(weight).padStart(3)}%  ${bar}  blue ${String(seen.blue).padStart(4)}  green ${String(seen.green).padStart(4)}  (${(greenShare * 100).toFixed(1)}% green)`;
+  return (
+    `  ${label.padEnd(15)} green ${String(weight).padStart(3)}% for ${(ms / 1000).toFixed(1)}s  ${bar}  ` +
+    `blue ${String(seen.blue).padStart(4)}  green ${String(seen.green).padStart(4)}  (${(greenShare * 100).toFixed(1)}% green)`
+  );
 }

@@ -7,6 +7,9 @@ export const EXIT_INTERNAL_ERROR = 2;
 /** Users' mistakes (bad config, bad arguments, refused by the API) exit 1; everything else 2. */
 export function exitCodeFor(err: unknown): number {
   if (err instanceof ConfigError) return EXIT_USER_ERROR;
+  // A corrupt, locked or unwritable state file is the operator's to fix, like a bad config.
+  if (err instanceof ShiftError && err.code === 'STATE_ERROR') return EXIT_USER_ERROR;
+  if (err instanceof ShiftError && err.code === 'ADMIN_UNREACHABLE') return EXIT_INTERNAL_ERROR;
   if (err instanceof ShiftError && err.status >= 400 && err.status < 500) return EXIT_USER_ERROR;
   if (isListenError(err)) return EXIT_USER_ERROR;
   return EXIT_INTERNAL_ERROR;

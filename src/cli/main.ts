@@ -1,6 +1,8 @@
 import { Command, CommanderError } from 'commander';
 import { demoCommand } from './demo-command.js';
 import { describeFailure, EXIT_INTERNAL_ERROR, exitCodeFor, EXIT_USER_ERROR } from './exit-codes.js';
+import { planCommand } from './plan-command.js';
+import { rolloutCommand, type RolloutAction, type RolloutCliOptions } from './rollout-command.js';
 import { runCommand } from './run-command.js';
 import { validateCommand } from './validate-command.js';
 
@@ -14,8 +16,9 @@ program
   .command('run')
   .description('start the proxy, its health checks, its controller and the admin server')
   .requiredOption('-c, --config <file>', 'config file (YAML)')
-  .action(async (options: { config: string }) => {
-    await runCommand(options.config);
+  .option('--reset-state', 'move an existing state file aside and start every service on its configured live slot at 0%')
+  .action(async (options: { config: string; resetState?: boolean }) => {
+    await runCommand(options.config, { resetState: options.resetState === true });
   });
 
 program
@@ -24,6 +27,48 @@ program
   .requiredOption('-c, --config <file>', 'config file (YAML)')
   .action((options: { config: string }) => {
     process.exitCode = validateCommand(options.config);
+  });
+
+const rollout = program
+  .command('rollout')
+  .description('start, read or steer a rollout through the admin API (exit 1 when the API refuses)');
+const adminOptions = (command: Command) =>
+  command
+    .option('--admin <url>', 'admin API base URL (default: from -c, else $SHIFTPROXY_ADMIN_URL, else http://127.0.0.1:9090)')
+    .option('--token <token>', 'admin token (default: from -c, else $SHIFTPROXY_ADMIN_TOKEN)')
+    .option('-c, --config <file>', 'read the admin address and token from this config file')
+    .option('--json', 'print the rollout as JSON');
+adminOptions(
+  rollout
+    .command('start')
+    .argument('<service>')
+    .description('start a rollout of SERVICE to its non-live slot')
+    .option('--strategy <strategy>', 'canary | linear | all-at-once | blue-green | steps')
+    .option('--preset <preset>', 'a CodeDeploy preset, e.g. Canary10Percent5Minutes')
+    .option('--step <percent>', 'linear: percent per step; canary: the canary weight')
+    .option('--interval <duration>', 'time per step (e.g. 30s, 5m); blue-green: how long to hold the 0% preview')
+    .option('--targets <urls>', 'comma-separated target URLs for the new slot'),
+).action(async (service: string, options: RolloutCliOptions) => rolloutCommand('start', service, options));
+for (const [action, description] of [
+  ['status', 'show the current or last rollout of SERVICE'],
+  ['pause', 'pause the rollout of SERVICE'],
+  ['resume', 'resume a paused rollout (or release a manual step)'],
+  ['promote', 'finish now: skip the remaining steps and the bake'],
+  ['abort', 'roll back now'],
+] as const) {
+  adminOptions(rollout.command(action).argument('<service>').description(description)).action(async (service: string, options: RolloutCliOptions) =>
+    rolloutCommand(action as RolloutAction, service, options),
+  );
+}
+
+program
+  .command('plan')
+  .description('print the schedule of each rollout before running it: step times, weights, and the requests the canary will see')
+  .requiredOption('-c, --config <file>', 'config file (YAML)')
+  .argument('[service]')
+  .option('--rps <n>', 'requests per second the service gets, to count the canary\'s share')
+  .action((service: string | undefined, options: { config: string; rps?: string }) => {
+    planCommand(options.config, service, options.rps === undefined ? undefined : Number(options.rps));
   });
 
 program

@@ -1,3 +1,4 @@
+import { existsSync, renameSync } from 'node:fs';
 import { loadConfigFile } from '../config/load-config.js';
 import { errorMessage } from '../core/errors.js';
 import { createLogger } from '../core/logger.js';
@@ -7,9 +8,15 @@ import { startShiftproxy } from '../main.js';
  * `shiftproxy run -c FILE`: serve until SIGTERM/SIGINT, then drain (in-flight requests finish
  * with `Connection: close`) and exit 0. A second signal exits at once.
  */
-export async function runCommand(file: string): Promise<void> {
+export async function runCommand(file: string, options: { resetState?: boolean } = {}): Promise<void> {
   const config = loadConfigFile(file);
   const logger = createLogger();
+  if (options.resetState && existsSync(config.state.path)) {
+    // Explicit, never silent: the old file is kept beside the new one for whoever investigates.
+    const aside = `${config.state.path}.reset-${new Date().toISOString().replace(/[:.]/g, '-')}`;
+    renameSync(config.state.path, aside);
+    logger.warn({ state: config.state.path, movedTo: aside }, 'state reset on request: every service starts on its configured live slot at 0%');
+  }
   process.on('uncaughtException', (err) => logger.error({ err: errorMessage(err), stack: err.stack }, 'uncaught exception; still serving'));
   process.on('unhandledRejection', (reason) => logger.error({ err: errorMessage(reason) }, 'unhandled rejection; still serving'));
   const running = await startShiftproxy(config, { logger });

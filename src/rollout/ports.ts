@@ -1,0 +1,38 @@
+import type { TargetConfig } from '../core/config-types.js';
+import type { SlotName } from '../core/types.js';
+import type { RolloutRecord } from './rollout-record.js';
+
+/** What the controller needs of the data plane: the routing it sets and the targets it swaps. */
+export interface RoutingPort {
+  routing(service: string): { live: SlotName; canaryWeight: number };
+  setRouting(service: string, state: { live: SlotName; canaryWeight: number }): void;
+  replaceTargets(service: string, slot: SlotName, targets: readonly TargetConfig[]): void;
+}
+
+/** How the controller learns whether a slot can take traffic. */
+export interface SlotHealthPort {
+  /**
+   * `available`: targets taking traffic now. `settled`: every target of the slot has a health
+   * result (none is still waiting for its first check), so "0 available" is a verdict, not a
+   * start-up state.
+   */
+  slotHealth(service: string, slot: SlotName): { available: number; total: number; settled: boolean };
+}
+
+/** One analysis check's verdict, as the controller acts on it. */
+export interface AnalysisReport {
+  outcome: 'pass' | 'breach' | 'inconclusive';
+  /** For a breach: roll back, unless every breached alarm asked to pause. */
+  breachAction: 'rollback' | 'pause';
+  /** One line naming the deciding alarm(s) and values, used as the rollback or pause reason. */
+  summary: string;
+  /** The alarm that decided a breach (or the first inconclusive one). */
+  alarm?: string;
+  /** Every alarm's values, thresholds and verdict, kept in the rollout history. */
+  detail: unknown;
+}
+
+/** Evaluates a service's alarms for a rollout; implemented by the analysis module. */
+export interface AnalysisPort {
+  evaluate(service: string, rollout: RolloutRecord): Promise<AnalysisReport>;
+}

@@ -1,0 +1,511 @@
+import { randomBytes } from 'node:crypto';
+import type { ServiceConfig, ShiftproxyConfig, TargetConfig } from '../core/config-types.js';
+import type { Clock, TimerHandle } from '../core/clock.js';
+import { ConflictError, errorMessage, NotFoundError, ShiftError } from '../core/errors.js';
+import type { Logger } from '../core/logger.js';
+import { otherSlot, type SlotName } from '../core/types.js';
+import type { PersistedService, PersistedState, StateStore } from '../state/state-store.js';
+import { compileStrategy, type RolloutOverrides } from '../strategies/compile-strategy.js';
+import { plannedDurationMs } from '../strategies/step-plan.js';
+import type { HookRunner } from './hook-runner.js';
+import type { AnalysisPort, AnalysisReport, RoutingPort, SlotHealthPort } from './ports.js';
+import { isActive, type RollbackCause, type RolloutRecord, type RolloutState } from './rollout-record.js';
+import { applyEvent, holdRemaining, type RolloutEvent } from './state-machine.js';
+
+export interface ControllerDeps {
+  config: ShiftproxyConfig;
+  routing: RoutingPort;
+  store: StateStore;
+  clock: Clock;
+  logger: Logger;
+  hooks: HookRunner;
+  health?: SlotHealthPort;
+  analysis?: AnalysisPort;
+  /** How soon an event whose state could not be saved is tried again. */
+  persistRetryMs?: number;
+}
+
+export interface StartRequest extends RolloutOverrides {
+  targets?: TargetConfig[];
+}
+
+/** The controller could not make a transition durable, so it did not apply it. */
+export class PersistError extends ShiftError {
+  constructor(message: string, cause: unknown) {
+    super('STATE_NOT_DURABLE', message, 503, { cause });
+    this.name = 'PersistError';
+  }
+}
+
+interface ServiceEntry {
+  readonly name: string;
+  readonly config: ServiceConfig;
+  live: SlotName;
+  targets: Partial<Record<SlotName, TargetConfig[]>>;
+  rollout: RolloutRecord | null;
+  /** Bumped on every committed transition; timers armed for an older generation do nothing. */
+  generation: number;
+  queue: Promise<unknown>;
+  holdTimer?: TimerHandle;
+  deadlineTimer?: TimerHandle;
+  analysisTimer?: TimerHandle;
+  retryTimer?: TimerHandle;
+  analysisRunning: boolean;
+  /** The hold ended while the last check was not a pass: advance on the next pass. */
+  holdDue: boolean;
+  hookRunning?: string;
+  /** Why the last transition could not be saved (cleared by the next successful save). */
+  notDurable: string | null;
+}
+
+export type RolloutListener = (service: string, previous: RolloutRecord | null, current: RolloutRecord) => void;
+
+/**
+ * Runs rollouts: every change goes decide (the state machine) -> persist (the store) -> apply
+ * (the data plane's routing) -> schedule (timers, hooks, analysis), one service at a time, so
+ * racing commands are serialised and a weight is applied only once it is durable.
+ */
+export class RolloutController {
+  private readonly deps: ControllerDeps;
+  private readonly services = new Map<string, ServiceEntry>();
+  private readonly listeners: RolloutListener[] = [];
+  private readonly wallAtStart: number;
+  private readonly monoAtStart: number;
+  private stopped = false;
+  readonly rollbacks = new Map<string, number>();
+
+  constructor(deps: ControllerDeps) {
+    this.deps = deps;
+    this.wallAtStart = deps.clock.wallNow();
+    this.monoAtStart = deps.clock.now();
+    for (const config of deps.config.services) {
+      this.services.set(config.name, {
+        name: config.name,
+        config,
+        live: config.live,
+        targets: {},
+        rollout: null,
+        generation: 0,
+        queue: Promise.resolve(),
+        analysisRunning: false,
+        holdDue: false,
+        notDurable: null,
+      });
+    }
+  }
+
+  /**
+   * Wall-clock time that only moves forward with the monotonic clock: a wall-clock jump while
+   * running can neither skip nor repeat a step, and persisted times still mean something after
+   * a restart.
+   */
+  now(): number {
+    return this.wallAtStart + (this.deps.clock.now() - this.monoAtStart);
+  }
+
+  /** Loads persisted state and applies each service's routing; call before the listeners open. */
+  async restore(): Promise<void> {
+    const state = await this.deps.store.load();
+    if (!state) return;
+    for (const [name, persisted] of Object.entries(state.services)) {
+      const entry = this.services.get(name);
+      if (!entry) {
+        this.deps.logger.warn({ service: name }, 'state names a service that is no longer configured; ignored');
+        continue;
+      }
+      entry.live = persisted.live;
+      entry.targets = persisted.targets ?? {};
+      entry.rollout = persisted.rollout;
+      for (const [slot, targets] of Object.entries(entry.targets) as [SlotName, TargetConfig[]][]) {
+        this.deps.routing.replaceTargets(name, slot, targets);
+      }
+      this.deps.routing.setRouting(name, routingOf(entry));
+      this.deps.logger.info(
+        { service: name, live: entry.live, canaryWeight: routingOf(entry).canaryWeight, rollout: entry.rollout?.id, state: entry.rollout?.state },
+        'restored state',
+      );
+    }
+  }
+
+  /** Resumes timers, hooks and analysis of restored active rollouts. */
+  resumeActive(): void {
+    for (const entry of this.services.values()) {
+      if (isActive(entry.rollout)) this.schedule(entry, null);
+    }
+  }
+
+  onTransition(listener: RolloutListener): void {
+    this.listeners.push(listener);
+  }
+
+  serviceNames(): string[] {
+    return [...this.services.keys()];
+  }
+
+  get(service: string): RolloutRecord | null {
+    return this.entry(service).rollout;
+  }
+
+  notDurableReason(service: string): string | null {
+    return this.entry(service).notDurable;
+  }
+
+  /** When the current hold ends (wall-clock ms), if it is timed and running. */
+  nextStepAt(service: string): number | null {
+    const record = this.entry(service).rollout;
+    if (!record || record.state === 'paused') return null;
+    const remaining = holdRemaining(record, this.now());
+    return remaining === null ? null : this.now() + remaining;
+  }
+
+  startRollout(service: string, request: StartRequest = {}): Promise<RolloutRecord> {
+    const entry = this.entry(service);
+    return this.enqueue(entry, async () => {
+      if (isActive(entry.rollout)) {
+        throw new ConflictError(`a rollout of ${service} is already ${entry.rollout?.state} (${entry.rollout?.id})`);
+      }
+      const plan = compileStrategy(entry.config.rollout, request);
+      const to = otherSlot(entry.live);
+      if (!request.targets && this.deps.health) {
+        const health = this.deps.health.slotHealth(service, to);
+        if (health.settled && health.available === 0) {
+          throw new ConflictError(`cannot start: the ${to} slot of ${service} has no healthy target`);
+        }
+      }
+      const now = this.now();
+      const record: RolloutRecord = {
+        id: `${service}-${new Date(now).toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')}-${randomBytes(2).toString('hex')}`,
+        service,
+        from: entry.live,
+        to,
+        plan,
+        state: 'pending',
+        canaryWeight: 0,
+        stepIndex: -1,
+        holdStartedAt: now,
+        consecutiveFailures: 0,
+        consecutiveInconclusive: 0,
+        ...(request.targets ? { targets: request.targets } : {}),
+        startedAt: now,
+        updatedAt: now,
+        pausedMs: 0,
+        reason: null,
+        history: [
+          {
+            at: new Date(now).toISOString(),
+            event: 'started',
+            canaryWeight: 0,
+            detail: { from: entry.live, to, strategy: plan.strategy, ...(plan.preset ? { preset: plan.preset } : {}), steps: plan.steps, bakeTimeMs: plan.bakeTimeMs },
+          },
+        ],
+      };
+      record.awaiting = 'beforeAllowTraffic';
+      if (entry.config.rollout.hooks.beforeAllowTraffic) return this.commit(entry, record);
+      // No gate configured: pass it before the first save, so the start is one durable write.
+      return this.commit(entry, applyEvent(record, { type: 'hook-passed', hook: 'beforeAllowTraffic' }, this.machineContext(entry)));
+    });
+  }
+
+  /** A person's command: pause, resume, promote or abort. */
+  command(service: string, type: 'pause' | 'resume' | 'promote' | 'abort'): Promise<RolloutRecord> {
+    const entry = this.entry(service);
+    return this.enqueue(entry, async () => {
+      if (!entry.rollout) throw new NotFoundError(`${service} has no rollout`);
+      return this.transition(entry, type === 'abort' ? { type, detail: 'aborted by a person' } : { type });
+    });
+  }
+
+  /** Health told us the canary slot has no target left: roll back at once. */
+  canaryUnavailable(service: string, slot: SlotName, detail: string): void {
+    const entry = this.services.get(service);
+    if (!entry || !isActive(entry.rollout) || entry.rollout?.to !== slot) return;
+    void this.enqueue(entry, async () => {
+      if (!isActive(entry.rollout) || entry.rollout?.to !== slot) return;
+      await this.transition(entry, { type: 'rollback', cause: 'unhealthy', detail }).catch((err) => this.onBackgroundError(entry, err));
+    });
+  }
+
+  /** Resolves once no service has queued work (analysis evaluations and hook calls in flight are not waited for). */
+  async whenIdle(): Promise<void> {
+    for (;;) {
+      const queues = [...this.services.values()].map((e) => e.queue);
+      await Promise.all(queues.map((q) => q.catch(() => undefined)));
+      if ([...this.services.values()].every((e, i) => e.queue === queues[i])) return;
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    for (const entry of this.services.values()) this.clearTimers(entry);
+    await Promise.all([...this.services.values()].map((e) => e.queue.catch(() => undefined)));
+  }
+
+  /** Applies an event under the service's lock (callers hold it). */
+  private async transition(entry: ServiceEntry, event: RolloutEvent): Promise<RolloutRecord> {
+    const current = entry.rollout;
+    if (!current) throw new NotFoundError(`${entry.name} has no rollout`);
+    return this.commit(entry, applyEvent(current, event, this.machineContext(entry)));
+  }
+
+  private machineContext(entry: ServiceEntry) {
+    return { now: this.now(), afterAllowTraffic: Boolean(entry.config.rollout.hooks.afterAllowTraffic) };
+  }
+
+  /** Persist, then apply, then schedule. Nothing is applied when the save fails. */
+  private async commit(entry: ServiceEntry, next: RolloutRecord): Promise<RolloutRecord> {
+    const previous = entry.rollout;
+    const nextTargets = targetsAfter(entry, next);
+    const nextLive: SlotName = next.state === 'promoted' ? next.to : next.from;
+    const state = this.persistedState(entry.name, { live: nextLive, canaryWeight: weightOf(next), targets: nextTargets, rollout: next });
+    try {
+      await this.deps.store.save(state);
+    } catch (err) {
+      entry.notDurable = errorMessage(err);
+      this.deps.logger.error({ service: entry.name, rollout: next.id, err: entry.notDurable }, 'rollout state could not be saved; the change is not applied');
+      throw new PersistError(`the rollout state could not be saved, so nothing was changed: ${entry.notDurable}`, err);
+    }
+    entry.notDurable = null;
+    const targetsChanged = JSON.stringify(entry.targets[next.to]) !== JSON.stringify(nextTargets[next.to]);
+    entry.rollout = next;
+    entry.live = nextLive;
+    entry.targets = nextTargets;
+    entry.generation += 1;
+    if (targetsChanged) {
+      this.deps.routing.replaceTargets(entry.name, next.to, nextTargets[next.to] ?? this.configuredTargets(entry, next.to));
+    }
+    this.deps.routing.setRouting(entry.name, routingOf(entry));
+    this.afterCommit(entry, previous, next);
+    return next;
+  }
+
+  private afterCommit(entry: ServiceEntry, previous: RolloutRecord | null, next: RolloutRecord): void {
+    if (previous?.state !== next.state || previous?.canaryWeight !== next.canaryWeight) {
+      this.deps.logger.info(
+        { service: entry.name, rollout: next.id, state: next.state, canaryWeight: next.canaryWeight, step: next.stepIndex + 1, reason: next.reason ?? undefined },
+        'rollout transition',
+      );
+    }
+    if (next.state === 'rolled_back' && previous?.state !== 'rolled_back') {
+      const cause: RollbackCause = next.rollbackCause ?? 'aborted';
+      const key = `${entry.name}\u0000${cause}`;
+      this.rollbacks.set(key, (this.rollbacks.get(key) ?? 0) + 1);
+    }
+    const onEvent = entry.config.rollout.hooks.onEvent;
+    if (onEvent) {
+      const fresh = next.history.slice(previous?.id === next.id ? previous.history.length : 0);
+      for (const item of fresh) {
+        if (item.event === 'analysis') continue;
+        this.deps.hooks.notify(onEvent, { service: entry.name, rollout: next.id, state: next.state, ...item }, entry.config.rollout.hooks.timeoutMs);
+      }
+    }
+    for (const listener of this.listeners) listener(entry.name, previous, next);
+    this.schedule(entry, previous);
+  }
+
+  /** Arms the timers, hooks and analysis the rollout's new state needs. */
+  private schedule(entry: ServiceEntry, previous: RolloutRecord | null): void {
+    this.clearTimers(entry);
+    const record = entry.rollout;
+    if (!record || !isActive(record) || this.stopped) return;
+    if (previous?.stepIndex !== record.stepIndex || previous?.state !== record.state) entry.holdDue = false;
+    const generation = entry.generation;
+
+    if (record.awaiting) this.runHook(entry, record);
+
+    const remaining = holdRemaining(record, this.now());
+    if (remaining !== null && (record.state === 'progressing' || record.state === 'baking')) {
+      entry.holdTimer = this.deps.clock.setTimeout(() => this.onHoldElapsed(entry, generation), remaining);
+    }
+
+    if (record.state !== 'paused') {
+      const deadline = this.deadlineAt(entry, record);
+      entry.deadlineTimer = this.deps.clock.setTimeout(() => this.onDeadline(entry, generation), Math.max(0, deadline - this.now()));
+    }
+
+    if (this.deps.analysis && entry.config.rollout.analysis.alarms.length > 0 && record.state !== 'pending') {
+      entry.analysisTimer = this.deps.clock.setTimeout(() => this.onAnalysisTick(entry), entry.config.rollout.analysis.intervalMs);
+    }
+  }
+
+  private onHoldElapsed(entry: ServiceEntry, generation: number): void {
+    void this.enqueue(entry, async () => {
+      if (entry.generation !== generation || !entry.rollout) return;
+      if (this.gatedByAnalysis(entry)) {
+        entry.holdDue = true;
+        return;
+      }
+      await this.transition(entry, { type: 'hold-elapsed' }).catch((err) => this.onBackgroundError(entry, err, { type: 'hold-elapsed' }));
+    });
+  }
+
+  /** A step only advances after its latest analysis check passed (inconclusive is not a pass). */
+  private gatedByAnalysis(entry: ServiceEntry): boolean {
+    const record = entry.rollout;
+    if (!record || !this.deps.analysis || entry.config.rollout.analysis.alarms.length === 0) return false;
+    return record.consecutiveFailures > 0 || record.consecutiveInconclusive > 0;
+  }
+
+  private onDeadline(entry: ServiceEntry, generation: number): void {
+    void this.enqueue(entry, async () => {
+      if (entry.generation !== generation || !isActive(entry.rollout) || entry.rollout?.state === 'paused') return;
+      const limit = entry.config.rollout.progressDeadlineMs;
+      const event: RolloutEvent = { type: 'rollback', cause: 'deadline', detail: `progress deadline exceeded: not finished ${limit} ms after its planned schedule` };
+      await this.transition(entry, event).catch((err) => this.onBackgroundError(entry, err, event));
+    });
+  }
+
+  private onAnalysisTick(entry: ServiceEntry): void {
+    const analysis = this.deps.analysis;
+    const record = entry.rollout;
+    if (!analysis || !record || !isActive(record) || this.stopped) return;
+    entry.analysisTimer = this.deps.clock.setTimeout(() => this.onAnalysisTick(entry), entry.config.rollout.analysis.intervalMs);
+    // One evaluation at a time per service: a slow provider must not pile queries up.
+    if (entry.analysisRunning) return;
+    entry.analysisRunning = true;
+    const rolloutId = record.id;
+    void analysis
+      .evaluate(entry.name, record)
+      .then(
+        (report) => this.enqueue(entry, () => this.onAnalysisReport(entry, rolloutId, report)),
+        (err) => this.deps.logger.error({ service: entry.name, err: errorMessage(err) }, 'analysis failed'),
+      )
+      .finally(() => {
+        entry.analysisRunning = false;
+      });
+  }
+
+  private async onAnalysisReport(entry: ServiceEntry, rolloutId: string, report: AnalysisReport): Promise<void> {
+    const record = entry.rollout;
+    if (!record || record.id !== rolloutId || !isActive(record) || record.state === 'pending') return;
+    const limits = entry.config.rollout.analysis;
+    let failures = record.consecutiveFailures;
+    let inconclusive = record.consecutiveInconclusive;
+    if (report.outcome === 'pass') {
+      failures = 0;
+      inconclusive = 0;
+    } else if (report.outcome === 'breach') {
+      failures += 1;
+    } else {
+      inconclusive += 1;
+    }
+    const checked: RolloutEvent = { type: 'checked', consecutiveFailures: failures, consecutiveInconclusive: inconclusive, detail: report.detail };
+    let decision: RolloutEvent | null = null;
+    if (report.outcome === 'breach' && failures >= limits.failureLimit) {
+      const detail = `alarm ${report.summary} (${failures} consecutive failed check${failures === 1 ? '' : 's'})`;
+      decision = report.breachAction === 'pause' ? { type: 'alarm-pause', detail } : { type: 'rollback', cause: 'alarm', detail };
+    } else if (report.outcome === 'inconclusive' && inconclusive >= limits.inconclusiveLimit) {
+      decision = { type: 'rollback', cause: 'inconclusive', detail: `analysis inconclusive ${inconclusive} times in a row: ${report.summary}` };
+    } else if (report.outcome === 'pass' && entry.holdDue) {
+      entry.holdDue = false;
+      decision = { type: 'hold-elapsed' };
+    }
+    try {
+      // The check and what it decides are saved together: a rollback takes effect in the same tick, with one write.
+      const ctx = this.machineContext(entry);
+      let next = applyEvent(record, checked, ctx);
+      if (decision) next = applyEvent(next, decision, ctx);
+      await this.commit(entry, next);
+    } catch (err) {
+      this.onBackgroundError(entry, err);
+    }
+  }
+
+  private runHook(entry: ServiceEntry, record: RolloutRecord): void {
+    const hook = record.awaiting;
+    if (!hook) return;
+    const key = `${record.id}:${hook}`;
+    if (entry.hookRunning === key) return;
+    entry.hookRunning = key;
+    const hooks = entry.config.rollout.hooks;
+    const url = hooks[hook];
+    const payload = { service: entry.name, rollout: record.id, hook, from: record.from, to: record.to, canaryWeight: record.canaryWeight };
+    const call = url ? this.deps.hooks.gate(url, payload, hooks.timeoutMs) : Promise.resolve({ ok: true as const });
+    void call.then((outcome) =>
+      this.enqueue(entry, async () => {
+        if (entry.hookRunning === key) entry.hookRunning = undefined;
+        const current = entry.rollout;
+        if (!current || current.id !== record.id || current.awaiting !== hook) return;
+        const event: RolloutEvent = outcome.ok ? { type: 'hook-passed', hook } : { type: 'hook-failed', hook, detail: outcome.detail };
+        await this.transition(entry, event).catch((err) => this.onBackgroundError(entry, err, event));
+      }),
+    );
+  }
+
+  /** Timers and hooks have no caller to tell: a transition that could not be saved is tried again. */
+  private onBackgroundError(entry: ServiceEntry, err: unknown, retry?: RolloutEvent): void {
+    if (err instanceof ConflictError) return;
+    this.deps.logger.error({ service: entry.name, err: errorMessage(err) }, 'rollout step failed');
+    if (retry && err instanceof PersistError && !this.stopped) {
+      this.deps.clock.clearTimeout(entry.retryTimer);
+      const generation = entry.generation;
+      entry.retryTimer = this.deps.clock.setTimeout(() => {
+        void this.enqueue(entry, async () => {
+          if (entry.generation !== generation || !isActive(entry.rollout)) return;
+          await this.transition(entry, retry).catch((again) => this.onBackgroundError(entry, again, retry));
+        });
+      }, this.deps.persistRetryMs ?? 1000);
+    }
+  }
+
+  /** Start + planned schedule + time spent paused + the configured slack. */
+  private deadlineAt(entry: ServiceEntry, record: RolloutRecord): number {
+    const planned = plannedDurationMs({ ...record.plan, steps: record.plan.steps.map((s) => ({ ...s, hold: s.hold === 'manual' ? 0 : s.hold })) }) ?? 0;
+    return record.startedAt + planned + record.pausedMs + entry.config.rollout.progressDeadlineMs;
+  }
+
+  private persistedState(changed: string, update: PersistedService): PersistedState {
+    const services: Record<string, PersistedService> = {};
+    for (const entry of this.services.values()) {
+      services[entry.name] =
+        entry.name === changed
+          ? update
+          : { live: entry.live, canaryWeight: routingOf(entry).canaryWeight, targets: entry.targets, rollout: entry.rollout };
+    }
+    return { version: 1, services };
+  }
+
+  private configuredTargets(entry: ServiceEntry, slot: SlotName): TargetConfig[] {
+    return entry.config[slot].targets;
+  }
+
+  private clearTimers(entry: ServiceEntry): void {
+    const clock = this.deps.clock;
+    clock.clearTimeout(entry.holdTimer);
+    clock.clearTimeout(entry.deadlineTimer);
+    clock.clearTimeout(entry.analysisTimer);
+    clock.clearTimeout(entry.retryTimer);
+    entry.holdTimer = entry.deadlineTimer = entry.analysisTimer = entry.retryTimer = undefined;
+  }
+
+  private enqueue<T>(entry: ServiceEntry, work: () => Promise<T>): Promise<T> {
+    const run = entry.queue.then(work, work);
+    entry.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  private entry(service: string): ServiceEntry {
+    const entry = this.services.get(service);
+    if (!entry) throw new NotFoundError(`unknown service "${service}"`);
+    return entry;
+  }
+}
+
+/** The canary weight the data plane should apply for a rollout in this state. */
+function weightOf(record: RolloutRecord | null): number {
+  if (!record) return 0;
+  const live: readonly RolloutState[] = ['progressing', 'paused', 'baking'];
+  return live.includes(record.state) ? record.canaryWeight : 0;
+}
+
+function routingOf(entry: ServiceEntry): { live: SlotName; canaryWeight: number } {
+  return { live: entry.live, canaryWeight: weightOf(entry.rollout) };
+}
+
+/** A rollout's targets replace the new slot's while it runs and after promotion; a rollback restores the configured ones. */
+function targetsAfter(entry: ServiceEntry, next: RolloutRecord): Partial<Record<SlotName, TargetConfig[]>> {
+  const targets = { ...entry.targets };
+  if (!next.targets) return targets;
+  if (next.state === 'rolled_back') delete targets[next.to];
+  else targets[next.to] = next.targets;
+  return targets;
+}

@@ -1,0 +1,68 @@
+import type { TargetConfig } from '../core/config-types.js';
+import type { SlotName } from '../core/types.js';
+import type { StepPlan } from '../strategies/step-plan.js';
+
+export type RolloutState = 'pending' | 'progressing' | 'paused' | 'baking' | 'promoted' | 'rolled_back';
+export const ROLLOUT_STATES: readonly RolloutState[] = ['pending', 'progressing', 'paused', 'baking', 'promoted', 'rolled_back'];
+export const ACTIVE_STATES: readonly RolloutState[] = ['pending', 'progressing', 'paused', 'baking'];
+
+/** Why a rollout rolled back, as a bounded label for `shiftproxy_rollbacks_total{reason}`. */
+export type RollbackCause = 'aborted' | 'alarm' | 'inconclusive' | 'unhealthy' | 'hook' | 'deadline';
+
+/** The webhook a rollout is waiting on, if any. */
+export type AwaitedHook = 'beforeAllowTraffic' | 'afterAllowTraffic';
+
+export interface HistoryEntry {
+  /** ISO timestamp. */
+  at: string;
+  event: string;
+  canaryWeight: number;
+  detail?: unknown;
+}
+
+/**
+ * One rollout, as persisted and as the controller reasons about it. Times are wall-clock
+ * epoch milliseconds because they must survive a restart; timers in a running process use the
+ * monotonic clock and only read these when scheduling after a restart.
+ */
+export interface RolloutRecord {
+  id: string;
+  service: string;
+  from: SlotName;
+  to: SlotName;
+  plan: StepPlan;
+  state: RolloutState;
+  canaryWeight: number;
+  /** 0-based index of the current step in `plan.steps`; -1 while pending. */
+  stepIndex: number;
+  /** When the current step (or the bake) began its hold. */
+  holdStartedAt: number;
+  /** While paused: what was left of the interrupted hold, to resume with. */
+  holdRemainingMs?: number;
+  /** While paused: the state to return to on `resume`. */
+  pausedFrom?: 'progressing' | 'baking';
+  /** While paused: whether a person paused it, an alarm did, or a manual step is waiting. */
+  pauseKind?: 'user' | 'alarm' | 'manual-step';
+  /** A webhook being awaited: the rollout does not move until it answers. */
+  awaiting?: AwaitedHook;
+  /** Set by `promote`: after the afterAllowTraffic hook, go straight to promoted (no bake). */
+  promoteRequested?: boolean;
+  afterAllowTrafficPassed?: boolean;
+  /** Consecutive failed and inconclusive analysis checks (kept across restarts). */
+  consecutiveFailures: number;
+  consecutiveInconclusive: number;
+  /** Targets the start request gave the new slot, if any. */
+  targets?: TargetConfig[];
+  startedAt: number;
+  updatedAt: number;
+  /** Time spent in `paused` so far, excluded from the progress deadline. */
+  pausedMs: number;
+  pausedAt?: number;
+  reason: string | null;
+  rollbackCause?: RollbackCause;
+  history: HistoryEntry[];
+}
+
+export function isActive(record: RolloutRecord | null | undefined): boolean {
+  return record !== null && record !== undefined && ACTIVE_STATES.includes(record.state);
+}

@@ -1,0 +1,262 @@
+import { ConflictError } from '../core/errors.js';
+import type { PlanStep } from '../strategies/step-plan.js';
+import type { AwaitedHook, HistoryEntry, RollbackCause, RolloutRecord, RolloutState } from './rollout-record.js';
+
+/** What can happen to a rollout: people's commands and the controller's own observations. */
+export type RolloutEvent =
+  | { type: 'pause' }
+  | { type: 'resume' }
+  | { type: 'promote' }
+  | { type: 'abort'; detail?: string }
+  | { type: 'hook-passed'; hook: AwaitedHook }
+  | { type: 'hook-failed'; hook: AwaitedHook; detail: string }
+  | { type: 'hold-elapsed' }
+  | { type: 'rollback'; cause: Exclude<RollbackCause, 'aborted' | 'hook'>; detail: string }
+  | { type: 'alarm-pause'; detail: string }
+  | { type: 'checked'; consecutiveFailures: number; consecutiveInconclusive: number; detail: unknown };
+
+export type RolloutEventType = RolloutEvent['type'];
+
+export interface MachineContext {
+  /** Wall-clock epoch ms. */
+  now: number;
+  /** Whether the service has an afterAllowTraffic hook (run once the canary reaches 100%). */
+  afterAllowTraffic: boolean;
+}
+
+/**
+ * Which events each state accepts. Everything else is refused with a 409 that says why; the
+ * table is the whole machine, so tests can walk every from-state x event pair.
+ */
+export const TRANSITIONS: Readonly<Record<RolloutState, readonly RolloutEventType[]>> = {
+  pending: ['abort', 'hook-passed', 'hook-failed', 'rollback'],
+  progressing: ['pause', 'promote', 'abort', 'hook-passed', 'hook-failed', 'hold-elapsed', 'rollback', 'alarm-pause', 'checked'],
+  paused: ['pause', 'resume', 'promote', 'abort', 'rollback', 'alarm-pause', 'checked'],
+  baking: ['pause', 'promote', 'abort', 'hold-elapsed', 'rollback', 'alarm-pause', 'checked'],
+  promoted: [],
+  rolled_back: [],
+};
+
+const REFUSALS: Partial<Record<RolloutEventType, (record: RolloutRecord) => string>> = {
+  pause: (r) => `cannot pause a ${r.state} rollout${r.state === 'pending' ? ' (its beforeAllowTraffic hook is running)' : ''}`,
+  resume: (r) => `cannot resume a ${r.state} rollout: it is not paused`,
+  promote: (r) =>
+    r.state === 'pending' ? 'cannot promote a pending rollout: its beforeAllowTraffic hook is running (abort it or wait)' : `cannot promote a ${r.state} rollout`,
+  abort: (r) => `cannot abort a ${r.state} rollout`,
+};
+
+export function isAllowed(state: RolloutState, type: RolloutEventType): boolean {
+  return TRANSITIONS[state].includes(type);
+}
+
+/**
+ * Applies one event to a rollout and returns the new record (the input is not changed).
+ * Throws ConflictError when the state does not allow the event. Steps that hold for 0 ms are
+ * passed through at once, each leaving its history entry.
+ */
+export function applyEvent(record: RolloutRecord, event: RolloutEvent, ctx: MachineContext): RolloutRecord {
+  if (!isAllowed(record.state, event.type)) {
+    const refusal = REFUSALS[event.type];
+    throw new ConflictError(refusal ? refusal(record) : `a ${record.state} rollout does not accept ${event.type}`);
+  }
+  const next: RolloutRecord = { ...record, history: [...record.history], updatedAt: ctx.now };
+  switch (event.type) {
+    case 'pause':
+      if (next.state === 'paused') return note(next, ctx, 'pause', 'already paused');
+      if (next.awaiting) throw new ConflictError(`cannot pause while the ${next.awaiting} hook is running`);
+      return pause(next, ctx, 'user', 'paused by a person');
+    case 'alarm-pause':
+      // A hook being awaited decides what happens next; an alarm meanwhile is only recorded.
+      if (next.state === 'paused' || next.awaiting) return note(next, ctx, 'alarm-pause', event.detail);
+      return pause(next, ctx, 'alarm', event.detail);
+    case 'resume':
+      return resume(next, ctx);
+    case 'promote':
+      return promote(next, ctx);
+    case 'abort':
+      return rollBack(next, ctx, 'aborted', event.detail ?? 'aborted by a person');
+    case 'rollback':
+      return rollBack(next, ctx, event.cause, event.detail);
+    case 'hook-failed':
+      return rollBack(next, ctx, 'hook', `${event.hook} hook failed: ${event.detail}`);
+    case 'hook-passed':
+      return hookPassed(next, event.hook, ctx);
+    case 'hold-elapsed':
+      if (next.awaiting) throw new ConflictError(`waiting for the ${next.awaiting} hook`);
+      if (next.state === 'baking') return finish(next, ctx, 'bake time elapsed');
+      return enterStep(next, next.stepIndex + 1, ctx);
+    case 'checked':
+      next.consecutiveFailures = event.consecutiveFailures;
+      next.consecutiveInconclusive = event.consecutiveInconclusive;
+      trimAnalysisHistory(next);
+      return record_(next, ctx, 'analysis', event.detail);
+  }
+}
+
+/** The hold of the current step or bake, in ms ('manual' for a manual step). */
+export function currentHold(record: RolloutRecord): number | 'manual' {
+  if (record.state === 'baking' || record.pausedFrom === 'baking') return record.plan.bakeTimeMs;
+  const step = record.plan.steps[record.stepIndex];
+  return step ? step.hold : 0;
+}
+
+/** Milliseconds left in the current hold at `now` (0 when due, null for a manual step or no hold). */
+export function holdRemaining(record: RolloutRecord, now: number): number | null {
+  if (record.state === 'paused') return record.pauseKind === 'manual-step' ? null : (record.holdRemainingMs ?? null);
+  if (record.state !== 'progressing' && record.state !== 'baking') return null;
+  if (record.awaiting) return null;
+  const hold = currentHold(record);
+  if (hold === 'manual') return null;
+  return Math.max(0, hold - (now - record.holdStartedAt));
+}
+
+function pause(next: RolloutRecord, ctx: MachineContext, kind: 'user' | 'alarm', detail: string): RolloutRecord {
+  const remaining = holdRemaining(next, ctx.now);
+  next.pausedFrom = next.state === 'baking' ? 'baking' : 'progressing';
+  next.state = 'paused';
+  next.pauseKind = kind;
+  next.pausedAt = ctx.now;
+  if (remaining !== null) next.holdRemainingMs = remaining;
+  next.reason = detail;
+  return record_(next, ctx, 'paused', detail);
+}
+
+function resume(next: RolloutRecord, ctx: MachineContext): RolloutRecord {
+  const wasManualStep = next.pauseKind === 'manual-step';
+  next.pausedMs += next.pausedAt !== undefined ? Math.max(0, ctx.now - next.pausedAt) : 0;
+  next.state = next.pausedFrom ?? 'progressing';
+  const remaining = next.holdRemainingMs;
+  delete next.pausedFrom;
+  delete next.pauseKind;
+  delete next.pausedAt;
+  delete next.holdRemainingMs;
+  next.reason = null;
+  if (wasManualStep) {
+    record_(next, ctx, 'resumed', 'manual step released');
+    return enterStep(next, next.stepIndex + 1, ctx);
+  }
+  const hold = currentHold(next);
+  // Restart the clock so exactly the remaining part of the interrupted hold is left.
+  next.holdStartedAt = typeof hold === 'number' && remaining !== undefined ? ctx.now - (hold - remaining) : ctx.now;
+  return record_(next, ctx, 'resumed', null);
+}
+
+function promote(next: RolloutRecord, ctx: MachineContext): RolloutRecord {
+  if (next.awaiting === 'afterAllowTraffic') {
+    next.promoteRequested = true;
+    return record_(next, ctx, 'promote-requested', 'promotion follows the afterAllowTraffic hook');
+  }
+  if (next.state === 'paused') {
+    next.pausedMs += next.pausedAt !== undefined ? Math.max(0, ctx.now - next.pausedAt) : 0;
+    delete next.pausedFrom;
+    delete next.pauseKind;
+    delete next.pausedAt;
+    delete next.holdRemainingMs;
+  }
+  next.promoteRequested = true;
+  next.stepIndex = next.plan.steps.length - 1;
+  next.state = 'progressing';
+  next.canaryWeight = 100;
+  record_(next, ctx, 'promote', 'promoted by a person: remaining steps and bake skipped');
+  return reachFull(next, ctx);
+}
+
+function hookPassed(next: RolloutRecord, hook: AwaitedHook, ctx: MachineContext): RolloutRecord {
+  if (next.awaiting !== hook) throw new ConflictError(`not waiting for the ${hook} hook`);
+  delete next.awaiting;
+  record_(next, ctx, 'hook-passed', hook);
+  if (hook === 'beforeAllowTraffic') {
+    next.state = 'progressing';
+    return enterStep(next, 0, ctx);
+  }
+  next.afterAllowTrafficPassed = true;
+  return afterFull(next, ctx);
+}
+
+/** Moves to step `index` (or past the last step), passing through zero-hold steps. */
+function enterStep(next: RolloutRecord, index: number, ctx: MachineContext): RolloutRecord {
+  const steps = next.plan.steps;
+  if (next.state === 'pending') next.state = 'progressing';
+  for (let i = index; i < steps.length; i++) {
+    const step = steps[i] as PlanStep;
+    next.stepIndex = i;
+    next.canaryWeight = step.weight;
+    next.holdStartedAt = ctx.now;
+    next.reason = null;
+    record_(next, ctx, 'step', { step: i + 1, of: steps.length, weight: step.weight, hold: step.hold });
+    if (step.hold === 'manual') {
+      next.state = 'paused';
+      next.pausedFrom = 'progressing';
+      next.pauseKind = 'manual-step';
+      next.pausedAt = ctx.now;
+      next.reason = `waiting at ${step.weight}% for promote or resume`;
+      return record_(next, ctx, 'paused', next.reason);
+    }
+    if (step.hold > 0) return next;
+  }
+  return reachFull(next, ctx);
+}
+
+/** The last step is done: verify with the afterAllowTraffic hook if there is one, then bake or finish. */
+function reachFull(next: RolloutRecord, ctx: MachineContext): RolloutRecord {
+  if (ctx.afterAllowTraffic && !next.afterAllowTrafficPassed) {
+    next.awaiting = 'afterAllowTraffic';
+    return record_(next, ctx, 'awaiting-hook', 'afterAllowTraffic');
+  }
+  return afterFull(next, ctx);
+}
+
+function afterFull(next: RolloutRecord, ctx: MachineContext): RolloutRecord {
+  if (next.promoteRequested || next.plan.bakeTimeMs === 0) return finish(next, ctx, next.promoteRequested ? 'promoted by a person' : 'all steps done');
+  next.state = 'baking';
+  next.holdStartedAt = ctx.now;
+  return record_(next, ctx, 'baking', { bakeTimeMs: next.plan.bakeTimeMs });
+}
+
+/** Promoted: the new slot took all traffic and becomes live (the controller flips the routing). */
+function finish(next: RolloutRecord, ctx: MachineContext, detail: string): RolloutRecord {
+  next.state = 'promoted';
+  next.canaryWeight = 100;
+  next.reason = detail;
+  clearTransient(next);
+  return record_(next, ctx, 'promoted', detail);
+}
+
+function rollBack(next: RolloutRecord, ctx: MachineContext, cause: RollbackCause, detail: string): RolloutRecord {
+  next.state = 'rolled_back';
+  next.canaryWeight = 0;
+  next.reason = detail;
+  next.rollbackCause = cause;
+  clearTransient(next);
+  return record_(next, ctx, 'rolled_back', { cause, reason: detail });
+}
+
+function clearTransient(next: RolloutRecord): void {
+  delete next.awaiting;
+  delete next.pausedFrom;
+  delete next.pauseKind;
+  delete next.pausedAt;
+  delete next.holdRemainingMs;
+}
+
+/** Analysis entries kept per rollout; transitions are always kept, so the history stays bounded but complete where it matters. */
+export const MAX_ANALYSIS_ENTRIES = 500;
+
+function trimAnalysisHistory(next: RolloutRecord): void {
+  let analysis = 0;
+  for (const entry of next.history) if (entry.event === 'analysis') analysis++;
+  if (analysis < MAX_ANALYSIS_ENTRIES) return;
+  const oldest = next.history.findIndex((entry) => entry.event === 'analysis');
+  next.history.splice(oldest, 1);
+}
+
+function note(next: RolloutRecord, ctx: MachineContext, event: string, detail: unknown): RolloutRecord {
+  return record_(next, ctx, event, detail);
+}
+
+function record_(next: RolloutRecord, ctx: MachineContext, event: string, detail: unknown): RolloutRecord {
+  const entry: HistoryEntry = { at: new Date(ctx.now).toISOString(), event, canaryWeight: next.canaryWeight };
+  if (detail !== null && detail !== undefined) entry.detail = detail;
+  next.history.push(entry);
+  return next;
+}

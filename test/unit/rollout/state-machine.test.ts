@@ -1,0 +1,175 @@
+import { describe, expect, it } from 'vitest';
+import { ConflictError } from '../../../src/core/errors.js';
+import type { RolloutRecord, RolloutState } from '../../../src/rollout/rollout-record.js';
+import { applyEvent, holdRemaining, TRANSITIONS, type RolloutEvent, type RolloutEventType } from '../../../src/rollout/state-machine.js';
+import type { StepPlan } from '../../../src/strategies/step-plan.js';
+
+const M = 60_000;
+const T0 = Date.UTC(2026, 10, 22, 12, 0, 0);
+const ctx = (now: number, afterAllowTraffic = false) => ({ now, afterAllowTraffic });
+
+function started(plan: StepPlan): RolloutRecord {
+  return {
+    id: 'shop-1',
+    service: 'shop',
+    from: 'blue',
+    to: 'green',
+    plan,
+    state: 'pending',
+    canaryWeight: 0,
+    stepIndex: -1,
+    holdStartedAt: T0,
+    awaiting: 'beforeAllowTraffic',
+    consecutiveFailures: 0,
+    consecutiveInconclusive: 0,
+    startedAt: T0,
+    updatedAt: T0,
+    pausedMs: 0,
+    reason: null,
+    history: [],
+  };
+}
+
+const canaryPlan: StepPlan = { strategy: 'canary', steps: [{ weight: 10, hold: 5 * M }, { weight: 100, hold: 0 }], bakeTimeMs: M };
+
+function inState(state: RolloutState): RolloutRecord {
+  const pending = started(canaryPlan);
+  if (state === 'pending') return pending;
+  const progressing = applyEvent(pending, { type: 'hook-passed', hook: 'beforeAllowTraffic' }, ctx(T0));
+  if (state === 'progressing') return progressing;
+  if (state === 'paused') return applyEvent(progressing, { type: 'pause' }, ctx(T0 + M));
+  const baking = applyEvent(progressing, { type: 'hold-elapsed' }, ctx(T0 + 5 * M));
+  if (state === 'baking') return baking;
+  if (state === 'promoted') return applyEvent(baking, { type: 'hold-elapsed' }, ctx(T0 + 6 * M));
+  return applyEvent(progressing, { type: 'abort' }, ctx(T0 + M));
+}
+
+function eventOf(type: RolloutEventType, state: RolloutState): RolloutEvent {
+  switch (type) {
+    case 'hook-passed':
+      return { type, hook: state === 'pending' ? 'beforeAllowTraffic' : 'afterAllowTraffic' };
+    case 'hook-failed':
+      return { type, hook: state === 'pending' ? 'beforeAllowTraffic' : 'afterAllowTraffic', detail: 'HTTP 500' };
+    case 'rollback':
+      return { type, cause: 'alarm', detail: 'canary-errors 0.2 > 0.05' };
+    case 'alarm-pause':
+      return { type, detail: 'worse-than-stable' };
+    case 'checked':
+      return { type, consecutiveFailures: 1, consecutiveInconclusive: 0, detail: { alarms: [] } };
+    case 'abort':
+      return { type };
+    default:
+      return { type } as RolloutEvent;
+  }
+}
+
+const EVENTS: RolloutEventType[] = ['pause', 'resume', 'promote', 'abort', 'hook-passed', 'hook-failed', 'hold-elapsed', 'rollback', 'alarm-pause', 'checked'];
+const STATES: RolloutState[] = ['pending', 'progressing', 'paused', 'baking', 'promoted', 'rolled_back'];
+const C = '409';
+
+/** The whole machine: what each state becomes on each event ('409' = refused). */
+const EXPECTED: Record<RolloutState, Record<RolloutEventType, RolloutState | typeof C>> = {
+  pending: { pause: C, resume: C, promote: C, abort: 'rolled_back', 'hook-passed': 'progressing', 'hook-failed': 'rolled_back', 'hold-elapsed': C, rollback: 'rolled_back', 'alarm-pause': C, checked: C },
+  progressing: { pause: 'paused', resume: C, promote: 'promoted', abort: 'rolled_back', 'hook-passed': C, 'hook-failed': 'rolled_back', 'hold-elapsed': 'baking', rollback: 'rolled_back', 'alarm-pause': 'paused', checked: 'progressing' },
+  paused: { pause: 'paused', resume: 'progressing', promote: 'promoted', abort: 'rolled_back', 'hook-passed': C, 'hook-failed': C, 'hold-elapsed': C, rollback: 'rolled_back', 'alarm-pause': 'paused', checked: 'paused' },
+  baking: { pause: 'paused', resume: C, promote: 'promoted', abort: 'rolled_back', 'hook-passed': C, 'hook-failed': C, 'hold-elapsed': 'promoted', rollback: 'rolled_back', 'alarm-pause': 'paused', checked: 'baking' },
+  promoted: { pause: C, resume: C, promote: C, abort: C, 'hook-passed': C, 'hook-failed': C, 'hold-elapsed': C, rollback: C, 'alarm-pause': C, checked: C },
+  rolled_back: { pause: C, resume: C, promote: C, abort: C, 'hook-passed': C, 'hook-failed': C, 'hold-elapsed': C, rollback: C, 'alarm-pause': C, checked: C },
+};
+
+describe('the rollout state machine', () => {
+  const cases = STATES.flatMap((state) => EVENTS.map((event) => [state, event, EXPECTED[state][event]] as const));
+  it.each(cases)('%s + %s -> %s', (state, type, expected) => {
+    const record = inState(state);
+    const apply = () => applyEvent(record, eventOf(type, state), ctx(T0 + 2 * M));
+    if (expected === C) {
+      expect(apply).toThrow(ConflictError);
+    } else {
+      expect(apply().state).toBe(expected);
+    }
+  });
+
+  it('has a table entry for every state, and terminal states accept nothing', () => {
+    expect(Object.keys(TRANSITIONS).sort()).toEqual([...STATES].sort());
+    expect(TRANSITIONS.promoted).toEqual([]);
+    expect(TRANSITIONS.rolled_back).toEqual([]);
+  });
+
+  it('says why a command is refused', () => {
+    expect(() => applyEvent(inState('rolled_back'), { type: 'promote' }, ctx(T0))).toThrow('cannot promote a rolled_back rollout');
+    expect(() => applyEvent(inState('progressing'), { type: 'resume' }, ctx(T0))).toThrow('cannot resume a progressing rollout: it is not paused');
+    expect(() => applyEvent(inState('pending'), { type: 'promote' }, ctx(T0))).toThrow(/beforeAllowTraffic hook is running/);
+  });
+
+  it('never changes the record it is given', () => {
+    const record = inState('progressing');
+    const copy = structuredClone(record);
+    applyEvent(record, { type: 'pause' }, ctx(T0 + M));
+    expect(record).toEqual(copy);
+  });
+
+  it('walks a canary: 10% for the interval, then 100%, bake, promoted with the weight on the new slot', () => {
+    let r = applyEvent(started(canaryPlan), { type: 'hook-passed', hook: 'beforeAllowTraffic' }, ctx(T0));
+    expect([r.state, r.canaryWeight, r.stepIndex]).toEqual(['progressing', 10, 0]);
+    expect(holdRemaining(r, T0 + 2 * M)).toBe(3 * M);
+    r = applyEvent(r, { type: 'hold-elapsed' }, ctx(T0 + 5 * M));
+    expect([r.state, r.canaryWeight, r.stepIndex]).toEqual(['baking', 100, 1]);
+    expect(holdRemaining(r, T0 + 5 * M)).toBe(M);
+    r = applyEvent(r, { type: 'hold-elapsed' }, ctx(T0 + 6 * M));
+    expect([r.state, r.canaryWeight, r.reason]).toEqual(['promoted', 100, 'bake time elapsed']);
+    expect(r.history.map((h) => h.event)).toEqual(['hook-passed', 'step', 'step', 'baking', 'promoted']);
+  });
+
+  it('keeps the rest of an interrupted hold across a pause', () => {
+    let r = inState('progressing');
+    r = applyEvent(r, { type: 'pause' }, ctx(T0 + 2 * M));
+    expect(r.holdRemainingMs).toBe(3 * M);
+    expect(holdRemaining(r, T0 + 60 * M)).toBe(3 * M);
+    r = applyEvent(r, { type: 'resume' }, ctx(T0 + 10 * M));
+    expect(r.state).toBe('progressing');
+    expect(holdRemaining(r, T0 + 10 * M)).toBe(3 * M);
+    expect(r.pausedMs).toBe(8 * M);
+  });
+
+  it('pausing twice changes nothing but records the attempt', () => {
+    const once = inState('paused');
+    const twice = applyEvent(once, { type: 'pause' }, ctx(T0 + 3 * M));
+    expect({ ...twice, history: [], updatedAt: 0 }).toEqual({ ...once, history: [], updatedAt: 0 });
+    expect(twice.history.at(-1)).toMatchObject({ event: 'pause', detail: 'already paused' });
+  });
+
+  it('waits at a manual step until resume or promote', () => {
+    const plan: StepPlan = { strategy: 'steps', steps: [{ weight: 5, hold: M }, { weight: 50, hold: 'manual' }, { weight: 100, hold: 0 }], bakeTimeMs: 0 };
+    let r = applyEvent(started(plan), { type: 'hook-passed', hook: 'beforeAllowTraffic' }, ctx(T0));
+    r = applyEvent(r, { type: 'hold-elapsed' }, ctx(T0 + M));
+    expect([r.state, r.pauseKind, r.canaryWeight, r.reason]).toEqual(['paused', 'manual-step', 50, 'waiting at 50% for promote or resume']);
+    expect(holdRemaining(r, T0 + 100 * M)).toBeNull();
+    r = applyEvent(r, { type: 'resume' }, ctx(T0 + 9 * M));
+    expect([r.state, r.canaryWeight]).toEqual(['promoted', 100]);
+  });
+
+  it('runs afterAllowTraffic at 100%, and a promote during it skips the bake', () => {
+    let r = applyEvent(started(canaryPlan), { type: 'hook-passed', hook: 'beforeAllowTraffic' }, ctx(T0, true));
+    r = applyEvent(r, { type: 'hold-elapsed' }, ctx(T0 + 5 * M, true));
+    expect([r.state, r.canaryWeight, r.awaiting]).toEqual(['progressing', 100, 'afterAllowTraffic']);
+    expect(() => applyEvent(r, { type: 'hold-elapsed' }, ctx(T0 + 5 * M, true))).toThrow('waiting for the afterAllowTraffic hook');
+    const baked = applyEvent(r, { type: 'hook-passed', hook: 'afterAllowTraffic' }, ctx(T0 + 6 * M, true));
+    expect(baked.state).toBe('baking');
+    const promoted = applyEvent(applyEvent(r, { type: 'promote' }, ctx(T0 + 6 * M, true)), { type: 'hook-passed', hook: 'afterAllowTraffic' }, ctx(T0 + 6 * M, true));
+    expect(promoted.state).toBe('promoted');
+    const failed = applyEvent(r, { type: 'hook-failed', hook: 'afterAllowTraffic', detail: 'timed out after 30000 ms' }, ctx(T0 + 6 * M, true));
+    expect([failed.state, failed.canaryWeight, failed.rollbackCause, failed.reason]).toEqual(['rolled_back', 0, 'hook', 'afterAllowTraffic hook failed: timed out after 30000 ms']);
+  });
+
+  it('promote skips the remaining steps and the bake', () => {
+    const plan: StepPlan = { strategy: 'linear', steps: [10, 20, 30, 100].map((weight) => ({ weight, hold: weight === 100 ? 0 : M })), bakeTimeMs: 10 * M };
+    const r = applyEvent(applyEvent(started(plan), { type: 'hook-passed', hook: 'beforeAllowTraffic' }, ctx(T0)), { type: 'promote' }, ctx(T0 + M));
+    expect([r.state, r.canaryWeight, r.stepIndex]).toEqual(['promoted', 100, 3]);
+  });
+
+  it('a rollback puts the weight back to 0 and names its cause', () => {
+    const r = applyEvent(inState('baking'), { type: 'rollback', cause: 'unhealthy', detail: 'green has no healthy target' }, ctx(T0 + 7 * M));
+    expect([r.state, r.canaryWeight, r.rollbackCause, r.reason]).toEqual(['rolled_back', 0, 'unhealthy', 'green has no healthy target']);
+    expect(r.history.at(-1)).toEqual({ at: new Date(T0 + 7 * M).toISOString(), event: 'rolled_back', canaryWeight: 0, detail: { cause: 'unhealthy', reason: 'green has no healthy target' } });
+  });
+});
