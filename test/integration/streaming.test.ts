@@ -11,6 +11,10 @@ import { listeningPorts, startCli, writeTempConfig, type CliProcess } from '../h
 // its RSS is measured alone.
 const MiB = 1024 * 1024;
 const TOTAL = 100 * MiB;
+// A buffered body would grow the proxy by at least TOTAL. Below that, the growth is the young
+// process warming up and the garbage collector taking its time (40-43 MiB seen on a loaded
+// 2-core runner), so the bound sits well under TOTAL rather than near what one machine shows.
+const UNBUFFERED_GROWTH_BOUND = 64 * MiB;
 const CHUNK = Buffer.alloc(64 * 1024, 0x61);
 
 let upstream: Server;
@@ -103,7 +107,7 @@ describe('streaming bodies', () => {
     });
     expect(result.status).toBe(200);
     expect(result.body).toEqual({ bytes: TOTAL, sha256: sha256Of(TOTAL) });
-    expect(growth).toBeLessThan(40 * MiB);
+    expect(growth).toBeLessThan(UNBUFFERED_GROWTH_BOUND);
   });
 
   it('downloads 100 MiB byte-exact without buffering it', async () => {
@@ -118,7 +122,7 @@ describe('streaming bodies', () => {
       return { status: res.statusCode, bytes, sha256: hash.digest('hex') };
     });
     expect(result).toEqual({ status: 200, bytes: TOTAL, sha256: sha256Of(TOTAL) });
-    expect(growth).toBeLessThan(40 * MiB);
+    expect(growth).toBeLessThan(UNBUFFERED_GROWTH_BOUND);
   });
 
   it('holds the upstream back while a client is not reading (backpressure reaches the upstream)', async () => {
