@@ -3,11 +3,13 @@ import type { TargetPicker } from './target-picker.js';
 
 /**
  * The available target with the fewest in-flight requests per unit of weight. Slots are small,
- * so a full scan is cheap and deterministic; ties rotate so equal loads still spread evenly.
+ * so two scans are cheap and deterministic: the first finds the lowest load, the second takes
+ * the next of the targets tied at it in turn, so equal loads spread evenly whatever else in the
+ * slot is unavailable.
  */
 export class LeastRequestPicker implements TargetPicker {
   private readonly targets: readonly Target[];
-  private start = 0;
+  private turn = 0;
 
   constructor(targets: readonly Target[]) {
     this.targets = targets;
@@ -15,21 +17,28 @@ export class LeastRequestPicker implements TargetPicker {
 
   pick(): Target | null {
     const targets = this.targets;
-    const n = targets.length;
-    let best: Target | null = null;
     let bestLoad = Infinity;
-    const start = this.start;
-    this.start = start + 1 >= n ? 0 : start + 1;
-    for (let k = 0; k < n; k++) {
-      const index = start + k < n ? start + k : start + k - n;
-      const target = targets[index] as Target;
+    let tied = 0;
+    for (let i = 0; i < targets.length; i++) {
+      const target = targets[i] as Target;
       if (target.flags !== 0) continue;
       const load = (target.counters.active + 1) / target.weight;
       if (load < bestLoad) {
         bestLoad = load;
-        best = target;
+        tied = 1;
+      } else if (load === bestLoad) {
+        tied += 1;
       }
     }
-    return best;
+    if (tied === 0) return null;
+    let wanted = this.turn % tied;
+    this.turn = this.turn + 1 === Number.MAX_SAFE_INTEGER ? 0 : this.turn + 1;
+    for (let i = 0; i < targets.length; i++) {
+      const target = targets[i] as Target;
+      if (target.flags !== 0 || (target.counters.active + 1) / target.weight !== bestLoad) continue;
+      if (wanted === 0) return target;
+      wanted -= 1;
+    }
+    return null;
   }
 }
