@@ -4,10 +4,12 @@ import { SystemClock, type Clock } from './core/clock.js';
 import type { ShiftproxyConfig } from './core/config-types.js';
 import type { Logger } from './core/logger.js';
 import { formatListen } from './core/types.js';
+import { createAnalysis } from './analysis/create-analysis.js';
 import { AdminServer } from './control/admin-server.js';
 import { registerCoreRoutes } from './control/core-routes.js';
 import { registerRolloutRoutes } from './control/rollout-routes.js';
 import { HealthRegistry } from './health/health-registry.js';
+import { registerAnalysisMetrics } from './metrics/analysis-metrics.js';
 import { registerDataPlaneMetrics } from './metrics/data-plane-metrics.js';
 import { registerHealthMetrics } from './metrics/health-metrics.js';
 import { registerRolloutMetrics } from './metrics/rollout-metrics.js';
@@ -30,6 +32,8 @@ export interface RunningShiftproxy {
   /** Bound addresses: the proxy listener first, then test listeners, in config order. */
   readonly proxyAddresses: AddressInfo[];
   readonly adminAddress: AddressInfo;
+  /** The last value each alarm of a service measured (empty when nothing was evaluated yet). */
+  analysisValues(service: string): ReadonlyMap<string, number>;
   /** Drains the proxy (up to the configured drain timeout unless given), then closes everything. */
   stop(drainTimeoutMs?: number): Promise<{ completed: boolean; cut: number }>;
 }
@@ -44,7 +48,7 @@ export interface StartOptions {
   random?: () => number;
   /** Where rollout state lives; the file named by `state.path` by default. */
   store?: StateStore;
-  /** Alarm evaluation for rollouts; none means rollouts are judged by health, hooks and people only. */
+  /** Alarm evaluation for rollouts; by default built from the config (builtin windows or Prometheus). */
   analysis?: AnalysisPort;
 }
 
@@ -71,6 +75,12 @@ export async function startShiftproxy(config: ShiftproxyConfig, options: StartOp
 
   // Rollouts: persisted state is restored and its routing applied before any listener opens,
   // so a restart mid-rollout serves the same split it had.
+  // Analysis: the builtin windows sample the data plane's counters from the start, so stable
+  // already has history when a rollout begins.
+  const analysis = options.analysis ? null : createAnalysis(config, { lookup: (s, slot, role) => dataPlane.runtime(s).counters[slot][role], clock });
+  if (analysis) registerAnalysisMetrics(registry, analysis.evaluator);
+  const analysisPort = options.analysis ?? analysis?.evaluator;
+
   const store = options.store ?? new FileStateStore(config.state.path);
   await store.open();
   const controller = new RolloutController({
@@ -81,7 +91,7 @@ export async function startShiftproxy(config: ShiftproxyConfig, options: StartOp
     logger: logger.child({ component: 'rollout' }),
     hooks: new HookRunner(logger.child({ component: 'hooks' })),
     health,
-    ...(options.analysis ? { analysis: options.analysis } : {}),
+    ...(analysisPort ? { analysis: analysisPort } : {}),
   });
   try {
     await controller.restore();
@@ -115,11 +125,13 @@ export async function startShiftproxy(config: ShiftproxyConfig, options: StartOp
     // Wait for each checked target's first probe (bounded by its timeout) before listening,
     // so a start or restart does not answer 503 while health is still unknown.
     await health.start();
+    analysis?.start();
     proxyAddresses = await dataPlane.listen();
     adminAddress = await admin.listen();
   } catch (err) {
     await controller.stop();
     await health.stop();
+    await analysis?.stop();
     await dataPlane.close();
     await admin.close();
     await store.close();
@@ -146,6 +158,7 @@ export async function startShiftproxy(config: ShiftproxyConfig, options: StartOp
     registry,
     proxyAddresses,
     adminAddress,
+    analysisValues: (service) => analysis?.evaluator.lastValues.get(service) ?? new Map<string, number>(),
     stop(drainTimeoutMs = config.server.drainTimeoutMs) {
       if (stopping) return stopping;
       draining = true;
@@ -155,6 +168,7 @@ export async function startShiftproxy(config: ShiftproxyConfig, options: StartOp
         await controller.stop();
         const result = await dataPlane.drain(drainTimeoutMs);
         await health.stop();
+        await analysis?.stop();
         await admin.close();
         await dataPlane.close();
         await store.close();

@@ -392,9 +392,15 @@ export class RolloutController {
     let decision: RolloutEvent | null = null;
     if (report.outcome === 'breach' && failures >= limits.failureLimit) {
       const detail = `alarm ${report.summary} (${failures} consecutive failed check${failures === 1 ? '' : 's'})`;
-      decision = report.breachAction === 'pause' ? { type: 'alarm-pause', detail } : { type: 'rollback', cause: 'alarm', detail };
+      const alarm = report.alarm !== undefined ? { alarm: report.alarm } : {};
+      decision = report.breachAction === 'pause' ? { type: 'alarm-pause', detail, ...alarm } : { type: 'rollback', cause: 'alarm', detail, ...alarm };
     } else if (report.outcome === 'inconclusive' && inconclusive >= limits.inconclusiveLimit) {
-      decision = { type: 'rollback', cause: 'inconclusive', detail: `analysis inconclusive ${inconclusive} times in a row: ${report.summary}` };
+      decision = {
+        type: 'rollback',
+        cause: 'inconclusive',
+        detail: `analysis inconclusive ${inconclusive} times in a row: ${report.summary}`,
+        ...(report.alarm !== undefined ? { alarm: report.alarm } : {}),
+      };
     } else if (report.outcome === 'pass' && entry.holdDue) {
       entry.holdDue = false;
       decision = { type: 'hold-elapsed' };

@@ -60,6 +60,8 @@ export interface RolloutRecord {
   pausedAt?: number;
   reason: string | null;
   rollbackCause?: RollbackCause;
+  /** The alarm whose checks rolled the rollout back (or paused it). */
+  alarm?: string;
   history: HistoryEntry[];
 }
 

@@ -23,6 +23,8 @@ export interface RolloutView {
   consecutiveInconclusive: number;
   targets?: { url: string; weight: number }[];
   reason: string | null;
+  /** The alarm that decided a rollback or pause, if one did. */
+  alarm?: string;
   /** Set when the last change could not be saved (it was not applied either). */
   notDurable?: string;
   history: RolloutRecord['history'];
@@ -50,6 +52,7 @@ export function viewRollout(record: RolloutRecord, nextStepAt: number | null, no
     consecutiveInconclusive: record.consecutiveInconclusive,
     ...(record.targets ? { targets: record.targets } : {}),
     reason: record.reason,
+    ...(record.alarm ? { alarm: record.alarm } : {}),
     ...(notDurable ? { notDurable } : {}),
     history: record.history,
   };

@@ -11,8 +11,8 @@ export type RolloutEvent =
   | { type: 'hook-passed'; hook: AwaitedHook }
   | { type: 'hook-failed'; hook: AwaitedHook; detail: string }
   | { type: 'hold-elapsed' }
-  | { type: 'rollback'; cause: Exclude<RollbackCause, 'aborted' | 'hook'>; detail: string }
-  | { type: 'alarm-pause'; detail: string }
+  | { type: 'rollback'; cause: Exclude<RollbackCause, 'aborted' | 'hook'>; detail: string; alarm?: string }
+  | { type: 'alarm-pause'; detail: string; alarm?: string }
   | { type: 'checked'; consecutiveFailures: number; consecutiveInconclusive: number; detail: unknown };
 
 export type RolloutEventType = RolloutEvent['type'];
@@ -68,6 +68,7 @@ export function applyEvent(record: RolloutRecord, event: RolloutEvent, ctx: Mach
     case 'alarm-pause':
       // A hook being awaited decides what happens next; an alarm meanwhile is only recorded.
       if (next.state === 'paused' || next.awaiting) return note(next, ctx, 'alarm-pause', event.detail);
+      if (event.alarm !== undefined) next.alarm = event.alarm;
       return pause(next, ctx, 'alarm', event.detail);
     case 'resume':
       return resume(next, ctx);
@@ -76,6 +77,7 @@ export function applyEvent(record: RolloutRecord, event: RolloutEvent, ctx: Mach
     case 'abort':
       return rollBack(next, ctx, 'aborted', event.detail ?? 'aborted by a person');
     case 'rollback':
+      if (event.alarm !== undefined) next.alarm = event.alarm;
       return rollBack(next, ctx, event.cause, event.detail);
     case 'hook-failed':
       return rollBack(next, ctx, 'hook', `${event.hook} hook failed: ${event.detail}`);

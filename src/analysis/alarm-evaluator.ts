@@ -1,0 +1,182 @@
+import type { AlarmConfig, AlarmMetric, ShiftproxyConfig } from '../core/config-types.js';
+import { errorMessage } from '../core/errors.js';
+import { formatDuration } from '../core/duration.js';
+import type { AnalysisPort, AnalysisReport } from '../rollout/ports.js';
+import type { RolloutRecord } from '../rollout/rollout-record.js';
+import { quantileOf } from './latency-quantile.js';
+import type { MetricsSource, PromqlSource } from './metrics-source.js';
+import { MeasurementError, type WindowStats } from './window-stats.js';
+
+export type AlarmVerdict = 'pass' | 'breach' | 'inconclusive';
+
+/** One alarm's check: what was measured, against what, and the verdict — kept in the rollout history. */
+export interface AlarmCheck {
+  alarm: string;
+  verdict: AlarmVerdict;
+  /** The compared value (a ratio canary/stable for relativeTo alarms); null when not measured. */
+  value: number | null;
+  threshold: { max?: number; min?: number } | { maxRatio: number; confidence: number };
+  requests?: number;
+  stableRequests?: number;
+  windowMs?: number;
+  /** Why: the comparison, or what was missing. */
+  reason: string;
+}
+
+/** The statistical comparison of canary and stable (see judge.ts). */
+export interface JudgePort {
+  errorRate(canary: WindowStats, stable: WindowStats, options: { maxRatio: number; confidence: number; minRequests: number }): JudgeOutcome;
+  latency(canary: WindowStats, stable: WindowStats, options: { quantile: number; maxRatio: number; confidence: number; minRequests: number }): JudgeOutcome;
+}
+
+export interface JudgeOutcome {
+  verdict: AlarmVerdict;
+  explanation: string;
+  ratio: number;
+  canaryRequests: number;
+  stableRequests: number;
+}
+
+const QUANTILES: Partial<Record<AlarmMetric, number>> = { latency_p50: 0.5, latency_p90: 0.9, latency_p99: 0.99 };
+
+/**
+ * Evaluates a service's alarms once, all alarms concurrently. An alarm that cannot be measured
+ * (no data, too few requests, the provider down) is inconclusive, never a pass. The report's
+ * outcome is a breach if any alarm breached, else inconclusive if any was, else a pass.
+ */
+export class AlarmEvaluator implements AnalysisPort {
+  private readonly alarmsByService: ReadonlyMap<string, readonly AlarmConfig[]>;
+  private readonly source: MetricsSource;
+  private readonly promql: PromqlSource | undefined;
+  private readonly judge: JudgePort;
+  /** Last measured value per service and alarm, for shiftproxy_alarm_value. */
+  readonly lastValues = new Map<string, Map<string, number>>();
+
+  constructor(options: { config: ShiftproxyConfig; source: MetricsSource; promql?: PromqlSource; judge: JudgePort }) {
+    this.alarmsByService = new Map(options.config.services.map((s) => [s.name, s.rollout.analysis.alarms]));
+    this.source = options.source;
+    this.promql = options.promql;
+    this.judge = options.judge;
+  }
+
+  async evaluate(service: string, rollout: RolloutRecord): Promise<AnalysisReport> {
+    const alarms = this.alarmsByService.get(service) ?? [];
+    const checks = await Promise.all(alarms.map((alarm) => this.check(alarm, service, rollout)));
+    const values = this.lastValues.get(service) ?? new Map<string, number>();
+    this.lastValues.set(service, values);
+    for (const check of checks) if (check.value !== null && Number.isFinite(check.value)) values.set(check.alarm, check.value);
+    return summarise(checks, alarms);
+  }
+
+  private async check(alarm: AlarmConfig, service: string, rollout: RolloutRecord): Promise<AlarmCheck> {
+    try {
+      if (alarm.promql !== undefined) return await this.checkPromql(alarm);
+      if (alarm.relativeTo === 'stable') return await this.checkRelative(alarm, service, rollout);
+      return await this.checkAbsolute(alarm, service, rollout);
+    } catch (err) {
+      const why = err instanceof MeasurementError ? err.message : `evaluation failed: ${errorMessage(err)}`;
+      return { alarm: alarm.name, verdict: 'inconclusive', value: null, threshold: thresholdOf(alarm), reason: why };
+    }
+  }
+
+  private async checkPromql(alarm: AlarmConfig): Promise<AlarmCheck> {
+    if (!this.promql) throw new MeasurementError('provider-error', 'no Prometheus is configured (metrics.prometheus.url)');
+    const value = await this.promql.scalar(alarm.promql as string);
+    return compare(alarm, value, `promql = ${format(value)}`);
+  }
+
+  private async checkAbsolute(alarm: AlarmConfig, service: string, rollout: RolloutRecord): Promise<AlarmCheck> {
+    const slot = alarm.role === 'canary' ? rollout.to : rollout.from;
+    const stats = await this.source.windowStats(service, slot, alarm.role, alarm.windowMs);
+    const metric = alarm.metric as AlarmMetric;
+    const seen = `${alarm.role}, ${stats.requests} requests in ${formatDuration(stats.windowMs)}`;
+    if (metric !== 'request_rate' && stats.requests < alarm.minRequests) {
+      return {
+        alarm: alarm.name,
+        verdict: 'inconclusive',
+        value: null,
+        threshold: thresholdOf(alarm),
+        requests: stats.requests,
+        windowMs: stats.windowMs,
+        reason: `only ${stats.requests} ${alarm.role} requests in ${formatDuration(stats.windowMs)} (needs ${alarm.minRequests})`,
+      };
+    }
+    const value = measure(metric, stats);
+    if (!Number.isFinite(value)) {
+      return { alarm: alarm.name, verdict: 'inconclusive', value: null, threshold: thresholdOf(alarm), requests: stats.requests, windowMs: stats.windowMs, reason: `no ${metric} data (${seen})` };
+    }
+    return { ...compare(alarm, value, `${metric} = ${format(value)} (${seen})`), requests: stats.requests, windowMs: stats.windowMs };
+  }
+
+  private async checkRelative(alarm: AlarmConfig, service: string, rollout: RolloutRecord): Promise<AlarmCheck> {
+    const [canary, stable] = await Promise.all([
+      this.source.windowStats(service, rollout.to, 'canary', alarm.windowMs),
+      this.source.windowStats(service, rollout.from, 'stable', alarm.windowMs),
+    ]);
+    const options = { maxRatio: alarm.maxRatio as number, confidence: alarm.confidence, minRequests: alarm.minRequests };
+    const quantile = QUANTILES[alarm.metric as AlarmMetric];
+    const outcome = quantile === undefined ? this.judge.errorRate(canary, stable, options) : this.judge.latency(canary, stable, { ...options, quantile });
+    return {
+      alarm: alarm.name,
+      verdict: outcome.verdict,
+      value: Number.isFinite(outcome.ratio) ? outcome.ratio : null,
+      threshold: { maxRatio: options.maxRatio, confidence: options.confidence },
+      requests: outcome.canaryRequests,
+      stableRequests: outcome.stableRequests,
+      windowMs: Math.min(canary.windowMs, stable.windowMs),
+      reason: outcome.explanation,
+    };
+  }
+}
+
+function measure(metric: AlarmMetric, stats: WindowStats): number {
+  switch (metric) {
+    case 'error_rate':
+      return stats.requests === 0 ? Number.NaN : stats.failures / stats.requests;
+    case 'request_rate':
+      return stats.windowMs <= 0 ? Number.NaN : stats.requests / (stats.windowMs / 1000);
+    default:
+      return quantileOf(stats.latency, QUANTILES[metric] as number);
+  }
+}
+
+/** Value against max/min. NaN never reaches here: `NaN > max` is false and would pass silently. */
+function compare(alarm: AlarmConfig, value: number, measured: string): AlarmCheck {
+  const threshold = thresholdOf(alarm);
+  if (!Number.isFinite(value)) return { alarm: alarm.name, verdict: 'inconclusive', value: null, threshold, reason: `not a finite number: ${measured}` };
+  if (alarm.max !== undefined && value > alarm.max) return { alarm: alarm.name, verdict: 'breach', value, threshold, reason: `${measured} > max ${alarm.max}` };
+  if (alarm.min !== undefined && value < alarm.min) return { alarm: alarm.name, verdict: 'breach', value, threshold, reason: `${measured} < min ${alarm.min}` };
+  const bounds = [alarm.min !== undefined ? `>= min ${alarm.min}` : '', alarm.max !== undefined ? `<= max ${alarm.max}` : ''].filter(Boolean).join(' and ');
+  return { alarm: alarm.name, verdict: 'pass', value, threshold, reason: `${measured} ${bounds}` };
+}
+
+function summarise(checks: AlarmCheck[], alarms: readonly AlarmConfig[]): AnalysisReport {
+  const breached = checks.filter((c) => c.verdict === 'breach');
+  const inconclusive = checks.filter((c) => c.verdict === 'inconclusive');
+  const detail = { alarms: checks };
+  if (breached.length > 0) {
+    const rollback = breached.some((c) => alarms.find((a) => a.name === c.alarm)?.onBreach !== 'pause');
+    return {
+      outcome: 'breach',
+      breachAction: rollback ? 'rollback' : 'pause',
+      alarm: breached[0]?.alarm as string,
+      summary: breached.map((c) => `${c.alarm}: ${c.reason}`).join('; '),
+      detail,
+    };
+  }
+  if (inconclusive.length > 0) {
+    return { outcome: 'inconclusive', breachAction: 'rollback', alarm: inconclusive[0]?.alarm as string, summary: inconclusive.map((c) => `${c.alarm}: ${c.reason}`).join('; '), detail };
+  }
+  return { outcome: 'pass', breachAction: 'rollback', summary: checks.map((c) => `${c.alarm}: ${c.reason}`).join('; '), detail };
+}
+
+function thresholdOf(alarm: AlarmConfig): AlarmCheck['threshold'] {
+  if (alarm.relativeTo === 'stable') return { maxRatio: alarm.maxRatio as number, confidence: alarm.confidence };
+  return { ...(alarm.max !== undefined ? { max: alarm.max } : {}), ...(alarm.min !== undefined ? { min: alarm.min } : {}) };
+}
+
+function format(value: number): string {
+  if (!Number.isFinite(value)) return String(value);
+  if (value !== 0 && Math.abs(value) < 0.001) return value.toExponential(2);
+  return String(Math.round(value * 10_000) / 10_000);
+}

@@ -1,0 +1,130 @@
+import type { Clock, TimerHandle } from '../core/clock.js';
+import { LATENCY_BOUNDS_S } from '../core/latency-histogram.js';
+import type { TrafficCounters } from '../core/traffic-counters.js';
+import { SLOT_NAMES, type Role, type SlotName } from '../core/types.js';
+import type { MetricsSource } from './metrics-source.js';
+import { MeasurementError, type WindowStats } from './window-stats.js';
+
+/** Reads the data plane's cumulative counters for one service, slot and role. */
+export type CountersLookup = (service: string, slot: SlotName, role: Role) => TrafficCounters;
+
+interface Sample {
+  at: number;
+  responses: number;
+  failures: number;
+  latency: Float64Array;
+}
+
+/** A fixed-size ring of samples, oldest overwritten first. */
+class SampleRing {
+  private readonly samples: (Sample | undefined)[];
+  private next = 0;
+  size = 0;
+
+  constructor(capacity: number) {
+    this.samples = new Array<Sample | undefined>(capacity);
+  }
+
+  push(sample: Sample): void {
+    this.samples[this.next] = sample;
+    this.next = (this.next + 1) % this.samples.length;
+    this.size = Math.min(this.size + 1, this.samples.length);
+  }
+
+  /** The newest sample taken at or before `time`, else the oldest one kept. */
+  atOrBefore(time: number): Sample | undefined {
+    let best: Sample | undefined;
+    let oldest: Sample | undefined;
+    for (let k = 0; k < this.size; k++) {
+      const sample = this.samples[(this.next - 1 - k + this.samples.length) % this.samples.length] as Sample;
+      oldest = sample;
+      if (sample.at <= time) {
+        best = sample;
+        break;
+      }
+    }
+    return best ?? oldest;
+  }
+}
+
+const ROLES: readonly Role[] = ['stable', 'canary'];
+const BOUNDS: readonly number[] = Array.from(LATENCY_BOUNDS_S);
+
+/**
+ * The builtin metrics provider: every `sampleIntervalMs` (on the injected clock, so windows
+ * work in compressed simulation time too) it copies each role's cumulative counters into a
+ * ring long enough for the largest alarm window. A window's stats are the difference between
+ * now and the sample at its start. Memory is fixed by the ring size, whatever the traffic.
+ */
+export class BuiltinWindows implements MetricsSource {
+  private readonly lookup: CountersLookup;
+  private readonly clock: Clock;
+  private readonly sampleIntervalMs: number;
+  private readonly rings = new Map<string, SampleRing>();
+  private timer: TimerHandle | undefined;
+
+  constructor(options: { services: readonly string[]; lookup: CountersLookup; clock: Clock; sampleIntervalMs: number; retentionMs: number }) {
+    this.lookup = options.lookup;
+    this.clock = options.clock;
+    this.sampleIntervalMs = options.sampleIntervalMs;
+    const capacity = Math.ceil(options.retentionMs / options.sampleIntervalMs) + 2;
+    for (const service of options.services) {
+      for (const slot of SLOT_NAMES) for (const role of ROLES) this.rings.set(key(service, slot, role), new SampleRing(capacity));
+    }
+  }
+
+  /** Picks a sampling period and history length that fit the alarms' windows. */
+  static sizing(windowsMs: readonly number[]): { sampleIntervalMs: number; retentionMs: number } {
+    const smallest = windowsMs.length > 0 ? Math.min(...windowsMs) : 60_000;
+    const largest = windowsMs.length > 0 ? Math.max(...windowsMs) : 60_000;
+    // About 30 samples across the smallest window keeps its edges within ~3% of its length.
+    const sampleIntervalMs = Math.min(5000, Math.max(100, Math.floor(smallest / 30)));
+    return { sampleIntervalMs, retentionMs: largest + 2 * sampleIntervalMs };
+  }
+
+  start(): void {
+    this.sampleAll();
+    const tick = () => {
+      this.sampleAll();
+      this.timer = this.clock.setTimeout(tick, this.sampleIntervalMs);
+    };
+    this.timer = this.clock.setTimeout(tick, this.sampleIntervalMs);
+  }
+
+  stop(): void {
+    this.clock.clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+
+  async windowStats(service: string, slot: SlotName, role: Role, windowMs: number): Promise<WindowStats> {
+    const ring = this.rings.get(key(service, slot, role));
+    if (!ring) throw new MeasurementError('bad-query', `no such service "${service}"`);
+    const now = this.take(service, slot, role);
+    const start = ring.atOrBefore(now.at - windowMs);
+    if (!start) throw new MeasurementError('no-data', 'no traffic history yet');
+    const latency = new Array<number>(now.latency.length);
+    for (let i = 0; i < latency.length; i++) latency[i] = (now.latency[i] as number) - (start.latency[i] as number);
+    return {
+      requests: now.responses - start.responses,
+      failures: now.failures - start.failures,
+      latency: { bounds: BOUNDS, counts: latency },
+      windowMs: now.at - start.at,
+    };
+  }
+
+  private sampleAll(): void {
+    for (const [k, ring] of this.rings) {
+      const [service, slot, role] = k.split('\u0000') as [string, SlotName, Role];
+      ring.push(this.take(service, slot, role));
+    }
+  }
+
+  private take(service: string, slot: SlotName, role: Role): Sample {
+    const counters = this.lookup(service, slot, role);
+    return { at: this.clock.now(), responses: counters.responses, failures: counters.failures, latency: Float64Array.from(counters.latency.counts) };
+  }
+}
+
+function key(service: string, slot: SlotName, role: Role): string {
+  return `${service}\u0000${slot}\u0000${role}`;
+}

@@ -1,0 +1,137 @@
+import type { Role, SlotName } from '../core/types.js';
+import type { MetricsSource } from './metrics-source.js';
+import type { PromSample } from './prometheus-answer.js';
+import { promDuration, selector, type LabelMatcher } from './promql.js';
+import { MeasurementError, type LatencySample, type WindowStats } from './window-stats.js';
+
+/** The part of PrometheusClient this source needs: every series of an instant query. */
+export interface PromqlVectorSource {
+  vector(query: string): Promise<readonly PromSample[]>;
+}
+
+const REQUESTS = 'shiftproxy_requests_total';
+const DURATION_BUCKET = 'shiftproxy_request_duration_seconds_bucket';
+const DURATION_COUNT = 'shiftproxy_request_duration_seconds_count';
+
+/** The four instant queries behind one window; exported so their text can be read and tested. */
+export interface WindowQueries {
+  requests: string;
+  failures: string;
+  latency: string;
+  coverage: string;
+}
+
+/**
+ * PromQL over shiftproxy's own exported metrics for one service, slot and role.
+ *
+ * Counts use `increase()` for series that already existed when the window opened, and the
+ * current value for series born inside it. shiftproxy exports a status code's series only once
+ * it is non-zero, so a canary's first 500s arrive as a new series whose first sample already
+ * holds them; `increase()` alone starts from that sample and would miss them (all of them,
+ * when the series has a single sample yet).
+ *
+ * The latency histogram's series exist from the start (zeros included), so `increase()` is
+ * exact up to Prometheus's extrapolation to the window's edges, which scales every bucket alike.
+ *
+ * `coverage` is how far back the samples go, so a window longer than the history is reported
+ * as the shorter window it really is (resolution: 1/200 of the window, at least 1 s).
+ */
+export function windowQueries(service: string, slot: SlotName, role: Role, windowMs: number): WindowQueries {
+  const range = promDuration(windowMs);
+  const step = Math.max(1000, Math.ceil(windowMs / 200));
+  // One step more than the window, so a sample at or just before the window's start is seen
+  // (a subquery's first step falls after the start, and looks back only from there).
+  const lookBack = `${promDuration(windowMs + step)}:${promDuration(step)}`;
+  const base: LabelMatcher[] = [
+    ['service', '=', service],
+    ['slot', '=', slot],
+    ['role', '=', role],
+  ];
+  const counted = (series: string) => `sum((increase(${series}[${range}]) and ${series} offset ${range}) or (${series} unless ${series} offset ${range}))`;
+  return {
+    requests: counted(selector(REQUESTS, [...base, ['code', '!=', '499']])),
+    failures: counted(selector(REQUESTS, [...base, ['code', '=~', '5..|error']])),
+    latency: `sum by (le) (increase(${selector(DURATION_BUCKET, base)}[${range}]))`,
+    coverage: `time() - min(min_over_time(timestamp(${selector(DURATION_COUNT, base)})[${lookBack}]))`,
+  };
+}
+
+/**
+ * Builtin alarm metrics read from Prometheus. The window must span at least two scrapes of
+ * shiftproxy's /metrics (better four, so one missed scrape does not empty it): `increase()`
+ * needs two samples, and with fewer the window answers no-data.
+ */
+export class PrometheusMetricsSource implements MetricsSource {
+  private readonly prometheus: PromqlVectorSource;
+
+  constructor(prometheus: PromqlVectorSource) {
+    this.prometheus = prometheus;
+  }
+
+  async windowStats(service: string, slot: SlotName, role: Role, windowMs: number): Promise<WindowStats> {
+    const queries = windowQueries(service, slot, role, windowMs);
+    const answers = await Promise.allSettled([
+      this.prometheus.vector(queries.latency),
+      this.prometheus.vector(queries.coverage),
+      this.prometheus.vector(queries.requests),
+      this.prometheus.vector(queries.failures),
+    ]);
+    // The same order every time, so one outage yields one message, not whichever query lost the race.
+    const failed = answers.find((a): a is PromiseRejectedResult => a.status === 'rejected');
+    if (failed) throw failed.reason;
+    const [latencySeries, coverageSeries, requestSeries, failureSeries] = answers.map((a) => (a as PromiseFulfilledResult<readonly PromSample[]>).value) as [
+      readonly PromSample[],
+      readonly PromSample[],
+      readonly PromSample[],
+      readonly PromSample[],
+    ];
+
+    // The histogram is exported for every service, slot and role even at zero traffic: its
+    // absence means Prometheus does not have shiftproxy's metrics, not that traffic was zero.
+    const covered = coverageSeries[0]?.value;
+    if (latencySeries.length === 0 || covered === undefined || !Number.isFinite(covered)) {
+      throw new MeasurementError(
+        'no-data',
+        `no data for ${selector(DURATION_BUCKET, [['service', '=', service], ['slot', '=', slot], ['role', '=', role]])} over ${promDuration(windowMs)} (is Prometheus scraping shiftproxy's /metrics? the window must span two scrapes or more)`,
+      );
+    }
+    return {
+      requests: countOf(requestSeries),
+      failures: countOf(failureSeries),
+      latency: bucketsOf(latencySeries),
+      windowMs: Math.min(windowMs, Math.max(0, Math.round(covered * 1000))),
+    };
+  }
+}
+
+/** `sum()` of nothing is an empty vector: no series means nothing was counted. */
+function countOf(series: readonly PromSample[]): number {
+  const value = series[0]?.value ?? 0;
+  if (!Number.isFinite(value)) throw new MeasurementError('no-data', `Prometheus computed a count of ${value}`);
+  return Math.max(0, value);
+}
+
+/** Cumulative `le` buckets to per-bucket counts: `counts[i]` in (bounds[i-1], bounds[i]], the last above every bound. */
+function bucketsOf(series: readonly PromSample[]): LatencySample {
+  const byBound = new Map<number, number>();
+  for (const sample of series) {
+    const le = sample.labels.le;
+    const bound = le === '+Inf' ? Number.POSITIVE_INFINITY : Number(le);
+    if (le === undefined || Number.isNaN(bound)) throw new MeasurementError('provider-error', `Prometheus returned a latency bucket without a usable le label (${String(le)})`);
+    if (!Number.isFinite(sample.value)) throw new MeasurementError('no-data', `Prometheus computed a latency bucket of ${sample.value}`);
+    byBound.set(bound, sample.value);
+  }
+  const total = byBound.get(Number.POSITIVE_INFINITY);
+  if (total === undefined) throw new MeasurementError('provider-error', 'Prometheus returned latency buckets without le="+Inf"');
+  const bounds = [...byBound.keys()].filter((b) => Number.isFinite(b)).sort((a, b) => a - b);
+  const counts: number[] = [];
+  let below = 0;
+  for (const bound of bounds) {
+    const cumulative = byBound.get(bound) as number;
+    // Extrapolation is per series; a bucket must never come out negative.
+    counts.push(Math.max(0, cumulative - below));
+    below = Math.max(below, cumulative);
+  }
+  counts.push(Math.max(0, total - below));
+  return { bounds, counts };
+}

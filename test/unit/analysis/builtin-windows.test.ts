@@ -1,0 +1,75 @@
+import { describe, expect, it } from 'vitest';
+import { BuiltinWindows } from '../../../src/analysis/builtin-windows.js';
+import { quantileOf } from '../../../src/analysis/latency-quantile.js';
+import { VirtualClock } from '../../../src/core/clock.js';
+import { TrafficCounters } from '../../../src/core/traffic-counters.js';
+import type { Role, SlotName } from '../../../src/core/types.js';
+
+function setup(sampleIntervalMs = 1000, retentionMs = 60_000) {
+  const clock = new VirtualClock();
+  const counters = new Map<string, TrafficCounters>();
+  const lookup = (service: string, slot: SlotName, role: Role) => {
+    const k = `${service}/${slot}/${role}`;
+    if (!counters.has(k)) counters.set(k, new TrafficCounters());
+    return counters.get(k) as TrafficCounters;
+  };
+  const windows = new BuiltinWindows({ services: ['shop'], lookup, clock, sampleIntervalMs, retentionMs });
+  windows.start();
+  /** `n` requests on green/canary in the next `ms`, `failed` of them failing, each taking `seconds`. */
+  const traffic = (ms: number, n: number, failed = 0, seconds = 0.01) => {
+    const c = lookup('shop', 'green', 'canary');
+    for (let i = 0; i < n; i++) {
+      // The request completes, then time moves on: it is inside every sample taken after it.
+      c.responses += 1;
+      if (failed > 0 && i % Math.round(n / failed) === 0) c.failures += 1;
+      c.latency.observe(seconds);
+      clock.advance(ms / n);
+    }
+  };
+  return { clock, windows, traffic, lookup };
+}
+
+describe('builtin window statistics', () => {
+  it('counts exactly the requests of the last window', async () => {
+    const { windows, traffic } = setup();
+    traffic(60_000, 600, 60);
+    traffic(30_000, 300, 0);
+    const last30s = await windows.windowStats('shop', 'green', 'canary', 30_000);
+    expect([last30s.requests, last30s.failures, last30s.windowMs]).toEqual([300, 0, 30_000]);
+    const lastMinute = await windows.windowStats('shop', 'green', 'canary', 60_000);
+    expect([lastMinute.requests, lastMinute.failures, lastMinute.windowMs]).toEqual([600, 30, 60_000]);
+  });
+
+  it('reports a shorter window while history is still short, and stays bounded after', async () => {
+    const { windows, traffic } = setup(1000, 10_000);
+    traffic(4000, 40);
+    expect(await windows.windowStats('shop', 'green', 'canary', 60_000)).toMatchObject({ requests: 40, windowMs: 4000 });
+    traffic(100_000, 1000);
+    // Retention is 10 s: the ring holds 12 samples one second apart, so a 60 s question gets the 11 s it still has.
+    const stats = await windows.windowStats('shop', 'green', 'canary', 60_000);
+    expect(stats.windowMs).toBe(11_000);
+    expect(stats.requests).toBe(110);
+  });
+
+  it('keeps latency per window: quantiles from the difference of bucket counts', async () => {
+    const { windows, traffic } = setup();
+    traffic(30_000, 300, 0, 0.5);
+    traffic(30_000, 300, 0, 0.01);
+    const recent = await windows.windowStats('shop', 'green', 'canary', 30_000);
+    expect(quantileOf(recent.latency, 0.99)).toBeGreaterThan(0.009);
+    expect(quantileOf(recent.latency, 0.99)).toBeLessThanOrEqual(0.0113);
+    const both = await windows.windowStats('shop', 'green', 'canary', 60_000);
+    expect(quantileOf(both.latency, 0.99)).toBeGreaterThan(0.44);
+  });
+
+  it('sizes sampling to the alarms: ~30 samples across the smallest window', () => {
+    expect(BuiltinWindows.sizing([60_000, 300_000])).toEqual({ sampleIntervalMs: 2000, retentionMs: 304_000 });
+    expect(BuiltinWindows.sizing([1000])).toEqual({ sampleIntervalMs: 100, retentionMs: 1200 });
+    expect(BuiltinWindows.sizing([])).toEqual({ sampleIntervalMs: 2000, retentionMs: 64_000 });
+  });
+
+  it('says so when the service is unknown', async () => {
+    const { windows } = setup();
+    await expect(windows.windowStats('nope', 'green', 'canary', 1000)).rejects.toThrow('no such service "nope"');
+  });
+});
