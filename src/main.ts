@@ -7,6 +7,8 @@ import { formatListen } from './core/types.js';
 import { createAnalysis } from './analysis/create-analysis.js';
 import { AdminServer } from './control/admin-server.js';
 import { registerCoreRoutes } from './control/core-routes.js';
+import type { DashboardFeed } from './control/dashboard/dashboard-feed.js';
+import { registerDashboardRoutes } from './control/dashboard/dashboard-routes.js';
 import { registerRolloutRoutes } from './control/rollout-routes.js';
 import { HealthRegistry } from './health/health-registry.js';
 import { registerAnalysisMetrics } from './metrics/analysis-metrics.js';
@@ -28,6 +30,8 @@ export interface RunningShiftproxy {
   readonly health: HealthRegistry;
   readonly controller: RolloutController;
   readonly admin: AdminServer;
+  /** The dashboard's live feed (GET /api/v1/events): who is watching, whether it samples. */
+  readonly dashboard: DashboardFeed;
   readonly registry: Registry;
   /** Bound addresses: the proxy listener first, then test listeners, in config order. */
   readonly proxyAddresses: AddressInfo[];
@@ -118,6 +122,8 @@ export async function startShiftproxy(config: ShiftproxyConfig, options: StartOp
   const admin = new AdminServer({ listen: config.admin.listen, token: config.admin.token, logger });
   registerCoreRoutes(admin.router, { dataPlane, registry, isDraining: () => draining, contributors });
   registerRolloutRoutes(admin.router, controller);
+  // The dashboard: GET / (the page) and GET /api/v1/events (its live feed).
+  const dashboard = registerDashboardRoutes(admin.router, { dataPlane, controller, health: contributors.health, logger: logger.child({ component: 'dashboard' }) });
 
   let proxyAddresses: AddressInfo[];
   let adminAddress: AddressInfo;
@@ -133,6 +139,7 @@ export async function startShiftproxy(config: ShiftproxyConfig, options: StartOp
     await health.stop();
     await analysis?.stop();
     await dataPlane.close();
+    dashboard.close();
     await admin.close();
     await store.close();
     throw err;
@@ -155,6 +162,7 @@ export async function startShiftproxy(config: ShiftproxyConfig, options: StartOp
     health,
     controller,
     admin,
+    dashboard,
     registry,
     proxyAddresses,
     adminAddress,
@@ -162,6 +170,8 @@ export async function startShiftproxy(config: ShiftproxyConfig, options: StartOp
     stop(drainTimeoutMs = config.server.drainTimeoutMs) {
       if (stopping) return stopping;
       draining = true;
+      // Watchers' streams end now (their pages say so and retry) instead of being cut when the admin server closes.
+      dashboard.close();
       stopping = (async () => {
         logger.info({ drainTimeoutMs, inFlight: dataPlane.server.inFlight() }, 'draining');
         // No rollout moves while the process goes away; its state is already durable.

@@ -1,0 +1,56 @@
+import type { Logger } from '../../core/logger.js';
+import type { DataPlane } from '../../proxy/data-plane.js';
+import type { RolloutController } from '../../rollout/rollout-controller.js';
+import { viewRollout } from '../../rollout/rollout-view.js';
+import type { AdminRouter } from '../admin-router.js';
+import { describeService } from '../service-view.js';
+import { buildDashboardPage, type DashboardPage } from './dashboard-page.js';
+import { DashboardFeed, type DashboardFeedOptions } from './dashboard-feed.js';
+import type { DashboardSources } from './dashboard-snapshot.js';
+
+export interface DashboardDeps {
+  dataPlane: DataPlane;
+  controller: RolloutController;
+  /** Per-service health detail (the health registry's view); the data plane's flags otherwise. */
+  health?: (service: string) => unknown;
+  logger: Logger;
+  feed?: Omit<DashboardFeedOptions, 'logger'>;
+}
+
+/**
+ * `GET /` (the page, open: it holds no data) and `GET /api/v1/events` (the live feed, behind
+ * the admin token like the rest of /api/). Returns the feed so shutdown can end its streams.
+ */
+export function registerDashboardRoutes(router: AdminRouter, deps: DashboardDeps): DashboardFeed {
+  const { dataPlane, controller } = deps;
+  const sources: DashboardSources = {
+    serviceNames: () => dataPlane.serviceNames(),
+    describe: (service) => describeService(dataPlane, service, deps.health ? { health: deps.health } : {}),
+    rollout: (service) => {
+      const record = controller.get(service);
+      return record ? viewRollout(record, controller.nextStepAt(service), controller.notDurableReason(service)) : null;
+    },
+    nextStepInMs: (service) => {
+      const at = controller.nextStepAt(service);
+      return at === null ? null : Math.max(0, at - controller.now());
+    },
+  };
+  const feed = new DashboardFeed(
+    sources,
+    (service) => {
+      const counters = dataPlane.runtime(service).counters;
+      return { blue: [counters.blue.stable, counters.blue.canary], green: [counters.green.stable, counters.green.canary] };
+    },
+    { logger: deps.logger, ...deps.feed },
+  );
+  controller.onTransition((service) => feed.rolloutChanged(service));
+
+  // Built on first request and kept: the page is the same bytes for every visitor.
+  let page: DashboardPage | null = null;
+  router.add('GET', '/', () => {
+    page ??= buildDashboardPage();
+    return { status: 200, text: page.html, contentType: 'text/html; charset=utf-8', headers: page.headers };
+  });
+  router.add('GET', '/api/v1/events', () => ({ stream: (res) => feed.attach(res) }));
+  return feed;
+}

@@ -1,0 +1,34 @@
+/**
+ * The page skeleton. `{{STYLE}}`, `{{CHART_LIB}}` and `{{SCRIPT}}` are replaced by the inline
+ * assets; nothing here carries data, which only ever arrives through the authenticated API.
+ * The token input has no `name` and the form no action, so even with scripts off it cannot put
+ * the token into a URL (and the CSP's form-action 'none' blocks the submission anyway).
+ */
+export const PAGE_MARKUP = String.raw`<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>shiftproxy</title>
+<link rel="icon" href="data:,">
+<style>{{STYLE}}</style>
+</head>
+<body>
+<header class="top">
+  <h1>shiftproxy</h1>
+  <span id="conn" class="conn conn-connecting" role="status">connecting…</span>
+  <span id="updated" class="muted num"></span>
+  <form id="token-form" class="token" autocomplete="off">
+    <label for="token">Admin token</label>
+    <input id="token" type="password" placeholder="not set" autocomplete="off" spellcheck="false">
+    <button type="submit">Use</button>
+    <button type="button" id="token-forget">Forget</button>
+  </form>
+</header>
+<div id="banner" class="banner" role="alert" hidden></div>
+<main id="services"><p class="empty" id="empty">Waiting for the first snapshot…</p></main>
+<script>{{CHART_LIB}}</script>
+<script>{{SCRIPT}}</script>
+</body>
+</html>
+`;

@@ -1,0 +1,189 @@
+import type { BrowserContext, Page } from 'playwright-core';
+import { Pool } from 'undici';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FakeBackend } from '../../src/simulate/fake-backend.js';
+import { CHROMIUM, chromiumMissing, launchChromium, type Browser } from '../helpers/chromium.js';
+import { get } from '../helpers/http-client.js';
+import { startProxy, type ProxyUnderTest } from '../helpers/proxy-harness.js';
+
+/**
+ * The dashboard in a real browser: Debian's Chromium (installed by .ci/run), driven by
+ * playwright-core, against a real shiftproxy with real backends and real traffic. A person's
+ * path: open the page, give the token, start a rollout, watch the weight move, abort, see it
+ * rolled back. Set SHIFTPROXY_DASHBOARD_SCREENSHOT=/path.png to keep a picture of the page
+ * mid-rollout.
+ */
+
+const missing = chromiumMissing;
+if (missing) console.warn(`test/e2e/dashboard.test.ts skipped: ${CHROMIUM} is not installed (apt-get install -y chromium)`);
+
+const TOKEN = 'e2e-dashboard-token-51c3';
+
+/** Real traffic at roughly `rps` until stopped. */
+function load(url: string, rps: number): () => Promise<void> {
+  const pool = new Pool(url, { connections: 4 });
+  let running = true;
+  const workers = Array.from({ length: 4 }, async () => {
+    while (running) {
+      try {
+        await (await pool.request({ path: '/', method: 'GET' })).body.dump();
+      } catch {
+        // The page shows what the proxy counted; a failed request here changes nothing.
+      }
+      await new Promise((r) => setTimeout(r, 4000 / rps));
+    }
+  });
+  return async () => {
+    running = false;
+    await Promise.all(workers);
+    await pool.close();
+  };
+}
+
+describe.skipIf(missing)('the dashboard in Chromium', () => {
+  let blue: FakeBackend;
+  let green: FakeBackend;
+  let proxy: ProxyUnderTest;
+  let stopLoad: () => Promise<void>;
+  let browser: Browser;
+  let context: BrowserContext;
+  let page: Page;
+  const requested: string[] = [];
+  const pageErrors: string[] = [];
+
+  beforeAll(async () => {
+    blue = new FakeBackend('blue');
+    green = new FakeBackend('green');
+    await Promise.all([blue.start(), green.start()]);
+    green.faults.latencyMs = 5;
+    proxy = await startProxy({
+      admin: { listen: '127.0.0.1:0', token: TOKEN },
+      services: [
+        {
+          name: 'web',
+          blue: [blue.url],
+          green: [green.url],
+          healthCheck: { path: '/healthz', interval: '1s', timeout: '500ms' },
+          rollout: {
+            strategy: 'linear',
+            linear: { step: 5, interval: '1s' },
+            analysis: {
+              interval: '1s',
+              failureLimit: 3,
+              inconclusiveLimit: 100,
+              alarms: [{ name: 'canary-errors', metric: 'error_rate', window: '5s', max: 0.5, minRequests: 1 }],
+            },
+          },
+        },
+      ],
+    });
+    stopLoad = load(proxy.url, 60);
+    browser = await launchChromium();
+    context = browser.context;
+    context.on('request', (request) => void requested.push(request.url()));
+    page = await context.newPage();
+    page.on('pageerror', (err) => void pageErrors.push(err.message));
+    page.on('console', (message) => {
+      if (message.type() === 'error') pageErrors.push(message.text());
+    });
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await stopLoad?.();
+    await proxy?.stop();
+    await Promise.all([blue?.stop(), green?.stop()]);
+  });
+
+  const field = (name: string) => page.locator(`[data-service="web"] [data-field="${name}"]`);
+
+  /** Polls the page until `read` gives a value `accept` likes; returns that value. */
+  async function waitFor<T>(read: () => Promise<T>, accept: (value: T) => boolean, what: string, timeoutMs = 5000): Promise<T> {
+    const deadline = performance.now() + timeoutMs;
+    let last: T | undefined;
+    while (performance.now() < deadline) {
+      last = await read();
+      if (accept(last)) return last;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    throw new Error(`${what}: still ${JSON.stringify(last)} after ${timeoutMs} ms`);
+  }
+
+  const text = (locator: ReturnType<Page['locator']>) => async () => ((await locator.textContent()) ?? '').trim();
+  const percent = (value: string) => Number(/([\d.]+) %/.exec(value)?.[1] ?? Number.NaN);
+
+  it('asks for the token, shows a wrong one refused, then goes live with the right one', async () => {
+    await page.goto(`${proxy.adminUrl}/`);
+    const banner = page.locator('#banner');
+    await waitFor(text(banner), (t) => t.length > 0, 'the banner');
+    expect(await text(banner)()).toBe('401: missing bearer token (Authorization: Bearer <token>) — enter the admin token above.');
+
+    await page.fill('#token', 'not-the-token');
+    await page.press('#token', 'Enter');
+    await waitFor(text(banner), (t) => t.startsWith('401: invalid token'), 'the banner after a wrong token');
+    expect(await text(page.locator('#conn'))()).toBe('401 invalid token');
+
+    await page.fill('#token', TOKEN);
+    await page.click('#token-form button[type=submit]');
+    await waitFor(text(page.locator('#conn')), (t) => t === 'live', 'the connection state');
+    expect(await banner.isHidden()).toBe(true);
+    expect(await page.evaluate('sessionStorage.getItem("shiftproxy.adminToken")')).toBe(TOKEN);
+    await waitFor(text(field('state')), (t) => t === 'idle', 'the state badge');
+    expect(await text(field('live'))()).toBe('live: blue');
+    expect(await text(field('weight-blue'))()).toBe('blue (live) 100 %');
+  });
+
+  it('starts a rollout from the page and shows the weight moving step by step', async () => {
+    await page.click('[data-service="web"] button[data-command="start"]');
+    await waitFor(text(field('state')), (t) => t === 'progressing', 'the state badge');
+    const first = percent(await waitFor(text(field('weight-green')), (t) => percent(t) > 0, 'the green weight'));
+    const later = percent(await waitFor(text(field('weight-green')), (t) => percent(t) >= first + 10, 'the green weight moving', 6000));
+    expect(later).toBeGreaterThan(first);
+    expect(await text(field('step'))()).toMatch(/^\d+ \/ 20$/);
+    expect(await text(field('next-step'))()).toMatch(/^in [01] s$/);
+    expect(await text(field('canary-weight'))()).toMatch(/^\d+ % → green$/);
+    // Analysis checks are listed with their values and verdicts.
+    await waitFor(async () => page.locator('[data-service="web"] .verdict').count(), (n) => n > 0, 'an analysis check in the history');
+    expect(await page.locator('[data-service="web"] .checks li').first().textContent()).toMatch(/canary-errors = /);
+    // Both slots drew real traffic, so every chart has data.
+    await waitFor(async () => page.locator('[data-service="web"] .chart .now .v-green').nth(1).textContent(), (t) => /req\/s$/.test(t ?? '') && t !== '0 req/s', 'green request rate');
+    const screenshot = process.env.SHIFTPROXY_DASHBOARD_SCREENSHOT;
+    if (screenshot) await page.screenshot({ path: screenshot, fullPage: true });
+  });
+
+  it('aborts on a confirmed click, shows rolled back, and the API agrees', async () => {
+    const abort = page.locator('[data-service="web"] button[data-command="abort"]');
+    await abort.click();
+    expect(await abort.textContent()).toBe('Confirm abort');
+    expect(await text(field('state'))()).toBe('progressing');
+    await abort.click();
+    await waitFor(text(field('state')), (t) => t === 'rolled back', 'the state badge after abort');
+    await waitFor(text(field('weight-green')), (t) => t === 'green 0 %', 'the green weight after abort');
+    expect(await text(field('reason'))()).toBe('aborted by a person');
+    // The rollout event can beat the POST's own answer to the page; the message follows the answer.
+    await waitFor(text(field('action-message')), (t) => t === 'Abort: the rollout is rolled back', 'the action message');
+    expect(await page.locator('[data-service="web"] button[data-command="start"]').isEnabled()).toBe(true);
+    expect(await abort.isDisabled()).toBe(true);
+
+    const api = await get(`${proxy.adminUrl}/api/v1/services/web/rollout`, { authorization: `Bearer ${TOKEN}` });
+    expect(JSON.parse(api.body)).toMatchObject({ state: 'rolled_back', canaryWeight: 0, reason: 'aborted by a person' });
+    expect(proxy.running.dataPlane.routing('web')).toEqual({ live: 'blue', canaryWeight: 0 });
+  });
+
+  it("shows the API's error when a command is refused", async () => {
+    await page.fill('#token', 'not-the-token');
+    await page.press('#token', 'Enter');
+    await page.click('[data-service="web"] button[data-command="start"]');
+    await waitFor(text(field('action-message')), (t) => t.includes('refused'), 'the action message');
+    expect(await text(field('action-message'))()).toBe('Start rollout refused — 401: invalid token');
+    expect(JSON.parse((await get(`${proxy.adminUrl}/api/v1/services/web/rollout`, { authorization: `Bearer ${TOKEN}` })).body).state).toBe('rolled_back');
+  });
+
+  it('never reached outside the admin server, and ran without a script error', () => {
+    const origin = `${proxy.adminUrl}/`;
+    expect(requested.length).toBeGreaterThan(3);
+    expect(requested.filter((url) => !url.startsWith(origin) && !url.startsWith('data:'))).toEqual([]);
+    expect(requested.some((url) => url.includes('token='))).toBe(false);
+    expect(pageErrors.filter((e) => !/status of 401/.test(e))).toEqual([]);
+  });
+});
