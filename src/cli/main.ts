@@ -1,9 +1,11 @@
 import { Command, CommanderError } from 'commander';
 import { demoCommand } from './demo-command.js';
+import { durationOption } from './option-values.js';
 import { describeFailure, EXIT_INTERNAL_ERROR, exitCodeFor, EXIT_USER_ERROR } from './exit-codes.js';
 import { planCommand } from './plan-command.js';
 import { rolloutCommand, type RolloutAction, type RolloutCliOptions } from './rollout-command.js';
 import { runCommand } from './run-command.js';
+import { simulateCommand, type SimulateCliOptions } from './simulate-command.js';
 import { validateCommand } from './validate-command.js';
 
 const program = new Command('shiftproxy')
@@ -72,10 +74,30 @@ program
   });
 
 program
+  .command('simulate')
+  .description('run a service\'s rollout in compressed time under real load through the real proxy, with faults injected, and report the outcome')
+  .requiredOption('-c, --config <file>', 'config file (YAML)')
+  .argument('[service]', 'the service to roll out (default: the first)')
+  .option('--speed <x>', 'how much faster than real time the schedule runs (default: the fastest, up to 60, at which every alarm window holds twice its minRequests)')
+  .option('--rps <n>', 'real requests per second through the proxy (default: 200)')
+  .option('--fail-canary <faults>', 'faults in the canary, e.g. error=0.2,latency=300ms,after=2m')
+  .option('--fail-stable <faults>', 'the same faults in stable (to test for false alarms)')
+  .option('--seed <n>', 'makes the injected faults reproducible')
+  .option('--report <file>', 'write a self-contained HTML report')
+  .option('--json', 'print one JSON object instead of the summary')
+  .option('--expect <outcome>', 'promoted | rolled_back: exit 0 only when that is the outcome, else 1')
+  .action(async (service: string | undefined, options: SimulateCliOptions) => {
+    process.exitCode = await simulateCommand(service, options);
+  });
+
+program
   .command('demo')
-  .description('a self-contained first run: fake blue and green backends, the proxy, traffic moving between them')
-  .action(async () => {
-    await demoCommand();
+  .description('a self-contained first run: fake blue and green backends, the proxy, a real rollout with live progress and the dashboard')
+  .option('--step <duration>', 'how long each step (and the bake) holds', '4s')
+  .option('--lead <duration>', 'wait this long before starting, to open the dashboard', '3s')
+  .action(async (options: { step: string; lead: string }) => {
+    const promoted = await demoCommand({ stepMs: durationOption('--step', options.step), leadMs: durationOption('--lead', options.lead) });
+    if (!promoted) process.exitCode = EXIT_USER_ERROR;
   });
 
 try {

@@ -96,3 +96,22 @@ export async function listeningPorts(cli: CliProcess): Promise<{ proxy: number; 
   const port = (text: string) => Number(text.slice(text.lastIndexOf(':') + 1));
   return { proxy: port((line.proxy as string[])[0] as string), admin: port(line.admin as string) };
 }
+
+/** A one-shot command (validate, plan, simulate, demo): its exit code and everything it printed. */
+export function runCli(args: string[], timeoutMs = 60_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout?.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  return new Promise((resolveRun, reject) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`shiftproxy ${args.join(' ')} did not finish within ${timeoutMs} ms; stdout: ${stdout}; stderr: ${stderr}`));
+    }, timeoutMs);
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      resolveRun({ code, stdout, stderr });
+    });
+  });
+}

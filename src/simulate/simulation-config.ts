@@ -1,0 +1,46 @@
+import type { ServiceConfig, ShiftproxyConfig } from '../core/config-types.js';
+
+/** What the simulation changed from the user's config, so the summary can say so. */
+export interface SimulationAdjustments {
+  hooksSkipped: string[];
+  promqlAlarmsSkipped: string[];
+}
+
+/**
+ * The config a simulation runs: the chosen service alone (matching every request), its slots pointed at the fake
+ * backends, everything on loopback with a throwaway state file, the builtin metrics provider.
+ * Webhooks would call real systems and PromQL alarms need a Prometheus that scrapes this
+ * throwaway proxy, so both are left out (and reported).
+ */
+export function simulationConfig(
+  config: ShiftproxyConfig,
+  service: ServiceConfig,
+  backends: { blue: string; green: string },
+  statePath: string,
+): { config: ShiftproxyConfig; adjustments: SimulationAdjustments } {
+  const hooks = service.rollout.hooks;
+  const hooksSkipped = (['beforeAllowTraffic', 'afterAllowTraffic', 'onEvent'] as const).filter((h) => hooks[h] !== undefined);
+  const promqlAlarmsSkipped = service.rollout.analysis.alarms.filter((a) => a.promql !== undefined).map((a) => a.name);
+  const simulated: ServiceConfig = {
+    ...structuredClone(service),
+    // The load generator talks to the proxy by address; the service is alone, so it takes everything.
+    match: { pathPrefix: '/' },
+    blue: { targets: [{ url: backends.blue, weight: 1 }] },
+    green: { targets: [{ url: backends.green, weight: 1 }] },
+    retry: { attempts: 0 },
+  };
+  delete simulated.testListen;
+  simulated.rollout.hooks = { timeoutMs: hooks.timeoutMs };
+  simulated.rollout.analysis.alarms = simulated.rollout.analysis.alarms.filter((a) => a.promql === undefined);
+  return {
+    config: {
+      listen: { host: '127.0.0.1', port: 0 },
+      admin: { listen: { host: '127.0.0.1', port: 0 }, token: '' },
+      state: { store: 'file', path: statePath },
+      metrics: { provider: 'builtin' },
+      server: { ...config.server, drainTimeoutMs: 1000 },
+      services: [simulated],
+    },
+    adjustments: { hooksSkipped, promqlAlarmsSkipped },
+  };
+}

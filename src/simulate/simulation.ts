@@ -1,0 +1,235 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ScaledClock } from '../core/clock.js';
+import type { AlarmConfig, ServiceConfig, ShiftproxyConfig } from '../core/config-types.js';
+import { BadRequestError } from '../core/errors.js';
+import { silentLogger } from '../core/logger.js';
+import { otherSlot, type SlotName } from '../core/types.js';
+import { startShiftproxy, type RunningShiftproxy } from '../main.js';
+import type { HistoryEntry, RolloutRecord } from '../rollout/rollout-record.js';
+import { compileStrategy } from '../strategies/compile-strategy.js';
+import type { StepPlan } from '../strategies/step-plan.js';
+import { FakeBackend } from './fake-backend.js';
+import { defaultSpeed, thinWindowNotes } from './load-sizing.js';
+import type { FaultSpec } from './fault-spec.js';
+import { seededRandom } from './seeded-random.js';
+import { SyntheticLoad } from './synthetic-load.js';
+import { simulationConfig, type SimulationAdjustments } from './simulation-config.js';
+import { TimelineSampler, type TimelinePoint } from './timeline.js';
+
+export interface SimulationOptions {
+  config: ShiftproxyConfig;
+  /** The service to roll out; the first one by default. */
+  service?: string;
+  /** How much faster than real time the schedule runs. */
+  speed: number;
+  /** Real requests per second driven through the proxy. */
+  rps: number;
+  failCanary?: FaultSpec;
+  failStable?: FaultSpec;
+  seed?: number;
+  onProgress?: (progress: SimulationProgress) => void;
+}
+
+export interface SimulationProgress {
+  elapsedMs: number;
+  plannedMs: number | null;
+  state: string;
+  canaryWeight: number;
+  canaryErrorRate: number | null;
+}
+
+/** The JSON a simulation prints (DESIGN.md's shape), plus what the report draws. */
+export interface SimulationResult {
+  outcome: 'promoted' | 'rolled_back';
+  reason: string | null;
+  alarm: string | null;
+  /** Schedule time (virtual ms after the start) of the decision. */
+  decidedAtMs: number;
+  /** From the canary's first injected fault to weight 0; null without a rollback after a fault. */
+  timeToRollbackMs: number | null;
+  exposure: { canaryRequests: number; canaryErrors: number };
+  requests: { blue: number; green: number };
+  history: HistoryEntry[];
+  details: SimulationDetails;
+}
+
+export interface SimulationDetails {
+  service: string;
+  from: SlotName;
+  to: SlotName;
+  speed: number;
+  rps: number;
+  seed: number;
+  plan: StepPlan;
+  faults: { canary: FaultSpec | null; stable: FaultSpec | null };
+  alarms: AlarmConfig[];
+  adjustments: SimulationAdjustments;
+  notes: string[];
+  timeline: TimelinePoint[];
+}
+
+/**
+ * Runs a service's rollout for real (the real proxy, controller, analysis and health checks on
+ * loopback) against fake blue and green backends, with real HTTP load from autocannon, on a
+ * clock `speed` times faster than real time. Faults are injected into the backends at chosen
+ * points of the schedule.
+ */
+export async function runSimulation(options: SimulationOptions): Promise<SimulationResult> {
+  const userService = serviceToSimulate(options.config, options.service);
+  if (!(options.speed > 0)) throw new BadRequestError(`--speed must be a positive number, got ${options.speed}`);
+  if (!(options.rps > 0)) throw new BadRequestError(`--rps must be a positive number, got ${options.rps}`);
+  const seed = options.seed ?? Math.floor(Math.random() * 2 ** 31);
+  const clock = new ScaledClock(options.speed);
+  const blue = new FakeBackend('blue', seededRandom(seed));
+  const green = new FakeBackend('green', seededRandom(seed + 1));
+  await Promise.all([blue.start(), green.start()]);
+  const stateDir = mkdtempSync(join(tmpdir(), 'shiftproxy-simulate-'));
+  const { config, adjustments } = simulationConfig(options.config, userService, { blue: blue.url, green: green.url }, join(stateDir, 'state.json'));
+  const service = config.services[0]!;
+  const from = service.live;
+  const to = otherSlot(from);
+  const backends: Record<SlotName, FakeBackend> = { blue, green };
+  const plan = compileStrategy(service.rollout);
+  const notes = thinWindowNotes(service.rollout.analysis.alarms, plan, options.speed, options.rps);
+
+  let running: RunningShiftproxy | undefined;
+  let load: SyntheticLoad | undefined;
+  const timers: NodeJS.Timeout[] = [];
+  try {
+    running = await startShiftproxy(config, { logger: silentLogger(), clock, processMetrics: false });
+    const proxyUrl = `http://127.0.0.1:${running.proxyAddresses[0]?.port}`;
+    const slowestAnswerMs = Math.max(options.failCanary?.latencyMs ?? 0, options.failStable?.latencyMs ?? 0);
+    load = new SyntheticLoad(proxyUrl, options.rps, slowestAnswerMs);
+
+    // Let stable build some history before the rollout starts, as in production.
+    const largestWindow = Math.max(0, ...service.rollout.analysis.alarms.map((a) => a.windowMs));
+    await sleep(Math.min(3000, Math.max(500, clock.toRealMs(largestWindow))));
+
+    const controller = running.controller;
+    const dataPlane = running.dataPlane;
+    const sampler = new TimelineSampler((slot) => [dataPlane.runtime(service.name).counters[slot].stable, dataPlane.runtime(service.name).counters[slot].canary]);
+    const timeline: TimelinePoint[] = [];
+    const startedAt = clock.now();
+    const elapsed = () => clock.now() - startedAt;
+    const plannedMs = plannedMsOf(plan);
+    const alarmValues = () => {
+      const values: Record<string, number | null> = {};
+      const last = (running as RunningShiftproxy).analysisValues(service.name);
+      for (const alarm of service.rollout.analysis.alarms) values[alarm.name] = last.get(alarm.name) ?? null;
+      return values;
+    };
+    const sample = () => {
+      const rollout = controller.get(service.name);
+      const routing = dataPlane.routing(service.name);
+      const weight = routing.live === from ? routing.canaryWeight : 100 - routing.canaryWeight;
+      const point = sampler.sample(elapsed(), weight, rollout?.state ?? 'pending', alarmValues());
+      timeline.push(point);
+      options.onProgress?.({ elapsedMs: point.t, plannedMs, state: point.state, canaryWeight: point.weight, canaryErrorRate: point.errorRate[to] });
+    };
+    const sampleEveryRealMs = Math.max(250, clock.toRealMs(Math.max(1000, (plannedMs ?? 600_000) / 200)));
+    timers.push(setInterval(sample, sampleEveryRealMs));
+
+    // Faults start at points of the schedule; the backends count what each slot served from then on.
+    const counted = (slot: SlotName) => ({ requests: backends[slot].requests, errors: backends[slot].errors });
+    let canaryFaultAt: number | null = null;
+    let exposureFrom = counted(to);
+    const inject = (slot: SlotName, fault: FaultSpec | undefined, isCanary: boolean) => {
+      if (!fault || (fault.errorRate === 0 && fault.latencyMs === 0)) return;
+      clock.setTimeout(() => {
+        backends[slot].faults.errorRate = fault.errorRate;
+        backends[slot].faults.latencyMs = fault.latencyMs;
+        if (isCanary) {
+          canaryFaultAt = elapsed();
+          exposureFrom = counted(to);
+        }
+      }, fault.afterMs);
+    };
+    const requestsFrom = { blue: counted('blue'), green: counted('green') };
+
+    const decided = new Promise<{ record: RolloutRecord; at: number }>((resolve) => {
+      controller.onTransition((_name, previous, current) => {
+        sample();
+        if (current.state === 'promoted' || current.state === 'rolled_back') {
+          resolve({ record: current, at: elapsed() });
+        } else if (current.state === 'paused' && current.pauseKind === 'manual-step' && previous?.pauseKind !== 'manual-step') {
+          notes.push(`the manual step at ${current.canaryWeight}% was released automatically after one analysis interval`);
+          clock.setTimeout(() => void controller.command(service.name, 'resume').catch(() => undefined), service.rollout.analysis.intervalMs);
+        } else if (current.state === 'paused' && current.pauseKind === 'alarm' && previous?.state !== 'paused') {
+          notes.push('an alarm paused the rollout (onBreach: pause); the simulation treats the pause as an abort');
+          void controller.command(service.name, 'abort').catch(() => undefined);
+        }
+      });
+    });
+
+    inject(to, options.failCanary, true);
+    inject(from, options.failStable, false);
+    await controller.startRollout(service.name);
+
+    const limitMs = (plannedMs ?? 3_600_000) + service.rollout.progressDeadlineMs + 60_000;
+    const timedOut = new Promise<null>((resolve) => timers.push(setTimeout(() => resolve(null), clock.toRealMs(limitMs) + 10_000)));
+    const decision = await Promise.race([decided, timedOut]);
+    if (!decision) throw new Error('the rollout did not reach a decision in time');
+    sample();
+
+    const { record, at } = decision;
+    const rolledBackAt = record.state === 'rolled_back' ? at : null;
+    const canaryNow = counted(to);
+    const faultAt = canaryFaultAt as number | null;
+    return {
+      outcome: record.state === 'promoted' ? 'promoted' : 'rolled_back',
+      reason: record.reason,
+      alarm: record.alarm ?? null,
+      decidedAtMs: Math.round(at),
+      timeToRollbackMs: rolledBackAt !== null && faultAt !== null ? Math.round(rolledBackAt - faultAt) : null,
+      exposure: { canaryRequests: canaryNow.requests - exposureFrom.requests, canaryErrors: canaryNow.errors - exposureFrom.errors },
+      requests: { blue: blue.requests - requestsFrom.blue.requests, green: green.requests - requestsFrom.green.requests },
+      history: record.history,
+      details: {
+        service: service.name,
+        from,
+        to,
+        speed: options.speed,
+        rps: options.rps,
+        seed,
+        plan,
+        faults: { canary: options.failCanary ?? null, stable: options.failStable ?? null },
+        alarms: service.rollout.analysis.alarms,
+        adjustments,
+        notes,
+        timeline,
+      },
+    };
+  } finally {
+    for (const timer of timers) clearTimeout(timer);
+    load?.stop();
+    await running?.stop(500);
+    await Promise.all([blue.stop(), green.stop()]);
+    rmSync(stateDir, { recursive: true, force: true });
+  }
+}
+
+/** The service a simulation rolls out: the named one, or the config's first. */
+export function serviceToSimulate(config: ShiftproxyConfig, name: string | undefined): ServiceConfig {
+  const service = name === undefined ? config.services[0] : config.services.find((s) => s.name === name);
+  if (!service) throw new BadRequestError(`no service named "${name}" in the config`);
+  return service;
+}
+
+/** The speed to run a service's simulation at when none was given (see defaultSpeed). */
+export function simulationSpeed(service: ServiceConfig, rps: number): number {
+  const simulatedAlarms = service.rollout.analysis.alarms.filter((alarm) => alarm.promql === undefined);
+  return defaultSpeed(simulatedAlarms, compileStrategy(service.rollout), rps);
+}
+
+/** Planned schedule length (manual steps count as one analysis interval, the simulation releases them). */
+function plannedMsOf(plan: StepPlan): number | null {
+  let total = plan.bakeTimeMs;
+  for (const step of plan.steps) total += step.hold === 'manual' ? 0 : step.hold;
+  return total > 0 ? total : null;
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

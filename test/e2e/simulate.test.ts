@@ -1,0 +1,130 @@
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { chromiumMissing, launchChromium } from '../helpers/chromium.js';
+import { runCli, writeTempConfig } from '../helpers/cli-process.js';
+
+// A 10%-then-30% canary with a 1-minute bake: 3 minutes of schedule, 3 seconds at 60x. At 400
+// real requests/s a 1-minute window lasts one real second and holds about 40 canary requests at
+// 10%, twice the alarm's minRequests, so a loaded machine still leaves it enough to decide.
+const config = writeTempConfig(`
+listen: 0.0.0.0:8080
+admin: { listen: 127.0.0.1:9090 }
+services:
+  - name: checkout
+    match: { host: checkout.example.com }
+    blue:  { targets: [ { url: "http://127.0.0.1:9001" } ] }
+    green: { targets: [ { url: "http://127.0.0.1:9002" } ] }
+    rollout:
+      strategy: steps
+      steps: [ { weight: 10, pause: 1m }, { weight: 30, pause: 1m }, { weight: 100 } ]
+      bakeTime: 1m
+      hooks: { beforeAllowTraffic: "http://127.0.0.1:1/never-called" }
+      analysis:
+        interval: 10s
+        failureLimit: 2
+        alarms:
+          - { name: canary-errors, metric: error_rate, role: canary, window: 1m, max: 0.05, minRequests: 20 }
+`);
+
+interface SimulationJson {
+  outcome: string;
+  reason: string | null;
+  alarm: string | null;
+  decidedAtMs: number;
+  timeToRollbackMs: number | null;
+  exposure: { canaryRequests: number; canaryErrors: number };
+  requests: { blue: number; green: number };
+  history: { event: string; canaryWeight: number }[];
+}
+
+/** Opens the report in Chromium with the network cut off: every chart must draw from the file alone. */
+async function expectChartsDrawn(report: string): Promise<void> {
+  const browser = await launchChromium();
+  try {
+    const page = await browser.context.newPage();
+    const errors: string[] = [];
+    page.on('pageerror', (err) => void errors.push(err.message));
+    await page.route('**/*', (route) => (route.request().url().startsWith('file:') ? route.continue() : route.abort()));
+    await page.goto(`file://${report}`);
+    await page.waitForSelector('.uplot canvas');
+    const titles = await page.locator('.uplot .u-title').allTextContents();
+    expect(titles).toEqual(expect.arrayContaining(['Canary weight', 'Requests per second', 'Error rate', 'p99 latency', 'Alarm canary-errors (error_rate)']));
+    // The charts have data drawn on them, not just axes: a canvas with more than one colour.
+    const coloured = await page.evaluate<number>(`(() => {
+      const canvas = document.querySelector('.uplot canvas');
+      const pixels = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
+      const seen = new Set();
+      for (let i = 0; i < pixels.length; i += 4) seen.add((pixels[i] << 16) | (pixels[i + 1] << 8) | pixels[i + 2]);
+      return seen.size;
+    })()`);
+    expect(coloured).toBeGreaterThan(3);
+    expect(errors).toEqual([]);
+  } finally {
+    await browser.close();
+  }
+}
+
+async function simulate(...extra: string[]) {
+  const run = await runCli(['simulate', '-c', config, '--speed', '60', '--rps', '400', '--seed', '7', '--json', ...extra]);
+  return { code: run.code, stderr: run.stderr, result: JSON.parse(run.stdout) as SimulationJson };
+}
+
+describe('shiftproxy simulate', () => {
+  it('promotes a good canary, with real traffic through both slots', async () => {
+    const { code, result } = await simulate('--expect', 'promoted');
+    expect(result.outcome, result.reason ?? '').toBe('promoted');
+    expect(code).toBe(0);
+    expect(result.alarm).toBeNull();
+    expect(result.timeToRollbackMs).toBeNull();
+    // 3 minutes of schedule: the decision comes after the steps and the bake, not before.
+    expect(result.decidedAtMs).toBeGreaterThanOrEqual(180_000);
+    expect(result.requests.blue).toBeGreaterThan(100);
+    expect(result.requests.green).toBeGreaterThan(100);
+    expect(result.exposure.canaryErrors).toBe(0);
+    expect(result.history.map((h) => h.event)).toEqual(expect.arrayContaining(['started', 'step', 'analysis', 'promoted']));
+  });
+
+  it('rolls back a canary failing at 20%, reports the exposure, and exits 1 when promotion was expected', async () => {
+    const report = join(dirname(config), 'report.html');
+    const { code, result } = await simulate('--fail-canary', 'error=0.2,after=30s', '--expect', 'promoted', '--report', report);
+    expect(code).toBe(1);
+    expect(result.outcome).toBe('rolled_back');
+    expect(result.alarm).toBe('canary-errors');
+    expect(result.reason).toMatch(/canary-errors: error_rate = .* > max 0\.05/);
+    // Faults start at 30s; two failed checks 10s apart cannot come sooner than the second one.
+    expect(result.decidedAtMs).toBeGreaterThan(30_000);
+    expect(result.timeToRollbackMs).toBeGreaterThan(0);
+    expect(result.timeToRollbackMs).toBeLessThan(120_000);
+    expect(result.exposure.canaryRequests).toBeGreaterThan(0);
+    expect(result.exposure.canaryErrors).toBeGreaterThan(0);
+    expect(result.exposure.canaryErrors).toBeLessThan(result.exposure.canaryRequests);
+    expect(result.history.at(-1)).toMatchObject({ event: 'rolled_back', canaryWeight: 0 });
+
+    const html = readFileSync(report, 'utf8');
+    // Self-contained: the charting library is inlined, nothing is fetched.
+    expect(html).not.toMatch(/<script[^>]+src=/);
+    expect(html).not.toMatch(/<link[^>]+href=/);
+    expect(html).toContain('Decision trail');
+    expect(html).toMatch(/<td>rolled_back<\/td>/);
+    expect(html).toContain('time to rollback');
+    if (!chromiumMissing) await expectChartsDrawn(report);
+  });
+
+  it('says what it left out: hooks would call real systems', async () => {
+    const run = await runCli(['simulate', '-c', config, '--speed', '60', '--rps', '400']);
+    expect(run.code, run.stdout + run.stderr).toBe(0);
+    expect(run.stdout).toContain('not simulated');
+    expect(run.stdout).toContain('hook beforeAllowTraffic');
+    expect(run.stdout).toMatch(/outcome\s+promoted/);
+  });
+
+  it('refuses bad arguments with exit 1 and a clear message', async () => {
+    const bad = await runCli(['simulate', '-c', config, '--fail-canary', 'error=2']);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(/--fail-canary/);
+    const unknown = await runCli(['simulate', '-c', config, 'nope']);
+    expect(unknown.code).toBe(1);
+    expect(unknown.stderr).toContain('no service named "nope"');
+  });
+});

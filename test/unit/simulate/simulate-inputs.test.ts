@@ -1,0 +1,122 @@
+import { describe, expect, it } from 'vitest';
+import { describeFault, parseFaultSpec } from '../../../src/simulate/fault-spec.js';
+import { defaultSpeed, thinWindowNotes, windowLoads } from '../../../src/simulate/load-sizing.js';
+import { seededRandom } from '../../../src/simulate/seeded-random.js';
+import { simulationConfig } from '../../../src/simulate/simulation-config.js';
+import { compileStrategy } from '../../../src/strategies/compile-strategy.js';
+import { configYaml, loadText } from '../../helpers/config-text.js';
+
+describe('--fail-canary / --fail-stable', () => {
+  it('reads every key, in any order, each optional', () => {
+    expect(parseFaultSpec('error=0.2,latency=300ms,after=2m', '--fail-canary')).toEqual({ errorRate: 0.2, latencyMs: 300, afterMs: 120_000 });
+    expect(parseFaultSpec('after=30s, error=1', '--fail-canary')).toEqual({ errorRate: 1, latencyMs: 0, afterMs: 30_000 });
+    expect(parseFaultSpec('latency=1s', '--fail-stable')).toEqual({ errorRate: 0, latencyMs: 1000, afterMs: 0 });
+  });
+
+  it.each([
+    ['', /expected e\.g\./],
+    ['error=2', /error must be a share between 0 and 1, got "2"/],
+    ['error=', /error must be a share/],
+    ['latency=fast', /latency must be a duration/],
+    ['after=-1m', /after must be a duration/],
+    ['errors=0.1', /unknown key "errors"/],
+  ])('refuses %j naming the flag', (text, message) => {
+    expect(() => parseFaultSpec(text, '--fail-canary')).toThrow(message);
+    expect(() => parseFaultSpec(text, '--fail-canary')).toThrow(/^--fail-canary: /);
+  });
+
+  it('describes itself for people', () => {
+    expect(describeFault({ errorRate: 0.2, latencyMs: 300, afterMs: 120_000 })).toBe('20% errors, +300ms latency from 2m');
+    expect(describeFault({ errorRate: 0.05, latencyMs: 0, afterMs: 0 })).toBe('5% errors from the start');
+  });
+});
+
+describe('seeded faults', () => {
+  it('repeats the same sequence for the same seed, a different one for another', () => {
+    const a = seededRandom(42);
+    const b = seededRandom(42);
+    const c = seededRandom(43);
+    const first = Array.from({ length: 5 }, a);
+    expect(Array.from({ length: 5 }, b)).toEqual(first);
+    expect(Array.from({ length: 5 }, c)).not.toEqual(first);
+    const draws = Array.from({ length: 10_000 }, seededRandom(1));
+    expect(Math.min(...draws)).toBeGreaterThanOrEqual(0);
+    expect(Math.max(...draws)).toBeLessThan(1);
+    expect(draws.filter((x) => x < 0.2).length / draws.length).toBeCloseTo(0.2, 1);
+  });
+});
+
+const canaryService = [
+  'rollout:',
+  '  strategy: canary',
+  '  canary: { weight: 10, interval: 5m }',
+  '  analysis:',
+  '    alarms:',
+  '      - { name: errors, metric: error_rate, role: canary, window: 1m, max: 0.05, minRequests: 20 }',
+  '      - { name: stable-errors, metric: error_rate, role: stable, window: 30s, max: 0.05, minRequests: 50 }',
+];
+
+describe('load sizing: compressed time shrinks every window', () => {
+  const service = loadText(configYaml([], canaryService)).services[0]!;
+  const plan = compileStrategy(service.rollout);
+  const alarms = service.rollout.analysis.alarms;
+
+  it('counts what each window holds at its role\'s thinnest step', () => {
+    // 200 rps at 30x: a 1m window lasts 2 real seconds, 400 requests, 10% of them canary.
+    expect(windowLoads(alarms, plan, 30, 200)).toEqual([
+      { alarm: 'errors', window: 60_000, weight: 10, expected: 40, needed: 20 },
+      // Stable's thinnest step is the 10% one (at 100% stable has no traffic to judge).
+      { alarm: 'stable-errors', window: 30_000, weight: 10, expected: 180, needed: 50 },
+    ]);
+  });
+
+  it('picks the fastest speed up to 60x at which every window holds twice its minRequests', () => {
+    expect(defaultSpeed(alarms, plan, 200)).toBe(30);
+    expect(defaultSpeed(alarms, plan, 10_000)).toBe(60);
+    expect(defaultSpeed(alarms, plan, 5)).toBe(1);
+    expect(defaultSpeed([], plan, 5)).toBe(60);
+  });
+
+  it('warns when an explicit speed leaves a window too thin to decide', () => {
+    expect(thinWindowNotes(alarms, plan, 30, 200)).toEqual([]);
+    const notes = thinWindowNotes(alarms, plan, 60, 120);
+    expect(notes).toHaveLength(1);
+    expect(notes[0]).toContain("errors's 1m window holds about 12 requests at the 10% step and needs 20");
+  });
+});
+
+describe('the simulated config', () => {
+  it('keeps the schedule and builtin alarms; drops hooks, PromQL alarms, the match and the test listener', () => {
+    const config = loadText(
+      configYaml(
+        ['listen: 0.0.0.0:8080', 'metrics: { provider: prometheus, prometheus: { url: "http://127.0.0.1:9091" } }'],
+        [
+          'match: { host: shop.example.com, pathPrefix: /api }',
+          'testListen: 127.0.0.1:0',
+          'retry: { attempts: 2 }',
+          ...canaryService,
+          '      - { name: p99, promql: "histogram_quantile(0.99, x)", role: canary, window: 1m, max: 0.5 }',
+          '  hooks: { beforeAllowTraffic: "http://127.0.0.1:1/check" }',
+        ],
+      ),
+    );
+    const service = config.services[0]!;
+    const { config: simulated, adjustments } = simulationConfig(config, service, { blue: 'http://127.0.0.1:7001', green: 'http://127.0.0.1:7002' }, '/tmp/x/state.json');
+    expect(adjustments).toEqual({ hooksSkipped: ['beforeAllowTraffic'], promqlAlarmsSkipped: ['p99'] });
+    const only = simulated.services[0]!;
+    expect(simulated.services).toHaveLength(1);
+    expect(simulated.listen).toEqual({ host: '127.0.0.1', port: 0 });
+    expect(simulated.metrics.provider).toBe('builtin');
+    expect(simulated.state.path).toBe('/tmp/x/state.json');
+    expect(only.match).toEqual({ pathPrefix: '/' });
+    expect(only.testListen).toBeUndefined();
+    expect(only.retry.attempts).toBe(0);
+    expect(only.blue.targets.map((t) => t.url)).toEqual(['http://127.0.0.1:7001']);
+    expect(only.rollout.analysis.alarms.map((a) => a.name)).toEqual(['errors', 'stable-errors']);
+    expect(only.rollout.hooks.beforeAllowTraffic).toBeUndefined();
+    expect(compileStrategy(only.rollout)).toEqual(compileStrategy(service.rollout));
+    // The user's config is left as it was.
+    expect(service.rollout.analysis.alarms).toHaveLength(3);
+    expect(service.match.host).toBe('shop.example.com');
+  });
+});
