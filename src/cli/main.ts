@@ -1,13 +1,14 @@
 import { Command, CommanderError } from 'commander';
-import { demoCommand } from './demo-command.js';
 import { durationOption } from './option-values.js';
 import { describeFailure, EXIT_INTERNAL_ERROR, exitCodeFor, EXIT_USER_ERROR } from './exit-codes.js';
 import { planCommand } from './plan-command.js';
 import { rolloutCommand, type RolloutAction, type RolloutCliOptions } from './rollout-command.js';
 import { runCommand } from './run-command.js';
-import { simulateCommand, type SimulateCliOptions } from './simulate-command.js';
+import type { SimulateCliOptions } from './simulate-command.js';
 import { validateCommand } from './validate-command.js';
 
+// simulate and demo load their load generator and progress bars only when they run: `run`, the
+// long-lived proxy, should not carry them in memory.
 const program = new Command('shiftproxy')
   .description('A reverse proxy that shifts traffic between blue and green slots, watches alarms and rolls back by itself.')
   .version('0.1.0')
@@ -87,6 +88,7 @@ program
   .option('--json', 'print one JSON object instead of the summary')
   .option('--expect <outcome>', 'promoted | rolled_back: exit 0 only when that is the outcome, else 1')
   .action(async (service: string | undefined, options: SimulateCliOptions) => {
+    const { simulateCommand } = await import('./simulate-command.js');
     process.exitCode = await simulateCommand(service, options);
   });
 
@@ -96,6 +98,7 @@ program
   .option('--step <duration>', 'how long each step (and the bake) holds', '4s')
   .option('--lead <duration>', 'wait this long before starting, to open the dashboard', '3s')
   .action(async (options: { step: string; lead: string }) => {
+    const { demoCommand } = await import('./demo-command.js');
     const promoted = await demoCommand({ stepMs: durationOption('--step', options.step), leadMs: durationOption('--lead', options.lead) });
     if (!promoted) process.exitCode = EXIT_USER_ERROR;
   });

@@ -1,19 +1,8 @@
-import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
+import { readChartLibrary } from '../core/chart-library.js';
 import { formatDuration } from '../core/duration.js';
 import type { HistoryEntry } from '../rollout/rollout-record.js';
 import type { SimulationResult } from './simulation.js';
 import { describeFault } from './fault-spec.js';
-
-const require = createRequire(import.meta.url);
-
-/** uPlot's script and styles, inlined so the report opens with no network. */
-function chartLibrary(): { script: string; css: string } {
-  return {
-    script: readFileSync(require.resolve('uplot/dist/uPlot.iife.min.js'), 'utf8'),
-    css: readFileSync(require.resolve('uplot/dist/uPlot.min.css'), 'utf8'),
-  };
-}
 
 /**
  * One self-contained HTML file: the outcome, a timeline chart per quantity (canary weight,
@@ -21,7 +10,7 @@ function chartLibrary(): { script: string; css: string } {
  * first fault and the decision marked, and the decision trail as a table.
  */
 export function renderReport(result: SimulationResult): string {
-  const { script, css } = chartLibrary();
+  const { script, style: css } = readChartLibrary();
   const d = result.details;
   const data = {
     timeline: d.timeline,

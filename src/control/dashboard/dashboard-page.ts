@@ -1,6 +1,5 @@
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
+import { readChartLibrary } from '../../core/chart-library.js';
 import { PAGE_MARKUP } from './page-markup.js';
 import { PAGE_SCRIPT } from './page-script.js';
 import { PAGE_STYLE } from './page-style.js';
@@ -8,15 +7,6 @@ import { PAGE_STYLE } from './page-style.js';
 export interface DashboardPage {
   html: string;
   headers: Record<string, string>;
-}
-
-/** The chart library's files, found wherever npm put the `uplot` dependency. */
-export function readChartLibrary(): { script: string; style: string } {
-  const require = createRequire(import.meta.url);
-  return {
-    script: readFileSync(require.resolve('uplot/dist/uPlot.iife.min.js'), 'utf8'),
-    style: readFileSync(require.resolve('uplot/dist/uPlot.min.css'), 'utf8'),
-  };
 }
 
 /**

@@ -1,6 +1,7 @@
 import { Script } from 'node:vm';
 import { describe, expect, it } from 'vitest';
-import { buildDashboardPage, readChartLibrary } from '../../../src/control/dashboard/dashboard-page.js';
+import { buildDashboardPage } from '../../../src/control/dashboard/dashboard-page.js';
+import { readChartLibrary } from '../../../src/core/chart-library.js';
 import { PAGE_SCRIPT } from '../../../src/control/dashboard/page-script.js';
 
 describe('the dashboard page', () => {
