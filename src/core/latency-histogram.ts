@@ -48,25 +48,28 @@ export class LatencyHistogram {
 }
 
 /**
- * The q-quantile (0..1) of a bucketed distribution, interpolating linearly inside the bucket
- * that holds it. Returns NaN when there are no observations.
+ * The q-quantile (0..1) of a bucketed distribution (`counts` has one bucket more than `bounds`,
+ * for what lies above the last bound), interpolating linearly inside the bucket that holds it.
+ * NaN when there are no observations. Observations above the last bound are reported at that
+ * bound: the histogram cannot say more.
  */
-export function quantileFromCounts(counts: ArrayLike<number>, q: number): number {
+export function quantileFromCounts(counts: ArrayLike<number>, q: number, bounds: ArrayLike<number> = LATENCY_BOUNDS_S): number {
   let total = 0;
   for (let i = 0; i < counts.length; i++) total += counts[i] as number;
   if (total <= 0) return Number.NaN;
+  const last = bounds[bounds.length - 1] as number;
   const rank = q * total;
   let seen = 0;
   for (let i = 0; i < counts.length; i++) {
     const inBucket = counts[i] as number;
     if (inBucket <= 0) continue;
     if (seen + inBucket >= rank) {
-      const lower = i === 0 ? 0 : (LATENCY_BOUNDS_S[i - 1] as number);
-      const upper = i < LATENCY_BOUNDS_S.length ? (LATENCY_BOUNDS_S[i] as number) : lower * 1.122;
-      const fraction = inBucket === 0 ? 0 : Math.min(1, Math.max(0, (rank - seen) / inBucket));
-      return lower + (upper - lower) * fraction;
+      if (i >= bounds.length) return last;
+      const lower = i === 0 ? 0 : (bounds[i - 1] as number);
+      const upper = bounds[i] as number;
+      return lower + (upper - lower) * Math.min(1, Math.max(0, (rank - seen) / inBucket));
     }
     seen += inBucket;
   }
-  return LATENCY_BOUNDS_S[LATENCY_BOUNDS_S.length - 1] as number;
+  return last;
 }

@@ -13,7 +13,7 @@ import type { StepPlan } from '../strategies/step-plan.js';
 import { FakeBackend } from './fake-backend.js';
 import { defaultSpeed, thinWindowNotes } from './load-sizing.js';
 import type { FaultSpec } from './fault-spec.js';
-import { seededRandom } from './seeded-random.js';
+import { seededRandom } from '../core/seeded-random.js';
 import { SyntheticLoad } from './synthetic-load.js';
 import { simulationConfig, type SimulationAdjustments } from './simulation-config.js';
 import { TimelineSampler, type TimelinePoint } from './timeline.js';

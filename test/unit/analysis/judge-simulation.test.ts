@@ -3,6 +3,7 @@ import { judgeErrorRate, judgeLatency, type JudgeVerdict } from '../../../src/an
 import { runProbability } from '../../../src/analysis/statistics.js';
 import type { WindowStats } from '../../../src/analysis/window-stats.js';
 import { LATENCY_BOUNDS_S, PROMETHEUS_BOUNDS_S } from '../../../src/core/latency-histogram.js';
+import { seededRandom } from '../../../src/core/seeded-random.js';
 
 /**
  * Seeded Monte Carlo runs of the judge: how often it breaches when both slots behave the same
@@ -11,17 +12,6 @@ import { LATENCY_BOUNDS_S, PROMETHEUS_BOUNDS_S } from '../../../src/core/latency
  * the same numbers, which the README quotes.
  */
 
-/** mulberry32: a small, fast, well-mixed 32-bit generator; uniform in [0, 1). */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Binomial(n, p) by jumping geometric gaps between failures: exact, and O(failures) rather than O(n). */
 function binomial(random: () => number, n: number, p: number): number {
@@ -103,7 +93,7 @@ const FALSE_ALARM_BOUND = 0.06;
 
 describe('error-rate judge, simulated', () => {
   const RUNS = 2000;
-  const random = mulberry32(0x5eed_0001);
+  const random = seededRandom(0x5eed_0001);
 
   function simulate(s: { canaryRate: number; stableRate: number; canaryRequests: number; stableRequests: number; maxRatio: number }): Rates {
     const tally = new Tally();
@@ -166,7 +156,7 @@ describe('latency judge, simulated (lognormal, median 100 ms, sigma 0.5)', () =>
   const SIGMA = 0.5;
   const QUANTILES = [0.5, 0.9, 0.99] as const;
   const ALL_LAYOUTS = Object.keys(LAYOUTS) as Layout[];
-  const normal = normalSource(mulberry32(0x5eed_0002));
+  const normal = normalSource(seededRandom(0x5eed_0002));
   const report: string[] = [];
 
   /** Runs RUNS windows of canary at `slowdown` x stable, judged at each layout, quantile and maxRatio. */

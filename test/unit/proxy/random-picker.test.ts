@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { HealthFlag } from '../../../src/core/health-flags.js';
 import { RandomPicker } from '../../../src/proxy/random-picker.js';
 import { count, destroyTargets, picks, targets } from '../../helpers/picker-targets.js';
+import { seededRandom } from '../../../src/core/seeded-random.js';
 
 afterEach(destroyTargets);
 
@@ -11,17 +12,6 @@ function scripted(...values: number[]): () => number {
   return () => values[i++ % values.length] as number;
 }
 
-/** mulberry32: a seeded uniform source, so the "random" picks are the same on every run. */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 describe('RandomPicker', () => {
   it('maps the random number onto the weights in order', () => {
@@ -31,7 +21,7 @@ describe('RandomPicker', () => {
   });
 
   it('honours weights over many picks', () => {
-    const sequence = picks(new RandomPicker(targets(6, 3, 1), seeded(7)), 10_000);
+    const sequence = picks(new RandomPicker(targets(6, 3, 1), seededRandom(7)), 10_000);
     const shares = ['a', 'b', 'c'].map((ch) => count(sequence, ch) / 10_000);
     // Within 4 standard deviations of 0.6 / 0.3 / 0.1 (about 0.02, 0.018, 0.012).
     expect(Math.abs((shares[0] as number) - 0.6)).toBeLessThan(0.02);

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { describeFault, parseFaultSpec } from '../../../src/simulate/fault-spec.js';
 import { defaultSpeed, thinWindowNotes, windowLoads } from '../../../src/simulate/load-sizing.js';
-import { seededRandom } from '../../../src/simulate/seeded-random.js';
+import { seededRandom } from '../../../src/core/seeded-random.js';
 import { simulationConfig } from '../../../src/simulate/simulation-config.js';
 import { compileStrategy } from '../../../src/strategies/compile-strategy.js';
 import { configYaml, loadText } from '../../helpers/config-text.js';
