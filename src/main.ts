@@ -9,7 +9,11 @@ import { AdminServer } from './control/admin-server.js';
 import { registerCoreRoutes } from './control/core-routes.js';
 import type { DashboardFeed } from './control/dashboard/dashboard-feed.js';
 import { registerDashboardRoutes } from './control/dashboard/dashboard-routes.js';
+import { registerConfigRoutes } from './control/config-routes.js';
 import { registerRolloutRoutes } from './control/rollout-routes.js';
+import { loadConfigFile } from './config/load-config.js';
+import { registerConfigMetrics } from './metrics/config-metrics.js';
+import { ConfigReloader } from './reload/config-reloader.js';
 import { HealthRegistry } from './health/health-registry.js';
 import { registerAnalysisMetrics } from './metrics/analysis-metrics.js';
 import { registerDataPlaneMetrics } from './metrics/data-plane-metrics.js';
@@ -24,7 +28,10 @@ import { FileStateStore } from './state/file-state-store.js';
 import type { StateStore } from './state/state-store.js';
 
 export interface RunningShiftproxy {
+  /** The running config (the last one a reload applied). */
   readonly config: ShiftproxyConfig;
+  /** Reloads `configFile` (SIGHUP, POST /api/v1/config/reload); null when started without a file. */
+  readonly reloader: ConfigReloader | null;
   readonly dataPlane: DataPlane;
   /** Active checks and outlier detection; subscribe to slot availability here. */
   readonly health: HealthRegistry;
@@ -54,6 +61,8 @@ export interface StartOptions {
   store?: StateStore;
   /** Alarm evaluation for rollouts; by default built from the config (builtin windows or Prometheus). */
   analysis?: AnalysisPort;
+  /** The file the config came from; enables reloads (and GET /api/v1/config). */
+  configFile?: string;
 }
 
 /**
@@ -110,6 +119,10 @@ export async function startShiftproxy(config: ShiftproxyConfig, options: StartOp
     }
   });
   registerRolloutMetrics(registry, controller);
+  const reloader = options.configFile
+    ? new ConfigReloader({ file: options.configFile, initial: config, load: (file) => loadConfigFile(file), targets: { dataPlane, controller }, logger: logger.child({ component: 'config' }) })
+    : null;
+  if (reloader) registerConfigMetrics(registry, reloader);
   const contributors = {
     health: (service: string) => health.describe(service),
     rollout: (service: string) => {
@@ -122,6 +135,7 @@ export async function startShiftproxy(config: ShiftproxyConfig, options: StartOp
   const admin = new AdminServer({ listen: config.admin.listen, token: config.admin.token, logger });
   registerCoreRoutes(admin.router, { dataPlane, registry, isDraining: () => draining, contributors });
   registerRolloutRoutes(admin.router, controller);
+  if (reloader) registerConfigRoutes(admin.router, { view: () => reloader.view(), reload: (trigger) => reloader.reload(trigger) });
   // The dashboard: GET / (the page) and GET /api/v1/events (its live feed).
   const dashboard = registerDashboardRoutes(admin.router, { dataPlane, controller, health: contributors.health, logger: logger.child({ component: 'dashboard' }) });
 
@@ -157,7 +171,10 @@ export async function startShiftproxy(config: ShiftproxyConfig, options: StartOp
 
   let stopping: Promise<{ completed: boolean; cut: number }> | null = null;
   return {
-    config,
+    get config() {
+      return reloader?.config ?? config;
+    },
+    reloader,
     dataPlane,
     health,
     controller,
@@ -193,3 +210,4 @@ export async function startShiftproxy(config: ShiftproxyConfig, options: StartOp
 function addressText(address: AddressInfo): string {
   return formatListen({ host: address.address, port: address.port });
 }
+

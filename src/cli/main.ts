@@ -17,7 +17,7 @@ const program = new Command('shiftproxy')
 
 program
   .command('run')
-  .description('start the proxy, its health checks, its controller and the admin server')
+  .description('start the proxy, its health checks, its controller and the admin server; SIGHUP reloads the config file')
   .requiredOption('-c, --config <file>', 'config file (YAML)')
   .option('--reset-state', 'move an existing state file aside and start every service on its configured live slot at 0%')
   .action(async (options: { config: string; resetState?: boolean }) => {

@@ -6,7 +6,8 @@ import { startShiftproxy } from '../main.js';
 
 /**
  * `shiftproxy run -c FILE`: serve until SIGTERM/SIGINT, then drain (in-flight requests finish
- * with `Connection: close`) and exit 0. A second signal exits at once.
+ * with `Connection: close`) and exit 0. A second signal exits at once. SIGHUP reloads FILE
+ * (an invalid file or one needing a restart is logged and the running config kept).
  */
 export async function runCommand(file: string, options: { resetState?: boolean } = {}): Promise<void> {
   const config = loadConfigFile(file);
@@ -19,8 +20,12 @@ export async function runCommand(file: string, options: { resetState?: boolean }
   }
   process.on('uncaughtException', (err) => logger.error({ err: errorMessage(err), stack: err.stack }, 'uncaught exception; still serving'));
   process.on('unhandledRejection', (reason) => logger.error({ err: errorMessage(reason) }, 'unhandled rejection; still serving'));
-  const running = await startShiftproxy(config, { logger });
+  const running = await startShiftproxy(config, { logger, configFile: file });
   let signals = 0;
+  // Reloads are synchronous: a burst of SIGHUPs is handled one after the other. None once shutting down.
+  process.on('SIGHUP', () => {
+    if (signals === 0) running.reloader?.reload('SIGHUP');
+  });
   const onSignal = (signal: NodeJS.Signals) => {
     signals += 1;
     if (signals > 1) {

@@ -64,6 +64,10 @@ export class HealthRegistry {
   private started = false;
   private stopped = false;
   private firstRound: Promise<void> = Promise.resolve();
+  private readonly ejectionSink: EjectionSink = {
+    ejected: (target, durationMs, reason) => this.onEjected(target, durationMs, reason),
+    returned: (target) => this.changeFlags(target, 0, HealthFlag.OUTLIER_EJECTED, 'ejection time is over'),
+  };
 
   constructor(dataPlane: DataPlane, options: HealthRegistryOptions) {
     this.clock = options.clock;
@@ -79,6 +83,7 @@ export class HealthRegistry {
       for (const slot of SLOT_NAMES) this.feed.seed(this.countSlot(runtime, slot));
     }
     dataPlane.onTargetsChanged((service, slot, added, removed) => this.onTargetsChanged(service, slot, added, removed));
+    dataPlane.onRuntimeReplaced((previous, next) => this.onRuntimeReplaced(previous, next));
   }
 
   /**
@@ -175,26 +180,32 @@ export class HealthRegistry {
 
   private addService(runtime: ServiceRuntime): ServiceHealth {
     const outlier = runtime.config.outlierDetection;
-    const sink: EjectionSink = {
-      ejected: (target, durationMs, reason) => this.onEjected(target, durationMs, reason),
-      returned: (target) => this.changeFlags(target, 0, HealthFlag.OUTLIER_EJECTED, 'ejection time is over'),
-    };
     const service: ServiceHealth = {
       runtime,
       check: runtime.config.healthCheck,
-      detector: outlier ? new OutlierDetector(runtime, outlier, this.clock, sink) : null,
+      detector: outlier ? new OutlierDetector(runtime, outlier, this.clock, this.ejectionSink) : null,
     };
     this.services.set(runtime.name, service);
     return service;
   }
 
   /** Starts watching a target; `previous` is the target it replaces (same URL), whose health it inherits. */
-  private track(service: ServiceHealth, target: Target, previous: TargetHealthRecord | undefined): void {
+  private track(service: ServiceHealth, target: Target, previous: TargetHealthRecord | undefined, pendingFirstCheck = true): void {
+    const record = this.buildRecord(service, target, previous);
+    if (previous) target.flags = previous.target.flags;
+    else if (service.check && pendingFirstCheck) target.setFlag(HealthFlag.PENDING_FIRST_CHECK);
+    if (service.detector) {
+      if (previous) service.detector.adopt(previous.target, target);
+      else service.detector.watch(target);
+    }
+    this.records.set(target, record);
+  }
+
+  /** A health record (carried from `previous` when given) with a checker when the service has active checks. */
+  private buildRecord(service: ServiceHealth, target: Target, previous: TargetHealthRecord | undefined): TargetHealthRecord {
     const check = service.check;
     const thresholds = check ? new HealthThresholds(check.healthyThreshold, check.unhealthyThreshold) : null;
     const record = previous ? carriedTargetHealthRecord(target, previous, thresholds) : newTargetHealthRecord(target, thresholds);
-    if (previous) target.flags = previous.target.flags;
-    else if (check) target.setFlag(HealthFlag.PENDING_FIRST_CHECK);
     if (check) {
       record.checker = new ActiveChecker(this.probeFactory(target.url, check, this.clock), {
         intervalMs: check.intervalMs,
@@ -204,11 +215,7 @@ export class HealthRegistry {
         onError: (err) => this.logger.error({ err: errorMessage(err), target: target.url }, 'handling a health check result failed'),
       });
     }
-    if (service.detector) {
-      if (previous) service.detector.adopt(previous.target, target);
-      else service.detector.watch(target);
-    }
-    this.records.set(target, record);
+    return record;
   }
 
   private untrack(service: ServiceHealth, target: Target): void {
@@ -221,18 +228,81 @@ export class HealthRegistry {
   private onTargetsChanged(serviceName: string, slot: SlotName, added: readonly Target[], removed: readonly Target[]): void {
     const service = this.services.get(serviceName);
     if (!service || this.stopped) return;
+    this.swapTargets(service, slot, added, removed);
+  }
+
+  /** `pendingFirstCheck: false`: new targets take traffic until their first check says otherwise. */
+  private swapTargets(service: ServiceHealth, slot: SlotName, added: readonly Target[], removed: readonly Target[], pendingFirstCheck = true): void {
     const replacedByUrl = new Map<string, TargetHealthRecord>();
     for (const target of removed) {
       const record = this.records.get(target);
       if (record) replacedByUrl.set(target.url, record);
     }
     for (const target of added) {
-      this.track(service, target, replacedByUrl.get(target.url));
+      this.track(service, target, replacedByUrl.get(target.url), pendingFirstCheck);
       const checker = this.records.get(target)?.checker;
       if (checker && this.started) void checker.start();
     }
     for (const target of removed) this.untrack(service, target);
     this.reportSlot(service.runtime, slot);
+  }
+
+  /**
+   * A config reload replaced a service's runtime. Targets kept by the reload keep their records,
+   * flags and checkers (rebuilt, with their streaks, when the health check settings changed);
+   * new targets are tracked (inheriting the health of a same-URL target they replace) and
+   * removed ones untracked. Targets new to the slot or to active checks keep serving until their
+   * first check says otherwise (Envoy's default for new hosts): the file named them, and waiting
+   * would empty a slot whose targets were all replaced. (Targets a rollout brings still wait.)
+   */
+  private onRuntimeReplaced(previous: ServiceRuntime, next: ServiceRuntime): void {
+    const old = this.services.get(next.name);
+    if (!old || this.stopped) return;
+    const outlier = next.config.outlierDetection;
+    let detector = old.detector;
+    const keptTargets = previous.allTargets().filter((t) => next.allTargets().includes(t));
+    if (detector && !outlier) {
+      for (const target of previous.allTargets()) detector.unwatch(target);
+      detector.stop();
+      detector = null;
+    } else if (detector && outlier) {
+      detector.reconfigure(next, outlier);
+    } else if (!detector && outlier) {
+      detector = new OutlierDetector(next, outlier, this.clock, this.ejectionSink);
+      for (const target of keptTargets) detector.watch(target);
+    }
+    const service: ServiceHealth = { runtime: next, check: next.config.healthCheck, detector };
+    this.services.set(next.name, service);
+
+    if (!sameCheck(old.check, service.check)) {
+      for (const target of keptTargets) {
+        const before = this.records.get(target);
+        void before?.checker?.stop();
+        const record = this.buildRecord(service, target, before);
+        this.records.set(target, record);
+        if (record.checker && this.started) void record.checker.start();
+      }
+    }
+    for (const slot of SLOT_NAMES) {
+      const before = previous.slot(slot).targets;
+      const after = next.slot(slot).targets;
+      this.swapTargets(
+        service,
+        slot,
+        after.filter((t) => !before.includes(t)),
+        before.filter((t) => !after.includes(t)),
+        false,
+      );
+    }
+    // Flags only a removed mechanism could clear are cleared now.
+    for (const target of next.allTargets()) {
+      if (!service.check && (target.flags & (HealthFlag.PENDING_FIRST_CHECK | HealthFlag.FAILED_ACTIVE_CHECK)) !== 0) {
+        this.changeFlags(target, 0, HealthFlag.PENDING_FIRST_CHECK | HealthFlag.FAILED_ACTIVE_CHECK, 'active health checks removed from the config');
+      }
+      if (!detector && (target.flags & HealthFlag.OUTLIER_EJECTED) !== 0) {
+        this.changeFlags(target, 0, HealthFlag.OUTLIER_EJECTED, 'outlier detection removed from the config');
+      }
+    }
   }
 
   private onProbeResult(record: TargetHealthRecord, result: ProbeResult): void {
@@ -321,4 +391,8 @@ function activeReason(next: ActiveState, first: boolean, thresholds: HealthThres
   }
   const error = result.error ?? 'check failed';
   return first ? `first check failed: ${error}` : `${thresholds.consecutiveFailures} checks failed in a row, last: ${error}`;
+}
+
+function sameCheck(a: HealthCheckConfig | undefined, b: HealthCheckConfig | undefined): boolean {
+  return JSON.stringify(a) === JSON.stringify(b);
 }

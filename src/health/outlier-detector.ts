@@ -36,8 +36,8 @@ interface OutlierState extends OutlierStatus {
  * `maxEjectionPercent` of its slot is already ejected. It returns by itself when the time is up.
  */
 export class OutlierDetector implements PassiveHealthObserver {
-  private readonly runtime: ServiceRuntime;
-  private readonly config: OutlierDetectionConfig;
+  private runtime: ServiceRuntime;
+  private config: OutlierDetectionConfig;
   private readonly clock: Clock;
   private readonly sink: EjectionSink;
   private readonly states = new Map<Target, OutlierState>();
@@ -47,6 +47,12 @@ export class OutlierDetector implements PassiveHealthObserver {
     this.config = config;
     this.clock = clock;
     this.sink = sink;
+  }
+
+  /** A config reload: the service's new runtime and settings; ejections in progress keep their end time. */
+  reconfigure(runtime: ServiceRuntime, config: OutlierDetectionConfig): void {
+    this.runtime = runtime;
+    this.config = config;
   }
 
   watch(target: Target): void {

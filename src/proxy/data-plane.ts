@@ -1,5 +1,5 @@
 import type { AddressInfo } from 'node:net';
-import type { ShiftproxyConfig, TargetConfig } from '../core/config-types.js';
+import type { ServiceConfig, ShiftproxyConfig, TargetConfig } from '../core/config-types.js';
 import { NotFoundError } from '../core/errors.js';
 import type { SlotName } from '../core/types.js';
 import { ProxyServer, type DrainResult } from './proxy-server.js';
@@ -17,6 +17,9 @@ export interface DataPlaneOptions {
 
 export type TargetsChangedListener = (service: string, slot: SlotName, added: readonly Target[], removed: readonly Target[]) => void;
 
+/** A config reload replaced a service's runtime; targets in both are the same objects. */
+export type RuntimeReplacedListener = (previous: ServiceRuntime, next: ServiceRuntime) => void;
+
 /**
  * The data plane's public face: the current routing snapshot (read once per request by the
  * handlers), the listeners, and the only ways the control plane changes routing. Each change
@@ -26,10 +29,13 @@ export type TargetsChangedListener = (service: string, slot: SlotName, added: re
 export class DataPlane {
   snapshot: RoutingSnapshot;
   readonly server: ProxyServer;
-  private readonly runtimes: ReadonlyMap<string, ServiceRuntime>;
+  private runtimes: ReadonlyMap<string, ServiceRuntime>;
   private readonly targetListeners: TargetsChangedListener[] = [];
+  private readonly runtimeListeners: RuntimeReplacedListener[] = [];
+  private readonly random: (() => number) | undefined;
 
   constructor(config: ShiftproxyConfig, options: DataPlaneOptions = {}) {
+    this.random = options.random;
     this.runtimes = new Map(config.services.map((service) => [service.name, new ServiceRuntime(service, options.random)]));
     this.snapshot = new RoutingSnapshot(
       config.services.map((service) => {
@@ -92,6 +98,42 @@ export class DataPlane {
     for (const target of removed) void target.close().catch(() => undefined);
   }
 
+  /**
+   * A config reload: each service whose config changed gets a successor runtime (keeping its
+   * counters and the targets whose URL, weight and pool settings stayed) and a route with the
+   * current routing state; all of them go live in one snapshot swap. Removed targets close once
+   * their in-flight requests finish. The service list itself must not change (a restart does that).
+   */
+  reconfigure(services: readonly ServiceConfig[], slotTargets: (service: ServiceConfig, slot: SlotName) => readonly TargetConfig[]): void {
+    const replaced: [ServiceRuntime, ServiceRuntime][] = [];
+    const runtimes = new Map(this.runtimes);
+    const routes = this.snapshot.routes.map((route) => {
+      const config = services.find((s) => s.name === route.name);
+      const previous = this.runtime(route.name);
+      if (!config) return route;
+      const targets = { blue: slotTargets(config, 'blue'), green: slotTargets(config, 'green') };
+      if (config === previous.config || (sameJson(config, previous.config) && sameJson(targets.blue, configsOf(previous, 'blue')) && sameJson(targets.green, configsOf(previous, 'green')))) {
+        return route;
+      }
+      const next = new ServiceRuntime(config, this.random, { previous, targets });
+      runtimes.set(route.name, next);
+      replaced.push([previous, next]);
+      return new ServiceRoute(next, { live: route.live, canaryWeight: route.canaryWeight }, route.maxBodyBytes);
+    });
+    if (replaced.length === 0) return;
+    this.runtimes = runtimes;
+    this.snapshot = new RoutingSnapshot(routes);
+    for (const [previous, next] of replaced) {
+      for (const listener of this.runtimeListeners) listener(previous, next);
+      const kept = new Set(next.allTargets());
+      for (const target of previous.allTargets()) if (!kept.has(target)) void target.close().catch(() => undefined);
+    }
+  }
+
+  onRuntimeReplaced(listener: RuntimeReplacedListener): void {
+    this.runtimeListeners.push(listener);
+  }
+
   onTargetsChanged(listener: TargetsChangedListener): void {
     this.targetListeners.push(listener);
   }
@@ -111,6 +153,14 @@ export class DataPlane {
     if (!route) throw new NotFoundError(`unknown service "${service}"`);
     return route;
   }
+}
+
+function configsOf(runtime: ServiceRuntime, slot: SlotName): TargetConfig[] {
+  return runtime.slot(slot).targets.map((t) => ({ url: t.url, weight: t.weight }));
+}
+
+function sameJson(a: unknown, b: unknown): boolean {
+  return JSON.stringify(a) === JSON.stringify(b);
 }
 
 function validState(state: RoutingState): RoutingState {

@@ -4,14 +4,22 @@ import type { Role, SlotName } from '../core/types.js';
 import { buildServiceErrorResponses, type ServiceErrorResponses } from './error-responses.js';
 import { RetryBudget } from './retry-budget.js';
 import { SlotPool } from './slot-pool.js';
-import { Target } from './target.js';
+import { Target, type TargetPoolOptions } from './target.js';
 
 export type SlotCounters = Readonly<Record<SlotName, Readonly<Record<Role, TrafficCounters>>>>;
+
+/** What a config reload carries from the runtime it replaces. */
+export interface RuntimeSuccession {
+  previous: ServiceRuntime;
+  /** Each slot's targets in the new runtime (the configured ones, or a rollout's). */
+  targets: Readonly<Record<SlotName, readonly TargetConfig[]>>;
+}
 
 /**
  * What outlives any one routing snapshot for a service: its targets (pools, health flags), its
  * counters and its prebuilt error answers. Snapshots point here; a weight change never
- * touches it.
+ * touches it. A config reload builds a successor that keeps the counters, the retry budget and
+ * every target whose URL, weight and pool settings stayed.
  */
 export class ServiceRuntime {
   readonly name: string;
@@ -19,22 +27,24 @@ export class ServiceRuntime {
   readonly counters: SlotCounters;
   readonly errors: ServiceErrorResponses;
   /** Shared by every snapshot of the service, so a weight change does not refill it. */
-  readonly retryBudget = new RetryBudget();
+  readonly retryBudget: RetryBudget;
   private readonly slotPools: Record<SlotName, SlotPool>;
   private readonly random: (() => number) | undefined;
 
-  constructor(config: ServiceConfig, random?: () => number) {
+  constructor(config: ServiceConfig, random?: () => number, succession?: RuntimeSuccession) {
     this.name = config.name;
     this.config = config;
     this.random = random;
-    this.counters = {
+    const previous = succession?.previous;
+    this.counters = previous?.counters ?? {
       blue: { stable: new TrafficCounters(), canary: new TrafficCounters() },
       green: { stable: new TrafficCounters(), canary: new TrafficCounters() },
     };
+    this.retryBudget = previous?.retryBudget ?? new RetryBudget();
     this.errors = buildServiceErrorResponses(config.name);
     this.slotPools = {
-      blue: this.buildPool('blue', config.blue.targets, []),
-      green: this.buildPool('green', config.green.targets, []),
+      blue: this.buildPool('blue', succession?.targets.blue ?? config.blue.targets, previous?.slot('blue').targets ?? []),
+      green: this.buildPool('green', succession?.targets.green ?? config.green.targets, previous?.slot('green').targets ?? []),
     };
   }
 
@@ -59,15 +69,16 @@ export class ServiceRuntime {
 
   private buildPool(slot: SlotName, targets: readonly TargetConfig[], reuse: readonly Target[]): SlotPool {
     const timeouts = this.config.timeouts;
+    const options = { connectTimeoutMs: timeouts.connectMs, responseTimeoutMs: timeouts.responseMs, idleTimeoutMs: timeouts.idleMs };
     const built = targets.map(
       (t) =>
-        reuse.find((existing) => existing.url === t.url && existing.weight === t.weight) ??
-        new Target(this.name, slot, t.url, t.weight, {
-          connectTimeoutMs: timeouts.connectMs,
-          responseTimeoutMs: timeouts.responseMs,
-          idleTimeoutMs: timeouts.idleMs,
-        }),
+        reuse.find((existing) => existing.url === t.url && existing.weight === t.weight && samePoolOptions(existing.poolOptions, options)) ??
+        new Target(this.name, slot, t.url, t.weight, options),
     );
     return new SlotPool(slot, built, this.config.balance, this.random);
   }
+}
+
+function samePoolOptions(a: Readonly<TargetPoolOptions>, b: Readonly<TargetPoolOptions>): boolean {
+  return a.connectTimeoutMs === b.connectTimeoutMs && a.responseTimeoutMs === b.responseTimeoutMs && a.idleTimeoutMs === b.idleTimeoutMs;
 }

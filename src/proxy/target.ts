@@ -31,12 +31,15 @@ export class Target {
   passive: PassiveHealthObserver | null = null;
   readonly counters = new TargetCounters();
   readonly pool: Pool;
+  /** What the pool was built with; a target is reused across a config reload only when these stay. */
+  readonly poolOptions: Readonly<TargetPoolOptions>;
 
   constructor(service: string, slot: SlotName, url: string, weight: number, options: TargetPoolOptions) {
     this.service = service;
     this.slot = slot;
     this.url = url;
     this.weight = weight;
+    this.poolOptions = { connectTimeoutMs: options.connectTimeoutMs, responseTimeoutMs: options.responseTimeoutMs, idleTimeoutMs: options.idleTimeoutMs };
     this.pool = new Pool(url, {
       connect: preciseConnector(options.connectTimeoutMs),
       headersTimeout: options.responseTimeoutMs,

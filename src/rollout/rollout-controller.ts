@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { ServiceConfig, ShiftproxyConfig, TargetConfig } from '../core/config-types.js';
+import type { RolloutConfig, ServiceConfig, ShiftproxyConfig, TargetConfig } from '../core/config-types.js';
 import type { Clock, TimerHandle } from '../core/clock.js';
 import { ConflictError, errorMessage, NotFoundError, ShiftError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
@@ -39,7 +39,10 @@ export class PersistError extends ShiftError {
 
 interface ServiceEntry {
   readonly name: string;
-  readonly config: ServiceConfig;
+  /** The running config; during a rollout its `rollout` section stays the one the rollout started with. */
+  config: ServiceConfig;
+  /** A reloaded `rollout` section waiting for the active rollout to end; used by the next one. */
+  nextRollout: RolloutConfig | null;
   live: SlotName;
   targets: Partial<Record<SlotName, TargetConfig[]>>;
   rollout: RolloutRecord | null;
@@ -82,6 +85,7 @@ export class RolloutController {
       this.services.set(config.name, {
         name: config.name,
         config,
+        nextRollout: null,
         live: config.live,
         targets: {},
         rollout: null,
@@ -134,6 +138,30 @@ export class RolloutController {
     }
   }
 
+  /**
+   * A config reload (same services): targets, health and routing settings apply at once (the
+   * configured targets are what a rollback restores); the `rollout` section applies to the next
+   * rollout, an active one keeps the settings it started with.
+   */
+  reconfigure(services: readonly ServiceConfig[]): void {
+    for (const config of services) {
+      const entry = this.services.get(config.name);
+      if (!entry) continue;
+      if (isActive(entry.rollout)) {
+        entry.config = { ...config, rollout: entry.config.rollout };
+        entry.nextRollout = config.rollout;
+      } else {
+        entry.config = config;
+        entry.nextRollout = null;
+      }
+    }
+  }
+
+  /** The slots whose targets a rollout replaced (they win over the configured ones). */
+  targetOverrides(service: string): Readonly<Partial<Record<SlotName, readonly TargetConfig[]>>> {
+    return this.entry(service).targets;
+  }
+
   onTransition(listener: RolloutListener): void {
     this.listeners.push(listener);
   }
@@ -163,6 +191,10 @@ export class RolloutController {
     return this.enqueue(entry, async () => {
       if (isActive(entry.rollout)) {
         throw new ConflictError(`a rollout of ${service} is already ${entry.rollout?.state} (${entry.rollout?.id})`);
+      }
+      if (entry.nextRollout) {
+        entry.config = { ...entry.config, rollout: entry.nextRollout };
+        entry.nextRollout = null;
       }
       const plan = compileStrategy(entry.config.rollout, request);
       const to = otherSlot(entry.live);

@@ -1,0 +1,102 @@
+import type { ServiceConfig, ShiftproxyConfig } from '../core/config-types.js';
+import { formatPath } from './format-issues.js';
+
+/** What changed between the running config and a newly loaded one, as field paths. */
+export interface ConfigDiff {
+  /** Paths of changes a reload applies (e.g. `services[0].blue.targets`). */
+  readonly live: string[];
+  /** One message per change that only a restart can apply (`listen: changes need a restart`). */
+  readonly restart: string[];
+}
+
+/*
+ * The reload rule. Live: everything a service's routing snapshot, targets, health checks and
+ * the next rollout are built from (match, targets, balance, sticky, canaryHeader, timeouts,
+ * healthCheck, outlierDetection, retry, and the rollout section except its alarms).
+ * Restart: what is bound or built once at start (listen, testListen, admin, state, metrics,
+ * server, the alarm evaluator sized from `rollout.analysis.alarms`) and the set and order of
+ * services. `live` is routing state owned by rollouts and the state file, not by a reload.
+ * One restart-only change refuses the whole reload; nothing is applied then.
+ */
+
+const RESTART = ': changes need a restart';
+
+/** Service fields a reload applies; every other field of a service needs a restart. */
+const LIVE_SERVICE_FIELDS = new Set<keyof ServiceConfig>([
+  'match', 'blue', 'green', 'balance', 'sticky', 'canaryHeader', 'timeouts', 'healthCheck', 'outlierDetection', 'retry', 'rollout',
+]);
+
+export function diffConfig(current: ShiftproxyConfig, next: ShiftproxyConfig): ConfigDiff {
+  const live: string[] = [];
+  const restart: string[] = [];
+
+  for (const key of ['listen', 'admin', 'state', 'metrics', 'server'] as const) {
+    for (const path of changedPaths(current[key], next[key], [key], key === 'listen' ? 0 : 1)) restart.push(`${path}${RESTART}`);
+  }
+
+  const currentNames = current.services.map((s) => s.name);
+  const nextNames = next.services.map((s) => s.name);
+  next.services.forEach((service, index) => {
+    if (!currentNames.includes(service.name)) restart.push(`services[${index}]: adding service "${service.name}" needs a restart`);
+  });
+  current.services.forEach((service, index) => {
+    if (!nextNames.includes(service.name)) restart.push(`services[${index}]: removing service "${service.name}" needs a restart`);
+  });
+  const common = nextNames.filter((name) => currentNames.includes(name));
+  if (common.join('\n') !== currentNames.filter((name) => nextNames.includes(name)).join('\n')) {
+    restart.push('services: reordering services needs a restart (the first matching service wins)');
+  }
+
+  next.services.forEach((service, index) => {
+    const before = current.services.find((s) => s.name === service.name);
+    if (before) diffService(before, service, ['services', index], live, restart);
+  });
+  return { live, restart };
+}
+
+function diffService(before: ServiceConfig, after: ServiceConfig, base: (string | number)[], live: string[], restart: string[]): void {
+  const keys = new Set([...Object.keys(before), ...Object.keys(after)] as (keyof ServiceConfig)[]);
+  for (const key of keys) {
+    if (same(before[key], after[key])) continue;
+    const path = formatPath([...base, key]);
+    if (key === 'live') {
+      restart.push(`${path}: the live slot is routing state; change it with a rollout (or restart with --reset-state)`);
+    } else if (key === 'rollout') {
+      for (const changed of changedPaths(before.rollout, after.rollout, [...base, 'rollout'], 2)) {
+        if (changed.endsWith('.analysis.alarms')) restart.push(`${changed}${RESTART} (the alarm evaluator is built at start)`);
+        else live.push(changed);
+      }
+    } else if (LIVE_SERVICE_FIELDS.has(key)) {
+      live.push(key === 'blue' || key === 'green' ? `${path}.targets` : path);
+    } else {
+      restart.push(`${path}${RESTART}`);
+    }
+  }
+}
+
+/**
+ * The paths below `base` where `a` and `b` differ, descending into plain objects up to `depth`
+ * levels (arrays and values are compared whole).
+ */
+function changedPaths(a: unknown, b: unknown, base: (string | number)[], depth = 1): string[] {
+  if (same(a, b)) return [];
+  if (depth === 0 || !isPlainObject(a) || !isPlainObject(b)) return [formatPath(base)];
+  const keys = new Set([...Object.keys(a), ...Object.keys(b)]);
+  return [...keys].flatMap((key) => changedPaths(a[key], b[key], [...base, key], depth - 1));
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** Deep equality of config values (plain JSON-like data). */
+export function same(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (Array.isArray(a) || Array.isArray(b)) {
+    return Array.isArray(a) && Array.isArray(b) && a.length === b.length && a.every((item, i) => same(item, b[i]));
+  }
+  if (!isPlainObject(a) || !isPlainObject(b)) return false;
+  const keys = new Set([...Object.keys(a), ...Object.keys(b)]);
+  for (const key of keys) if (!same(a[key], b[key])) return false;
+  return true;
+}

@@ -1,0 +1,20 @@
+import type { ConfigView, ReloadResult } from '../reload/config-reloader.js';
+import type { AdminRouter } from './admin-router.js';
+
+export interface ConfigRouteDeps {
+  view(): ConfigView;
+  reload(trigger: string): ReloadResult;
+}
+
+/**
+ * GET /api/v1/config (which file, when it was loaded, how the last reload went) and
+ * POST /api/v1/config/reload (the same reload as SIGHUP: 200 applied, 400 invalid file,
+ * 409 needs a restart; the running config is kept unless it is 200).
+ */
+export function registerConfigRoutes(router: AdminRouter, deps: ConfigRouteDeps): void {
+  router.add('GET', '/api/v1/config', () => ({ status: 200, json: deps.view() }));
+  router.add('POST', '/api/v1/config/reload', () => {
+    const result = deps.reload('api');
+    return { status: result.ok ? 200 : result.reason === 'restart' ? 409 : 400, json: result };
+  });
+}
