@@ -3,6 +3,7 @@ import { collectDefaultMetrics, Registry } from 'prom-client';
 import { SystemClock, type Clock } from './core/clock.js';
 import type { ShiftproxyConfig } from './core/config-types.js';
 import type { Logger } from './core/logger.js';
+import { rateLimitedErrorLog } from './core/rate-limited-log.js';
 import { formatListen } from './core/types.js';
 import { createAnalysis } from './analysis/create-analysis.js';
 import { AdminServer } from './control/admin-server.js';
@@ -76,6 +77,8 @@ export async function startShiftproxy(config: ShiftproxyConfig, options: StartOp
   const registry = new Registry();
   if (options.processMetrics !== false) collectDefaultMetrics({ register: registry });
   registerDataPlaneMetrics(registry, dataPlane);
+  // Accept errors can come in floods: one line, then at most one per 10 s carrying the count in between.
+  dataPlane.server.onListenerError = rateLimitedErrorLog(logger, 'proxy listener error; still accepting', 10_000);
 
   // Health: built right after the data plane, so targets with active checks are
   // flagged "pending" before any request can reach them.

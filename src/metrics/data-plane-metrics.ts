@@ -42,6 +42,10 @@ export function registerDataPlaneMetrics(registry: Registry, dataPlane: DataPlan
     ),
   ).registerIn(registry);
 
+  new ScrapeMetric('shiftproxy_listener_errors_total', 'Errors a proxy listener reported while accepting (descriptors exhausted, say); it keeps accepting.', 'counter', () => [
+    { labels: {}, value: dataPlane.server.listenerErrors },
+  ]).registerIn(registry);
+
   new ScrapeMetric('shiftproxy_target_active_requests', 'Requests in flight to each target.', 'gauge', () =>
     dataPlane.runtimesList().flatMap((runtime) =>
       runtime.allTargets().map((target) => ({

@@ -33,6 +33,10 @@ export class ProxyServer {
   private readonly listeners: Listener[] = [];
   private readonly source: SnapshotSource;
   private readonly config: ServerConfig;
+  /** Errors a listening server reported (an accept error libuv passes on, like ENOBUFS); the process keeps serving. */
+  listenerErrors = 0;
+  /** Told about each such error; the control plane logs them (rate-limited). */
+  onListenerError: (err: Error) => void = () => undefined;
 
   constructor(source: SnapshotSource, config: ServerConfig) {
     this.source = source;
@@ -79,6 +83,12 @@ export class ProxyServer {
             listener.server.once('error', onError);
             listener.server.listen({ host: listener.address.host, port: listener.address.port }, () => {
               listener.server.off('error', onError);
+              // Once listening, a server 'error' (an accept error: libuv absorbs most EMFILE itself, not
+              // ENOBUFS or ENOMEM) with no listener would throw; it is counted and reported, and accepting goes on.
+              listener.server.on('error', (err: Error) => {
+                this.listenerErrors += 1;
+                this.onListenerError(err);
+              });
               resolve(listener.server.address() as AddressInfo);
             });
           }),
