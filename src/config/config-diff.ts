@@ -12,7 +12,7 @@ export interface ConfigDiff {
 /*
  * The reload rule. Live: everything a service's routing snapshot, targets, health checks and
  * the next rollout are built from (match, targets, balance, sticky, canaryHeader, timeouts,
- * healthCheck, outlierDetection, retry, and the rollout section except its alarms).
+ * healthCheck, outlierDetection, slowStart, retry, and the rollout section except its alarms).
  * Restart: what is bound or built once at start (listen, testListen, admin, state, metrics,
  * server, the alarm evaluator sized from `rollout.analysis.alarms`) and the set and order of
  * services. `live` is routing state owned by rollouts and the state file, not by a reload.
@@ -23,7 +23,7 @@ const RESTART = ': changes need a restart';
 
 /** Service fields a reload applies; every other field of a service needs a restart. */
 const LIVE_SERVICE_FIELDS = new Set<keyof ServiceConfig>([
-  'match', 'blue', 'green', 'balance', 'sticky', 'canaryHeader', 'timeouts', 'healthCheck', 'outlierDetection', 'retry', 'rollout',
+  'match', 'blue', 'green', 'balance', 'sticky', 'canaryHeader', 'timeouts', 'healthCheck', 'outlierDetection', 'slowStartMs', 'retry', 'rollout',
 ]);
 
 export function diffConfig(current: ShiftproxyConfig, next: ShiftproxyConfig): ConfigDiff {
@@ -58,7 +58,7 @@ function diffService(before: ServiceConfig, after: ServiceConfig, base: (string 
   const keys = new Set([...Object.keys(before), ...Object.keys(after)] as (keyof ServiceConfig)[]);
   for (const key of keys) {
     if (same(before[key], after[key])) continue;
-    const path = formatPath([...base, key]);
+    const path = filePath([...base, key]);
     if (key === 'live') {
       restart.push(`${path}: the live slot is routing state; change it with a rollout (or restart with --reset-state)`);
     } else if (key === 'rollout') {
@@ -80,9 +80,14 @@ function diffService(before: ServiceConfig, after: ServiceConfig, base: (string 
  */
 function changedPaths(a: unknown, b: unknown, base: (string | number)[], depth = 1): string[] {
   if (same(a, b)) return [];
-  if (depth === 0 || !isPlainObject(a) || !isPlainObject(b)) return [formatPath(base)];
+  if (depth === 0 || !isPlainObject(a) || !isPlainObject(b)) return [filePath(base)];
   const keys = new Set([...Object.keys(a), ...Object.keys(b)]);
   return [...keys].flatMap((key) => changedPaths(a[key], b[key], [...base, key], depth - 1));
+}
+
+/** A path into the loaded config, spelled as in the file (`bakeTimeMs` was `bakeTime` there). */
+function filePath(segments: (string | number)[]): string {
+  return formatPath(segments.map((s) => (typeof s === 'number' ? s : s === 'expectStatus' ? 'expectedStatus' : s.endsWith('Ms') ? s.slice(0, -2) : s)));
 }
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {

@@ -41,7 +41,8 @@ describe('diffConfig', () => {
     retry: { attempts: 2 }
     sticky: { cookie: sp }
     canaryHeader: { name: x-canary, value: "1" }
-    outlierDetection: { consecutiveErrors: 3 }`)
+    outlierDetection: { consecutiveErrors: 3 }
+    slowStart: 20s`)
         .replace('strategy: canary', 'strategy: linear\n      bakeTime: 10s')
         .replace('pathPrefix: /api', 'pathPrefix: /v2'),
     );
@@ -57,8 +58,9 @@ describe('diffConfig', () => {
         'services[0].sticky',
         'services[0].canaryHeader',
         'services[0].outlierDetection',
+        'services[0].slowStart',
         'services[0].rollout.strategy',
-        'services[0].rollout.bakeTimeMs',
+        'services[0].rollout.bakeTime',
         'services[1].match',
       ].sort(),
     );
@@ -98,8 +100,9 @@ describe('diffConfig', () => {
   });
 
   it('mixes: server settings need a restart even when the rest is live', () => {
-    const diff = diffConfig(load(BASE), load(`server: { maxBodyBytes: 10 }\n${BASE.replace('7001', '7009')}`));
+    const diff = diffConfig(load(BASE), load(`server: { maxBodyBytes: 10, drainTimeout: 5s }\n${BASE.replace('7001', '7009')}`));
     expect(diff.live).toEqual(['services[0].blue.targets']);
-    expect(diff.restart).toEqual(['server.maxBodyBytes: changes need a restart']);
+    // Paths are spelled as in the file: drainTimeout, not the loaded drainTimeoutMs.
+    expect(diff.restart.sort()).toEqual(['server.drainTimeout: changes need a restart', 'server.maxBodyBytes: changes need a restart']);
   });
 });
