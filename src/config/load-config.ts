@@ -94,7 +94,7 @@ const KNOWN_KEYS: Record<string, string[]> = {
   server: ['headersTimeout', 'requestTimeout', 'keepAliveTimeout', 'drainTimeout', 'maxHeaderBytes', 'maxBodyBytes', 'maxConnections'],
   services: [
     'name', 'match', 'live', 'blue', 'green', 'balance', 'sticky', 'canaryHeader', 'testListen', 'timeouts',
-    'healthCheck', 'outlierDetection', 'retry', 'rollout',
+    'healthCheck', 'outlierDetection', 'slowStart', 'retry', 'rollout',
   ],
   match: ['host', 'pathPrefix'],
   blue: ['targets'],

@@ -145,6 +145,8 @@ export interface ServiceConfig {
   timeouts: TimeoutsConfig;
   healthCheck?: HealthCheckConfig;
   outlierDetection?: OutlierDetectionConfig;
+  /** A target coming back (health check passing again, ejection over, added by a reload) ramps from 10% to its full weight over this window. */
+  slowStartMs?: number;
   retry: RetryConfig;
   rollout: RolloutConfig;
 }

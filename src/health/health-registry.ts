@@ -6,12 +6,14 @@ import type { Logger } from '../core/logger.js';
 import { SLOT_NAMES, type SlotName } from '../core/types.js';
 import type { DataPlane } from '../proxy/data-plane.js';
 import type { ServiceRuntime } from '../proxy/service-runtime.js';
+import type { SlotPool } from '../proxy/slot-pool.js';
 import type { Target } from '../proxy/target.js';
 import { ActiveChecker } from './active-checker.js';
 import { HealthThresholds, type ActiveState } from './health-thresholds.js';
 import { activeCheckView, targetHealthView, type ServiceHealthView, type SlotHealthView } from './health-view.js';
 import { HttpProbe, type HealthProbe, type ProbeResult } from './http-probe.js';
 import { OutlierDetector, type EjectionSink } from './outlier-detector.js';
+import { SlowStart } from './slow-start.js';
 import { SlotAvailabilityFeed, type SlotAvailability, type SlotAvailabilityListener } from './slot-availability-feed.js';
 import { carriedTargetHealthRecord, newTargetHealthRecord, type TargetHealthRecord } from './target-health-record.js';
 import { targetState } from './target-state.js';
@@ -42,6 +44,7 @@ interface ServiceHealth {
   readonly runtime: ServiceRuntime;
   readonly check: HealthCheckConfig | undefined;
   readonly detector: OutlierDetector | null;
+  readonly slowStart: SlowStart | null;
 }
 
 /**
@@ -52,6 +55,11 @@ interface ServiceHealth {
  *
  * Targets with active checks start with PENDING_FIRST_CHECK set, from construction on, so they
  * take no traffic before their first result.
+ *
+ * With `slowStart`, a target that becomes available again (checks passing after failing, an
+ * ejection over) or that a reload adds ramps up to its weight. A first check passing does not:
+ * at start every target is new, and ramping them all would only slow a cold start (HAProxy skips
+ * slow start at startup for the same reason).
  */
 export class HealthRegistry {
   private readonly clock: Clock;
@@ -103,7 +111,10 @@ export class HealthRegistry {
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
-    for (const service of this.services.values()) service.detector?.stop();
+    for (const service of this.services.values()) {
+      service.detector?.stop();
+      service.slowStart?.stop();
+    }
     await Promise.all([...this.records.values()].map((record) => record.checker?.stop()));
   }
 
@@ -134,13 +145,14 @@ export class HealthRegistry {
         available: pool.availableCount(),
         total: pool.targets.length,
         targets: pool.targets.map((target) =>
-          targetHealthView(target, this.records.get(target), service.detector?.status(target) ?? null, this.clock),
+          targetHealthView(target, this.records.get(target), service.detector?.status(target) ?? null, service.slowStart?.warmingUntil(target) ?? null, this.clock),
         ),
       };
     };
     return {
       activeCheck: activeCheckView(service.check),
       outlierDetection: service.runtime.config.outlierDetection ?? null,
+      slowStartMs: service.slowStart?.windowMs ?? null,
       blue: slotView('blue'),
       green: slotView('green'),
     };
@@ -184,9 +196,20 @@ export class HealthRegistry {
       runtime,
       check: runtime.config.healthCheck,
       detector: outlier ? new OutlierDetector(runtime, outlier, this.clock, this.ejectionSink) : null,
+      slowStart: this.buildSlowStart(runtime.config.slowStartMs),
     };
     this.services.set(runtime.name, service);
     return service;
+  }
+
+  private buildSlowStart(windowMs: number | undefined): SlowStart | null {
+    return windowMs ? new SlowStart(windowMs, this.clock, (target) => this.poolOf(target)) : null;
+  }
+
+  /** The pool the target is in now (reloads rebuild pools around kept targets); null once it left. */
+  private poolOf(target: Target): SlotPool | null {
+    const pool = this.services.get(target.service)?.runtime.slot(target.slot);
+    return pool && pool.targets.includes(target) ? pool : null;
   }
 
   /** Starts watching a target; `previous` is the target it replaces (same URL), whose health it inherits. */
@@ -222,6 +245,7 @@ export class HealthRegistry {
     const record = this.records.get(target);
     this.records.delete(target);
     service.detector?.unwatch(target);
+    service.slowStart?.cancel(target);
     if (record?.checker) void record.checker.stop();
   }
 
@@ -239,7 +263,10 @@ export class HealthRegistry {
       if (record) replacedByUrl.set(target.url, record);
     }
     for (const target of added) {
-      this.track(service, target, replacedByUrl.get(target.url), pendingFirstCheck);
+      const replaced = replacedByUrl.get(target.url);
+      this.track(service, target, replaced, pendingFirstCheck);
+      // A target a reload adds to a running slot takes traffic at once: it warms up like a returning one.
+      if (!pendingFirstCheck && !replaced && target.flags === 0) service.slowStart?.begin(target);
       const checker = this.records.get(target)?.checker;
       if (checker && this.started) void checker.start();
     }
@@ -271,8 +298,15 @@ export class HealthRegistry {
       detector = new OutlierDetector(next, outlier, this.clock, this.ejectionSink);
       for (const target of keptTargets) detector.watch(target);
     }
-    const service: ServiceHealth = { runtime: next, check: next.config.healthCheck, detector };
+    let slowStart = old.slowStart;
+    if (slowStart?.windowMs !== next.config.slowStartMs) {
+      slowStart?.stop();
+      slowStart = this.buildSlowStart(next.config.slowStartMs);
+    }
+    const service: ServiceHealth = { runtime: next, check: next.config.healthCheck, detector, slowStart };
     this.services.set(next.name, service);
+    // The new pools were built while old ramps may still have been moving weights.
+    for (const slot of SLOT_NAMES) next.slot(slot).weightsChanged();
 
     if (!sameCheck(old.check, service.check)) {
       for (const target of keptTargets) {
@@ -344,7 +378,12 @@ export class HealthRegistry {
     target.flags = (before & ~clear) | set;
     const from = targetState(before);
     const to = targetState(target.flags);
-    const runtime = this.services.get(target.service)?.runtime;
+    const service = this.services.get(target.service);
+    const runtime = service?.runtime;
+    if (service?.slowStart) {
+      if (target.flags !== 0) service.slowStart.cancel(target);
+      else if (before !== 0 && (before & HealthFlag.PENDING_FIRST_CHECK) === 0) service.slowStart.begin(target);
+    }
     if (from !== to) {
       const record = this.records.get(target);
       if (record) record.transitions += 1;

@@ -27,6 +27,10 @@ export interface TargetHealthView {
   failedChecks: number;
   transitions: number;
   ejectedUntil: string | null;
+  /** The weight pickers use now: below `weight` while slow start ramps the target up. */
+  effectiveWeight: number;
+  /** When the slow-start ramp ends; null when not warming. */
+  warmingUntil: string | null;
   ejections: number;
   ejectionsRefused: number;
 }
@@ -49,6 +53,8 @@ export interface ActiveCheckView {
 export interface ServiceHealthView {
   activeCheck: ActiveCheckView | null;
   outlierDetection: OutlierDetectionConfig | null;
+  /** The slow-start window; null when off. */
+  slowStartMs: number | null;
   blue: SlotHealthView;
   green: SlotHealthView;
 }
@@ -66,7 +72,13 @@ export function activeCheckView(config: HealthCheckConfig | undefined): ActiveCh
   };
 }
 
-export function targetHealthView(target: Target, record: TargetHealthRecord | undefined, outlier: OutlierStatus | null, clock: Clock): TargetHealthView {
+export function targetHealthView(
+  target: Target,
+  record: TargetHealthRecord | undefined,
+  outlier: OutlierStatus | null,
+  warmingUntil: number | null,
+  clock: Clock,
+): TargetHealthView {
   const thresholds = record?.thresholds ?? null;
   return {
     url: target.url,
@@ -88,6 +100,8 @@ export function targetHealthView(target: Target, record: TargetHealthRecord | un
     transitions: record?.transitions ?? 0,
     // The detector keeps monotonic time; people and other processes need a wall-clock instant.
     ejectedUntil: outlier?.ejectedUntil != null ? isoOrNull(clock.wallNow() + (outlier.ejectedUntil - clock.now())) : null,
+    effectiveWeight: target.effectiveWeight,
+    warmingUntil: warmingUntil !== null ? isoOrNull(clock.wallNow() + (warmingUntil - clock.now())) : null,
     ejections: outlier?.ejections ?? 0,
     ejectionsRefused: outlier?.ejectionsRefused ?? 0,
   };

@@ -15,6 +15,10 @@ export class LeastRequestPicker implements TargetPicker {
     this.targets = targets;
   }
 
+  weightsChanged(): void {
+    // Weights are read at each pick.
+  }
+
   pick(): Target | null {
     const targets = this.targets;
     let bestLoad = Infinity;
@@ -22,7 +26,7 @@ export class LeastRequestPicker implements TargetPicker {
     for (let i = 0; i < targets.length; i++) {
       const target = targets[i] as Target;
       if (target.flags !== 0) continue;
-      const load = (target.counters.active + 1) / target.weight;
+      const load = (target.counters.active + 1) / target.effectiveWeight;
       if (load < bestLoad) {
         bestLoad = load;
         tied = 1;
@@ -35,7 +39,7 @@ export class LeastRequestPicker implements TargetPicker {
     this.turn = this.turn + 1 === Number.MAX_SAFE_INTEGER ? 0 : this.turn + 1;
     for (let i = 0; i < targets.length; i++) {
       const target = targets[i] as Target;
-      if (target.flags !== 0 || (target.counters.active + 1) / target.weight !== bestLoad) continue;
+      if (target.flags !== 0 || (target.counters.active + 1) / target.effectiveWeight !== bestLoad) continue;
       if (wanted === 0) return target;
       wanted -= 1;
     }

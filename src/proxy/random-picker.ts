@@ -11,19 +11,23 @@ export class RandomPicker implements TargetPicker {
     this.random = random;
   }
 
+  weightsChanged(): void {
+    // Weights are read at each pick.
+  }
+
   pick(): Target | null {
     const targets = this.targets;
     let total = 0;
     for (let i = 0; i < targets.length; i++) {
       const target = targets[i] as Target;
-      if (target.flags === 0) total += target.weight;
+      if (target.flags === 0) total += target.effectiveWeight;
     }
     if (total === 0) return null;
     let point = this.random() * total;
     for (let i = 0; i < targets.length; i++) {
       const target = targets[i] as Target;
       if (target.flags !== 0) continue;
-      point -= target.weight;
+      point -= target.effectiveWeight;
       if (point < 0) return target;
     }
     for (let i = targets.length - 1; i >= 0; i--) if ((targets[i] as Target).flags === 0) return targets[i] as Target;

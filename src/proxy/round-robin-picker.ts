@@ -8,13 +8,17 @@ import type { TargetPicker } from './target-picker.js';
 export class RoundRobinPicker implements TargetPicker {
   private readonly targets: readonly Target[];
   private readonly current: Float64Array;
-  private readonly uniform: boolean;
+  private uniform: boolean;
   private next = 0;
 
   constructor(targets: readonly Target[]) {
     this.targets = targets;
     this.current = new Float64Array(targets.length);
-    this.uniform = targets.every((t) => t.weight === targets[0]?.weight);
+    this.uniform = equalWeights(targets);
+  }
+
+  weightsChanged(): void {
+    this.uniform = equalWeights(this.targets);
   }
 
   pick(): Target | null {
@@ -43,9 +47,10 @@ export class RoundRobinPicker implements TargetPicker {
     for (let i = 0; i < targets.length; i++) {
       const target = targets[i] as Target;
       if (target.flags !== 0) continue;
-      const value = (current[i] as number) + target.weight;
+      const weight = target.effectiveWeight;
+      const value = (current[i] as number) + weight;
       current[i] = value;
-      total += target.weight;
+      total += weight;
       if (value > bestValue) {
         bestValue = value;
         best = i;
@@ -55,4 +60,8 @@ export class RoundRobinPicker implements TargetPicker {
     current[best] = bestValue - total;
     return targets[best] as Target;
   }
+}
+
+function equalWeights(targets: readonly Target[]): boolean {
+  return targets.every((t) => t.effectiveWeight === targets[0]?.effectiveWeight);
 }

@@ -22,6 +22,11 @@ export class SlotPool {
     return this.picker.pick();
   }
 
+  /** Slow start moved a target's `effectiveWeight`. */
+  weightsChanged(): void {
+    this.picker.weightsChanged();
+  }
+
   availableCount(): number {
     let count = 0;
     for (const target of this.targets) if (target.flags === 0) count++;

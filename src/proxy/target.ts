@@ -25,6 +25,8 @@ export class Target {
   readonly slot: SlotName;
   readonly url: string;
   readonly weight: number;
+  /** The weight pickers use: `weight`, except while slow start ramps a returning target up to it. */
+  effectiveWeight: number;
   /** Health bitmask (see HealthFlag); the target takes traffic only while it is 0. */
   flags = 0;
   consecutiveFailures = 0;
@@ -39,6 +41,7 @@ export class Target {
     this.slot = slot;
     this.url = url;
     this.weight = weight;
+    this.effectiveWeight = weight;
     this.poolOptions = { connectTimeoutMs: options.connectTimeoutMs, responseTimeoutMs: options.responseTimeoutMs, idleTimeoutMs: options.idleTimeoutMs };
     this.pool = new Pool(url, {
       connect: preciseConnector(options.connectTimeoutMs),

@@ -460,7 +460,10 @@ export const PAGE_SCRIPT = String.raw`
       return {
         slot: slot, available: s.available, total: s.total,
         targets: (s.targets || []).map(function (t) {
-          return { url: t.url, state: t.state || (t.available ? 'healthy' : 'unavailable'), error: t.lastError || '' };
+          var state = t.state || (t.available ? 'healthy' : 'unavailable');
+          // Slow start: how far the returning target has ramped toward its full weight.
+          var warming = t.warmingUntil && t.weight ? ' · warming ' + Math.round((100 * t.effectiveWeight) / t.weight) + '%' : '';
+          return { url: t.url, state: state, label: state + warming, error: t.lastError || '' };
         })
       };
     });
@@ -478,7 +481,7 @@ export const PAGE_SCRIPT = String.raw`
       var list = el('ul', 'targets');
       s.targets.forEach(function (t) {
         var li = el('li');
-        append(li, el('span', 'dot dot-' + t.state), el('span', 'url', t.url), el('span', 'muted', t.state));
+        append(li, el('span', 'dot dot-' + t.state), el('span', 'url', t.url), el('span', 'muted', t.label));
         li.title = t.url;
         if (t.error) li.appendChild(el('span', 'err', t.error));
         list.appendChild(li);

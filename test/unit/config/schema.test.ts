@@ -211,6 +211,12 @@ describe('durations', () => {
     expect(loadText(configYaml([], [`timeouts: { connect: ${value} }`])).services[0]?.timeouts.connectMs).toBe(ms);
   });
 
+  it('slowStart is an optional positive duration, off when absent', () => {
+    expect(loadText(configYaml([], ['slowStart: 30s'])).services[0]?.slowStartMs).toBe(30_000);
+    expect(loadText(configYaml([], [])).services[0]?.slowStartMs).toBeUndefined();
+    expect(problemsOf(configYaml([], ['slowStart: 0s']))).toEqual(['services[0].slowStart: must be greater than 0']);
+  });
+
   it('allows a zero bake time (only positive durations refuse 0)', () => {
     expect(loadText(configYaml([], ['rollout: { bakeTime: 0 }'])).services[0]?.rollout.bakeTimeMs).toBe(0);
   });

@@ -148,4 +148,22 @@ describe('health follows a reload', () => {
     expect(target()?.passive).toBeNull();
     expect(r.registry.describe('svc').outlierDetection).toBeNull();
   });
+
+  it('warms up a target the reload adds next to serving ones; a new slowStart window ends ramps in progress', async () => {
+    const r = await rig({ blue: [B1], green: [G1], slowStart: '10s' });
+    reload(r.dataPlane, { blue: [B1, B2], green: [G1], slowStart: '10s' });
+    const [kept, added] = r.dataPlane.runtime('svc').slot('blue').targets;
+    expect(kept?.effectiveWeight).toBe(1);
+    expect(added?.effectiveWeight).toBeCloseTo(0.1);
+    await r.clock.advanceAsync(5000);
+    expect(added?.effectiveWeight).toBeCloseTo(0.5);
+
+    reload(r.dataPlane, { blue: [B1, B2], green: [G1], slowStart: '20s' });
+    expect(r.dataPlane.runtime('svc').slot('blue').targets[1]).toBe(added);
+    expect(added?.effectiveWeight).toBe(1);
+    expect(r.registry.describe('svc').slowStartMs).toBe(20_000);
+
+    reload(r.dataPlane, { blue: [B1], green: [G1] });
+    expect(r.registry.describe('svc').slowStartMs).toBeNull();
+  });
 });
