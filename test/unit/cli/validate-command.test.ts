@@ -144,6 +144,13 @@ describe.concurrent('the built CLI', () => {
     for (const command of ['run [options]', 'validate [options]', 'demo']) expect(result.stdout).toContain(`\n  ${command} `);
   });
 
+  it('node dist/cli.js is the same command line', async () => {
+    const result = await new Promise<{ code: number; stdout: string }>((done) => {
+      execFile(process.execPath, [join(ROOT, 'dist/cli.js'), 'validate', '-c', GOOD], { cwd: dir }, (error, stdout) => done({ code: error ? -1 : 0, stdout }));
+    });
+    expect(result).toEqual({ code: 0, stdout: `${GOOD}: ok, 1 service: shop (canary)\n` });
+  });
+
   it.each([
     [['bogus'], "error: unknown command 'bogus'\n(run with --help for usage)\n"],
     [['validate'], "error: required option '-c, --config <file>' not specified\n(run with --help for usage)\n"],
