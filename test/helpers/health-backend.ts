@@ -68,3 +68,11 @@ export class HealthBackend {
     // 'hang': read the request, never answer.
   }
 }
+
+/** A started HealthBackend whose stop is queued on the test file's `cleanup` list. */
+export async function startHealthBackend(cleanup: (() => Promise<unknown>)[]): Promise<HealthBackend> {
+  const backend = new HealthBackend();
+  await backend.start();
+  cleanup.push(() => backend.stop());
+  return backend;
+}

@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { VirtualClock } from '../../../src/core/clock.js';
 import { silentLogger } from '../../../src/core/logger.js';
 import { startShiftproxy } from '../../../src/main.js';
-import { HealthBackend } from '../../helpers/health-backend.js';
+import { startHealthBackend } from '../../helpers/health-backend.js';
 import { get, json } from '../../helpers/http-client.js';
 import { buildConfig } from '../../helpers/proxy-harness.js';
 
@@ -11,12 +11,7 @@ afterEach(async () => {
   while (cleanup.length) await cleanup.pop()?.();
 });
 
-async function backend(): Promise<HealthBackend> {
-  const b = new HealthBackend();
-  await b.start();
-  cleanup.push(() => b.stop());
-  return b;
-}
+const backend = () => startHealthBackend(cleanup);
 
 describe('slow start (RELIABILITY C10)', () => {
   it('a target back from ejection ramps from 10% to its full share over the window, through the real proxy', async () => {

@@ -4,7 +4,7 @@ import { HealthRegistry } from '../../../src/health/health-registry.js';
 import type { SlotAvailability } from '../../../src/health/slot-availability-feed.js';
 import type { DataPlane } from '../../../src/proxy/data-plane.js';
 import type { Target } from '../../../src/proxy/target.js';
-import { HealthBackend } from '../../helpers/health-backend.js';
+import { startHealthBackend } from '../../helpers/health-backend.js';
 import { captureLogger, dataPlaneFor, settleProbes, tick, transitions, until, VirtualClock } from '../../helpers/health-harness.js';
 
 const cleanup: (() => Promise<void>)[] = [];
@@ -12,12 +12,7 @@ afterEach(async () => {
   while (cleanup.length) await cleanup.pop()?.();
 });
 
-async function backend(): Promise<HealthBackend> {
-  const b = new HealthBackend();
-  await b.start();
-  cleanup.push(() => b.stop());
-  return b;
-}
+const backend = () => startHealthBackend(cleanup);
 
 interface Rig {
   dataPlane: DataPlane;

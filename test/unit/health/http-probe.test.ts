@@ -3,7 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { SystemClock, VirtualClock, type Clock } from '../../../src/core/clock.js';
 import type { HealthCheckConfig } from '../../../src/core/config-types.js';
 import { HttpProbe } from '../../../src/health/http-probe.js';
-import { HealthBackend } from '../../helpers/health-backend.js';
+import { startHealthBackend } from '../../helpers/health-backend.js';
 import { headerOf } from '../../helpers/scripted-upstream.js';
 import { until } from '../../helpers/health-harness.js';
 
@@ -21,12 +21,7 @@ afterEach(async () => {
   while (cleanup.length) await cleanup.pop()?.();
 });
 
-async function backend(): Promise<HealthBackend> {
-  const b = new HealthBackend();
-  await b.start();
-  cleanup.push(() => b.stop());
-  return b;
-}
+const backend = () => startHealthBackend(cleanup);
 
 function probeOf(url: string, config: Partial<HealthCheckConfig> = {}, clock: Clock = new SystemClock()): HttpProbe {
   const probe = new HttpProbe(url, { ...CHECK, ...config }, clock);

@@ -4,7 +4,7 @@ import { HealthRegistry } from '../../../src/health/health-registry.js';
 import { SlowStart } from '../../../src/health/slow-start.js';
 import { SlotPool } from '../../../src/proxy/slot-pool.js';
 import type { Target } from '../../../src/proxy/target.js';
-import { HealthBackend } from '../../helpers/health-backend.js';
+import { startHealthBackend } from '../../helpers/health-backend.js';
 import { captureLogger, dataPlaneFor, tick, VirtualClock } from '../../helpers/health-harness.js';
 import { count, destroyTargets, picks, targets } from '../../helpers/picker-targets.js';
 
@@ -94,12 +94,7 @@ describe('SlowStart', () => {
 });
 
 describe('slow start in the health registry', () => {
-  async function backend(): Promise<HealthBackend> {
-    const b = new HealthBackend();
-    await b.start();
-    cleanup.push(() => b.stop());
-    return b;
-  }
+  const backend = () => startHealthBackend(cleanup);
 
   it('a target whose checks pass again warms up; a first check passing does not', async () => {
     const [b1, b2, g] = await Promise.all([backend(), backend(), backend()]);

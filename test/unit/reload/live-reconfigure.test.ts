@@ -3,7 +3,7 @@ import type { ServiceConfig } from '../../../src/core/config-types.js';
 import { HealthFlag } from '../../../src/core/health-flags.js';
 import { HealthRegistry } from '../../../src/health/health-registry.js';
 import type { DataPlane } from '../../../src/proxy/data-plane.js';
-import { HealthBackend } from '../../helpers/health-backend.js';
+import { startHealthBackend } from '../../helpers/health-backend.js';
 import { captureLogger, settleProbes, VirtualClock } from '../../helpers/health-harness.js';
 import { DataPlane as RealDataPlane } from '../../../src/proxy/data-plane.js';
 import { buildConfig } from '../../helpers/proxy-harness.js';
@@ -13,12 +13,7 @@ afterEach(async () => {
   while (cleanup.length) await cleanup.pop()?.();
 });
 
-async function backend(): Promise<HealthBackend> {
-  const b = new HealthBackend();
-  await b.start();
-  cleanup.push(() => b.stop());
-  return b;
-}
+const backend = () => startHealthBackend(cleanup);
 
 type Spec = { blue: string[] | { url: string; weight: number }[]; green: string[]; [key: string]: unknown };
 
