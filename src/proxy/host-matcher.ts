@@ -18,23 +18,42 @@ export class HostMatcher {
   }
 
   matches(host: string): boolean {
-    const portStart = hostPortIndex(host);
+    return this.matchesAt(host, hostPortIndex(host));
+  }
+
+  /** `matches`, with the host's port position (hostPortIndex) found once per request by the caller. */
+  matchesAt(host: string, portStart: number): boolean {
+    const name = this.name;
     const nameEnd = portStart < 0 ? host.length : portStart;
     if (this.port !== null) {
-      if (portStart < 0 || host.length - portStart - 1 !== this.port.length || !host.endsWith(this.port)) return false;
+      if (portStart < 0 || host.length - portStart - 1 !== this.port.length || !sameCharsAt(host, portStart + 1, this.port)) return false;
     }
-    if (this.wildcard) {
-      return nameEnd > this.name.length && host.startsWith(this.name, nameEnd - this.name.length);
-    }
-    return nameEnd === this.name.length && host.startsWith(this.name);
+    if (this.wildcard) return nameEnd > name.length && sameCharsAt(host, nameEnd - name.length, name);
+    // The common case, a Host without a port: plain equality is several times cheaper than startsWith.
+    if (portStart < 0) return host === name;
+    return nameEnd === name.length && sameCharsAt(host, 0, name);
   }
 }
 
-/** Index of the ':' before a port, or -1; IPv6 literals are bracketed. */
-function hostPortIndex(host: string): number {
-  if (host.charCodeAt(0) === 91 /* [ */) {
-    const close = host.indexOf(']');
-    return close >= 0 && host.charCodeAt(close + 1) === 58 ? close + 1 : -1;
+/**
+ * Index of the ':' before a port, or -1; IPv6 literals are bracketed. Walks back over the port's
+ * digits by hand: `lastIndexOf` costs more than the whole rest of a route match.
+ */
+export function hostPortIndex(host: string): number {
+  let i = host.length - 1;
+  while (i >= 0) {
+    const c = host.charCodeAt(i);
+    if (c < 48 /* 0 */ || c > 57 /* 9 */) break;
+    i--;
   }
-  return host.lastIndexOf(':');
+  if (i < 0 || host.charCodeAt(i) !== 58 /* : */) return -1;
+  // In a bracketed literal only a ':' right after the ']' starts a port ("[::1]" has none).
+  if (host.charCodeAt(0) === 91 /* [ */ && host.charCodeAt(i - 1) !== 93 /* ] */) return -1;
+  return i;
+}
+
+/** Whether `part` occurs in `text` at `at` (the caller checked that it fits). */
+function sameCharsAt(text: string, at: number, part: string): boolean {
+  for (let i = 0; i < part.length; i++) if (text.charCodeAt(at + i) !== part.charCodeAt(i)) return false;
+  return true;
 }

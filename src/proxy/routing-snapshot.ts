@@ -1,3 +1,4 @@
+import { hostPortIndex } from './host-matcher.js';
 import type { ServiceRoute } from './service-route.js';
 
 /**
@@ -20,9 +21,10 @@ export class RoutingSnapshot {
   match(host: string, url: string): ServiceRoute | null {
     const routes = this.routes;
     const lowerHost = this.anyHostRules ? host.toLowerCase() : host;
+    const portStart = this.anyHostRules ? hostPortIndex(lowerHost) : -1;
     for (let i = 0; i < routes.length; i++) {
       const route = routes[i] as ServiceRoute;
-      if (route.host !== null && !route.host.matches(lowerHost)) continue;
+      if (route.host !== null && !route.host.matchesAt(lowerHost, portStart)) continue;
       if (!route.matchesPath(url)) continue;
       return route;
     }

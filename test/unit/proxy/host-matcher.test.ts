@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { HostMatcher } from '../../../src/proxy/host-matcher.js';
+import { HostMatcher, hostPortIndex } from '../../../src/proxy/host-matcher.js';
 
 // Hosts reach the matcher already lowercased (once per request, by the snapshot).
 describe('HostMatcher', () => {
@@ -42,5 +42,23 @@ describe('HostMatcher', () => {
     ['127.0.0.1', '127.0.0.10', false],
   ])('%s matches %j: %s', (pattern, host, expected) => {
     expect(new HostMatcher(pattern).matches(host)).toBe(expected);
+  });
+});
+
+describe('hostPortIndex', () => {
+  it.each([
+    ['shop.example.com', -1],
+    ['shop.example.com:8080', 16],
+    ['shop.example.com:', 16],
+    ['127.0.0.1', -1],
+    ['127.0.0.1:80', 9],
+    ['[::1]', -1],
+    ['[::1]:8080', 5],
+    ['[::1]:', 5],
+    ['[2001:db8::1]', -1],
+    ['', -1],
+    ['8080', -1],
+  ])('%j: %i', (host, index) => {
+    expect(hostPortIndex(host)).toBe(index);
   });
 });
