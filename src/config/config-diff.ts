@@ -12,7 +12,7 @@ export interface ConfigDiff {
 /*
  * The reload rule. Live: everything a service's routing snapshot, targets, health checks and
  * the next rollout are built from (match, targets, balance, sticky, canaryHeader, timeouts,
- * healthCheck, outlierDetection, slowStart, retry, and the rollout section except its alarms).
+ * healthCheck, outlierDetection, limits, slowStart, retry, and the rollout section except its alarms).
  * Restart: what is bound or built once at start (listen, testListen, admin, state, metrics,
  * server, the alarm evaluator sized from `rollout.analysis.alarms`) and the set and order of
  * services. `live` is routing state owned by rollouts and the state file, not by a reload.
@@ -23,7 +23,7 @@ const RESTART = ': changes need a restart';
 
 /** Service fields a reload applies; every other field of a service needs a restart. */
 const LIVE_SERVICE_FIELDS = new Set<keyof ServiceConfig>([
-  'match', 'blue', 'green', 'balance', 'sticky', 'canaryHeader', 'timeouts', 'healthCheck', 'outlierDetection', 'slowStartMs', 'retry', 'rollout',
+  'match', 'blue', 'green', 'balance', 'sticky', 'canaryHeader', 'timeouts', 'healthCheck', 'outlierDetection', 'limits', 'slowStartMs', 'retry', 'rollout',
 ]);
 
 export function diffConfig(current: ShiftproxyConfig, next: ShiftproxyConfig): ConfigDiff {

@@ -94,8 +94,9 @@ const KNOWN_KEYS: Record<string, string[]> = {
   server: ['headersTimeout', 'requestTimeout', 'keepAliveTimeout', 'drainTimeout', 'maxHeaderBytes', 'maxBodyBytes', 'maxConnections'],
   services: [
     'name', 'match', 'live', 'blue', 'green', 'balance', 'sticky', 'canaryHeader', 'testListen', 'timeouts',
-    'healthCheck', 'outlierDetection', 'slowStart', 'retry', 'rollout',
+    'healthCheck', 'outlierDetection', 'limits', 'slowStart', 'retry', 'rollout',
   ],
+  limits: ['maxConnections', 'maxPending'],
   match: ['host', 'pathPrefix'],
   blue: ['targets'],
   green: ['targets'],

@@ -237,6 +237,7 @@ const serviceSchema = z.strictObject({
   timeouts: timeoutsSchema.default({ connect: 2000, response: 30_000, idle: 60_000 }),
   healthCheck: healthCheckSchema.optional(),
   outlierDetection: outlierSchema.optional(),
+  limits: z.strictObject({ maxConnections: z.number().int().min(1).max(100_000), maxPending: z.number().int().min(0).max(100_000).default(0) }).optional(),
   slowStart: positiveDuration().optional(),
   retry: z.strictObject({ attempts: z.number().int().min(0).max(5).default(0) }).default({ attempts: 0 }),
   rollout: rolloutSchema.default({
@@ -498,6 +499,7 @@ function toServiceConfig(raw: RawService): ServiceConfig {
           },
         }
       : {}),
+    ...(raw.limits ? { limits: { maxConnections: raw.limits.maxConnections, maxPending: raw.limits.maxPending } } : {}),
     ...(raw.slowStart !== undefined ? { slowStartMs: raw.slowStart } : {}),
     retry: raw.retry,
     rollout: toRolloutConfig(raw.rollout),

@@ -76,6 +76,11 @@ export interface OutlierDetectionConfig {
   maxEjectionPercent: number;
 }
 
+export interface TargetLimitsConfig {
+  maxConnections: number;
+  maxPending: number;
+}
+
 export interface RetryConfig {
   /** Extra attempts after the first, for idempotent bodyless requests whose connection failed. */
   attempts: number;
@@ -145,6 +150,8 @@ export interface ServiceConfig {
   timeouts: TimeoutsConfig;
   healthCheck?: HealthCheckConfig;
   outlierDetection?: OutlierDetectionConfig;
+  /** Per target: connections, and requests waiting for one, past which the target takes no more. */
+  limits?: TargetLimitsConfig;
   /** A target coming back (health check passing again, ejection over, added by a reload) ramps from 10% to its full weight over this window. */
   slowStartMs?: number;
   retry: RetryConfig;

@@ -26,6 +26,7 @@ export function prebuildResponse(status: number, error: string, service?: string
 export interface ServiceErrorResponses {
   readonly noTarget: PrebuiltResponse;
   readonly noCanaryTarget: PrebuiltResponse;
+  readonly overloaded: PrebuiltResponse;
   readonly badGateway: PrebuiltResponse;
   readonly gatewayTimeout: PrebuiltResponse;
   readonly badRequest: PrebuiltResponse;
@@ -36,6 +37,7 @@ export function buildServiceErrorResponses(service: string): ServiceErrorRespons
   return {
     noTarget: prebuildResponse(503, 'no healthy upstream', service, ['retry-after', '1']),
     noCanaryTarget: prebuildResponse(503, 'no healthy upstream in the canary slot', service, ['retry-after', '1']),
+    overloaded: prebuildResponse(503, 'every healthy upstream is at its connection limit', service, ['retry-after', '1']),
     badGateway: prebuildResponse(502, 'upstream connection failed', service),
     gatewayTimeout: prebuildResponse(504, 'upstream timed out', service),
     badRequest: prebuildResponse(400, 'request cannot be forwarded', service),

@@ -25,7 +25,7 @@ export class LeastRequestPicker implements TargetPicker {
     let tied = 0;
     for (let i = 0; i < targets.length; i++) {
       const target = targets[i] as Target;
-      if (target.flags !== 0) continue;
+      if (!target.pickable) continue;
       const load = (target.counters.active + 1) / target.effectiveWeight;
       if (load < bestLoad) {
         bestLoad = load;
@@ -39,7 +39,7 @@ export class LeastRequestPicker implements TargetPicker {
     this.turn = this.turn + 1 === Number.MAX_SAFE_INTEGER ? 0 : this.turn + 1;
     for (let i = 0; i < targets.length; i++) {
       const target = targets[i] as Target;
-      if (target.flags !== 0 || (target.counters.active + 1) / target.effectiveWeight !== bestLoad) continue;
+      if (!target.pickable || (target.counters.active + 1) / target.effectiveWeight !== bestLoad) continue;
       if (wanted === 0) return target;
       wanted -= 1;
     }

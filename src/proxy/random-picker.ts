@@ -1,7 +1,7 @@
 import type { Target } from './target.js';
 import type { TargetPicker } from './target-picker.js';
 
-/** Weighted random among available targets; the random source is injectable for tests. */
+/** Weighted random among pickable targets (healthy, under their limits); the random source is injectable for tests. */
 export class RandomPicker implements TargetPicker {
   private readonly targets: readonly Target[];
   private readonly random: () => number;
@@ -20,17 +20,17 @@ export class RandomPicker implements TargetPicker {
     let total = 0;
     for (let i = 0; i < targets.length; i++) {
       const target = targets[i] as Target;
-      if (target.flags === 0) total += target.effectiveWeight;
+      if (target.pickable) total += target.effectiveWeight;
     }
     if (total === 0) return null;
     let point = this.random() * total;
     for (let i = 0; i < targets.length; i++) {
       const target = targets[i] as Target;
-      if (target.flags !== 0) continue;
+      if (!target.pickable) continue;
       point -= target.effectiveWeight;
       if (point < 0) return target;
     }
-    for (let i = targets.length - 1; i >= 0; i--) if ((targets[i] as Target).flags === 0) return targets[i] as Target;
+    for (let i = targets.length - 1; i >= 0; i--) if ((targets[i] as Target).pickable) return targets[i] as Target;
     return null;
   }
 }

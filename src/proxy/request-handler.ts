@@ -64,7 +64,7 @@ export function createRequestHandler(source: SnapshotSource, listener: ListenerS
     const choice = chooseTarget(route, raw, scan.cookie, testService !== null);
     if (route.canaryHeaderName !== null) scan.remove(route.canaryHeaderName);
     const target = choice.target;
-    if (target === null) return answerWith(res, countUnavailable(route, choice.forced), !scan.hasBody);
+    if (target === null) return answerWith(res, countUnavailable(route, choice), !scan.hasBody);
 
     // Node leaves 100-continue to us (we listen for 'checkContinue'); HTTP/1.0 clients never get a 1xx.
     if (scan.expect && req.httpVersionMinor === 1) res.writeContinue();

@@ -3,7 +3,7 @@ import type { TargetPicker } from './target-picker.js';
 
 /**
  * Smooth weighted round robin (nginx's algorithm): deterministic, evenly interleaved, exact
- * ratios. Unavailable targets are skipped without disturbing the others' order.
+ * ratios. Targets unhealthy or at their limits are skipped without disturbing the others' order.
  */
 export class RoundRobinPicker implements TargetPicker {
   private readonly targets: readonly Target[];
@@ -33,7 +33,7 @@ export class RoundRobinPicker implements TargetPicker {
       const index = this.next;
       this.next = index + 1 === n ? 0 : index + 1;
       const target = targets[index] as Target;
-      if (target.flags === 0) return target;
+      if (target.pickable) return target;
     }
     return null;
   }
@@ -46,7 +46,7 @@ export class RoundRobinPicker implements TargetPicker {
     let bestValue = -Infinity;
     for (let i = 0; i < targets.length; i++) {
       const target = targets[i] as Target;
-      if (target.flags !== 0) continue;
+      if (!target.pickable) continue;
       const weight = target.effectiveWeight;
       const value = (current[i] as number) + weight;
       current[i] = value;

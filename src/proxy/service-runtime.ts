@@ -69,7 +69,13 @@ export class ServiceRuntime {
 
   private buildPool(slot: SlotName, targets: readonly TargetConfig[], reuse: readonly Target[]): SlotPool {
     const timeouts = this.config.timeouts;
-    const options = { connectTimeoutMs: timeouts.connectMs, responseTimeoutMs: timeouts.responseMs, idleTimeoutMs: timeouts.idleMs };
+    const limits = this.config.limits;
+    const options: TargetPoolOptions = {
+      connectTimeoutMs: timeouts.connectMs,
+      responseTimeoutMs: timeouts.responseMs,
+      idleTimeoutMs: timeouts.idleMs,
+      ...(limits ? { maxConnections: limits.maxConnections, maxPending: limits.maxPending } : {}),
+    };
     const built = targets.map(
       (t) =>
         reuse.find((existing) => existing.url === t.url && existing.weight === t.weight && samePoolOptions(existing.poolOptions, options)) ??
@@ -80,5 +86,11 @@ export class ServiceRuntime {
 }
 
 function samePoolOptions(a: Readonly<TargetPoolOptions>, b: Readonly<TargetPoolOptions>): boolean {
-  return a.connectTimeoutMs === b.connectTimeoutMs && a.responseTimeoutMs === b.responseTimeoutMs && a.idleTimeoutMs === b.idleTimeoutMs;
+  return (
+    a.connectTimeoutMs === b.connectTimeoutMs &&
+    a.responseTimeoutMs === b.responseTimeoutMs &&
+    a.idleTimeoutMs === b.idleTimeoutMs &&
+    a.maxConnections === b.maxConnections &&
+    a.maxPending === b.maxPending
+  );
 }

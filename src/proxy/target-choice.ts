@@ -13,14 +13,18 @@ export interface TargetChoice {
   forced: boolean;
   /** A new sticky assignment to send back to the client. */
   setCookie: string | null;
+  /** No target: the slot has healthy ones, but each is at its `limits`. */
+  overloaded: boolean;
 }
 
-const choice: TargetChoice = { target: null, canary: false, forced: false, setCookie: null };
+const choice: TargetChoice = { target: null, canary: false, forced: false, setCookie: null, overloaded: false };
 
 /**
  * Slot first (test listener or canary header > sticky cookie > weighted split), then a target
  * within it. A slot with no available target hands its share to the other slot; forced test
- * traffic does not, so a tester never mistakes stable for the canary.
+ * traffic does not, so a tester never mistakes stable for the canary. A slot whose healthy
+ * targets are all at their limits does not either: overload is answered 503 where it happens
+ * (Envoy's overflow), not pushed onto the other version.
  */
 export function chooseTarget(route: ServiceRoute, rawHeaders: readonly string[], cookieHeader: string | undefined, testListener: boolean): TargetChoice {
   let forced = testListener;
@@ -41,23 +45,33 @@ export function chooseTarget(route: ServiceRoute, rawHeaders: readonly string[],
   } else {
     canary = route.split.nextIsCanary();
   }
-  let target = (canary ? route.canary : route.stable).pick();
-  if (target === null && !forced) {
-    canary = !canary;
-    target = (canary ? route.canary : route.stable).pick();
+  let pool = canary ? route.canary : route.stable;
+  let target = pool.pick();
+  let overloaded = false;
+  if (target === null) {
+    if (pool.availableCount() > 0) {
+      overloaded = true;
+    } else if (!forced) {
+      canary = !canary;
+      pool = canary ? route.canary : route.stable;
+      target = pool.pick();
+      overloaded = target === null && pool.availableCount() > 0;
+    }
   }
   choice.target = target;
+  choice.overloaded = overloaded;
   choice.canary = canary;
   choice.forced = forced;
   choice.setCookie = setCookie;
   return choice;
 }
 
-/** Counts a request the proxy refused because no target was available, and returns the answer to send. */
-export function countUnavailable(route: ServiceRoute, forced: boolean) {
-  const counters = forced ? route.canaryCounters : route.stableCounters;
+/** Counts a request the proxy refused (no target available, or all at their limits) and returns the answer to send. */
+export function countUnavailable(route: ServiceRoute, choice: TargetChoice) {
+  const counters = choice.overloaded ? (choice.canary ? route.canaryCounters : route.stableCounters) : choice.forced ? route.canaryCounters : route.stableCounters;
   counters.unavailable += 1;
   counters.responses += 1;
   counters.failures += 1;
-  return forced ? route.runtime.errors.noCanaryTarget : route.runtime.errors.noTarget;
+  if (choice.overloaded) return route.runtime.errors.overloaded;
+  return choice.forced ? route.runtime.errors.noCanaryTarget : route.runtime.errors.noTarget;
 }

@@ -14,6 +14,10 @@ export interface TargetPoolOptions {
   connectTimeoutMs: number;
   responseTimeoutMs: number;
   idleTimeoutMs: number;
+  /** Connections the pool may open to the target; unlimited when absent. */
+  maxConnections?: number;
+  /** Requests that may wait in the pool for a connection (only with maxConnections). */
+  maxPending?: number;
 }
 
 /**
@@ -32,6 +36,8 @@ export class Target {
   consecutiveFailures = 0;
   passive: PassiveHealthObserver | null = null;
   readonly counters = new TargetCounters();
+  /** Requests in flight (connections plus the pool's queue) at which pickers pass the target by; Infinity without limits. */
+  readonly maxActive: number;
   readonly pool: Pool;
   /** What the pool was built with; a target is reused across a config reload only when these stay. */
   readonly poolOptions: Readonly<TargetPoolOptions>;
@@ -42,8 +48,10 @@ export class Target {
     this.url = url;
     this.weight = weight;
     this.effectiveWeight = weight;
-    this.poolOptions = { connectTimeoutMs: options.connectTimeoutMs, responseTimeoutMs: options.responseTimeoutMs, idleTimeoutMs: options.idleTimeoutMs };
+    this.poolOptions = { ...options };
+    this.maxActive = options.maxConnections === undefined ? Infinity : options.maxConnections + (options.maxPending ?? 0);
     this.pool = new Pool(url, {
+      connections: options.maxConnections ?? null,
       connect: preciseConnector(options.connectTimeoutMs),
       headersTimeout: options.responseTimeoutMs,
       bodyTimeout: options.idleTimeoutMs,
@@ -55,6 +63,11 @@ export class Target {
 
   get available(): boolean {
     return this.flags === 0;
+  }
+
+  /** Healthy and under its limits: a picker may choose it for the next request. */
+  get pickable(): boolean {
+    return this.flags === 0 && this.counters.active < this.maxActive;
   }
 
   setFlag(bit: number): void {

@@ -47,7 +47,7 @@ export function createUpgradeHandler(source: SnapshotSource, listener: ListenerS
     if (route === null) return refuse(socket, GLOBAL_RESPONSES.noRoute);
     const choice = chooseTarget(route, req.rawHeaders, scan.cookie, testService !== null);
     if (route.canaryHeaderName !== null) scan.remove(route.canaryHeaderName);
-    if (choice.target === null) return refuse(socket, countUnavailable(route, choice.forced));
+    if (choice.target === null) return refuse(socket, countUnavailable(route, choice));
     scan.appendForwarded(clientAddressOf(req.socket.remoteAddress), 'http');
     const headers = [...scan.out, 'connection', 'upgrade', 'upgrade', 'websocket'];
     openTunnel(route, choice.target, choice.canary, choice.setCookie, req, socket, head, headers, tunnels);

@@ -211,6 +211,16 @@ describe('durations', () => {
     expect(loadText(configYaml([], [`timeouts: { connect: ${value} }`])).services[0]?.timeouts.connectMs).toBe(ms);
   });
 
+  it('limits: maxConnections is required in it, maxPending defaults to 0', () => {
+    expect(loadText(configYaml([], ['limits: { maxConnections: 100 }'])).services[0]?.limits).toEqual({ maxConnections: 100, maxPending: 0 });
+    expect(loadText(configYaml([], [])).services[0]?.limits).toBeUndefined();
+    expect(problemsOf(configYaml([], ['limits: { maxPending: 5 }']))).toEqual(['services[0].limits.maxConnections: is required']);
+    expect(problemsOf(configYaml([], ['limits: { maxConnections: 0, maxPending: -1 }']))).toEqual([
+      'services[0].limits.maxConnections: must be at least 1',
+      'services[0].limits.maxPending: must be at least 0',
+    ]);
+  });
+
   it('slowStart is an optional positive duration, off when absent', () => {
     expect(loadText(configYaml([], ['slowStart: 30s'])).services[0]?.slowStartMs).toBe(30_000);
     expect(loadText(configYaml([], [])).services[0]?.slowStartMs).toBeUndefined();
