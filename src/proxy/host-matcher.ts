@@ -1,7 +1,7 @@
 /**
  * Matches a request's Host against a service's `match.host`: `name` (any port), `name:port`
- * (that port only) or `*.suffix` (any subdomain, any port). Patterns are lowercase; the Host
- * given here is already lowercased once per request.
+ * (that port only) or `*.suffix` (any subdomain, any port). Patterns are lowercased once; the
+ * request's Host is compared ignoring ASCII case, without building a lowercased copy of it.
  */
 export class HostMatcher {
   private readonly name: string;
@@ -29,8 +29,8 @@ export class HostMatcher {
       if (portStart < 0 || host.length - portStart - 1 !== this.port.length || !sameCharsAt(host, portStart + 1, this.port)) return false;
     }
     if (this.wildcard) return nameEnd > name.length && sameCharsAt(host, nameEnd - name.length, name);
-    // The common case, a Host without a port: plain equality is several times cheaper than startsWith.
-    if (portStart < 0) return host === name;
+    // The common case, a lowercase Host without a port: plain equality is the cheapest test.
+    if (portStart < 0 && host === name) return true;
     return nameEnd === name.length && sameCharsAt(host, 0, name);
   }
 }
@@ -52,8 +52,12 @@ export function hostPortIndex(host: string): number {
   return i;
 }
 
-/** Whether `part` occurs in `text` at `at` (the caller checked that it fits). */
+/** Whether lowercase `part` occurs in `text` at `at`, ignoring ASCII case (the caller checked that it fits). */
 function sameCharsAt(text: string, at: number, part: string): boolean {
-  for (let i = 0; i < part.length; i++) if (text.charCodeAt(at + i) !== part.charCodeAt(i)) return false;
+  for (let i = 0; i < part.length; i++) {
+    let c = text.charCodeAt(at + i);
+    if (c >= 65 /* A */ && c <= 90 /* Z */) c += 32;
+    if (c !== part.charCodeAt(i)) return false;
+  }
   return true;
 }

@@ -20,11 +20,10 @@ export class RoutingSnapshot {
   /** First service whose host and path prefix match, in config order. */
   match(host: string, url: string): ServiceRoute | null {
     const routes = this.routes;
-    const lowerHost = this.anyHostRules ? host.toLowerCase() : host;
-    const portStart = this.anyHostRules ? hostPortIndex(lowerHost) : -1;
+    const portStart = this.anyHostRules ? hostPortIndex(host) : -1;
     for (let i = 0; i < routes.length; i++) {
       const route = routes[i] as ServiceRoute;
-      if (route.host !== null && !route.host.matchesAt(lowerHost, portStart)) continue;
+      if (route.host !== null && !route.host.matchesAt(host, portStart)) continue;
       if (!route.matchesPath(url)) continue;
       return route;
     }

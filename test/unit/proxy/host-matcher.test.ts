@@ -1,7 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { HostMatcher, hostPortIndex } from '../../../src/proxy/host-matcher.js';
 
-// Hosts reach the matcher already lowercased (once per request, by the snapshot).
 describe('HostMatcher', () => {
   it.each([
     ['shop.example.com', 'shop.example.com', true],
@@ -13,6 +12,11 @@ describe('HostMatcher', () => {
     ['shop.example.com', 'shop.example.comx', false],
     ['shop.example.com', '', false],
     ['Shop.Example.COM', 'shop.example.com', true],
+    ['shop.example.com', 'SHOP.Example.com', true],
+    ['shop.example.com', 'SHOP.Example.com:8080', true],
+    ['*.example.com', 'A.EXAMPLE.COM', true],
+    ['shop.example.com', 'shop.example.con', false],
+    ['shop.example.com', 'SHOP.EXAMPLE.CON', false],
     ['shop.example.com:8080', 'shop.example.com:8080', true],
     ['shop.example.com:8080', 'shop.example.com', false],
     ['shop.example.com:8080', 'shop.example.com:80', false],
@@ -37,6 +41,7 @@ describe('HostMatcher', () => {
     ['[::1]:8080', '[::1]', false],
     ['[::1]:8080', '[::1]:80', false],
     ['[2001:DB8::1]', '[2001:db8::1]', true],
+    ['[2001:db8::1]', '[2001:DB8::1]:443', true],
     ['127.0.0.1', '127.0.0.1', true],
     ['127.0.0.1', '127.0.0.1:80', true],
     ['127.0.0.1', '127.0.0.10', false],

@@ -43,6 +43,8 @@ describe('RoutingSnapshot.match', () => {
     ['shop.example.com:80', '/', 'shop'],
     ['SHOP.Example.COM', '/', 'shop'],
     ['cart.example.com', '/', 'wild'],
+    ['CART.EXAMPLE.COM:9000', '/', 'wild'],
+    ['SHOP.EXAMPLE.COM:8443', '/', 'tls'],
     ['[::1]:8080', '/', 'v6'],
     ['[::1]:8081', '/static/app.js', 'static'],
     ['example.com', '/static/app.js', 'static'],
