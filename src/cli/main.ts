@@ -20,8 +20,9 @@ program
   .description('start the proxy, its health checks, its controller and the admin server; SIGHUP reloads the config file')
   .requiredOption('-c, --config <file>', 'config file (YAML)')
   .option('--reset-state', 'move an existing state file aside and start every service on its configured live slot at 0%')
-  .action(async (options: { config: string; resetState?: boolean }) => {
-    await runCommand(options.config, { resetState: options.resetState === true });
+  .option('--watch', 'reload the config file whenever its content changes (SIGHUP always does)')
+  .action(async (options: { config: string; resetState?: boolean; watch?: boolean }) => {
+    await runCommand(options.config, { resetState: options.resetState === true, watch: options.watch === true });
   });
 
 program

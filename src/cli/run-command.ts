@@ -2,16 +2,34 @@ import { existsSync, renameSync } from 'node:fs';
 import { loadConfigFile } from '../config/load-config.js';
 import { errorMessage } from '../core/errors.js';
 import { createLogger } from '../core/logger.js';
-import { startShiftproxy } from '../main.js';
+import { startShiftproxy, type RunningShiftproxy } from '../main.js';
+import { ConfigWatcher } from '../reload/config-watcher.js';
 
 /**
  * `shiftproxy run -c FILE`: serve until SIGTERM/SIGINT, then drain (in-flight requests finish
  * with `Connection: close`) and exit 0. A second signal exits at once. SIGHUP reloads FILE
- * (an invalid file or one needing a restart is logged and the running config kept).
+ * (an invalid file or one needing a restart is logged and the running config kept); with
+ * `watch`, so does any change to its content.
  */
-export async function runCommand(file: string, options: { resetState?: boolean } = {}): Promise<void> {
-  const config = loadConfigFile(file);
+export async function runCommand(file: string, options: { resetState?: boolean; watch?: boolean } = {}): Promise<void> {
+  // Watching starts before the first load: a change made while the proxy starts is reloaded once
+  // it runs, never missed.
   const logger = createLogger();
+  let running: RunningShiftproxy | undefined;
+  let changedWhileStarting = false;
+  let signals = 0;
+  const watcher = options.watch
+    ? new ConfigWatcher({
+        file,
+        logger,
+        onChange: () => {
+          if (!running) changedWhileStarting = true;
+          else if (signals === 0) running.reloader?.reload('file changed');
+        },
+      })
+    : null;
+  watcher?.start();
+  const config = loadConfigFile(file);
   if (options.resetState && existsSync(config.state.path)) {
     // Explicit, never silent: the old file is kept beside the new one for whoever investigates.
     const aside = `${config.state.path}.reset-${new Date().toISOString().replace(/[:.]/g, '-')}`;
@@ -20,20 +38,21 @@ export async function runCommand(file: string, options: { resetState?: boolean }
   }
   process.on('uncaughtException', (err) => logger.error({ err: errorMessage(err), stack: err.stack }, 'uncaught exception; still serving'));
   process.on('unhandledRejection', (reason) => logger.error({ err: errorMessage(reason) }, 'unhandled rejection; still serving'));
-  const running = await startShiftproxy(config, { logger, configFile: file });
-  let signals = 0;
+  running = await startShiftproxy(config, { logger, configFile: file });
+  if (changedWhileStarting) running.reloader?.reload('file changed');
   // Reloads are synchronous: a burst of SIGHUPs is handled one after the other. None once shutting down.
   process.on('SIGHUP', () => {
-    if (signals === 0) running.reloader?.reload('SIGHUP');
+    if (signals === 0) running?.reloader?.reload('SIGHUP');
   });
   const onSignal = (signal: NodeJS.Signals) => {
     signals += 1;
+    watcher?.stop();
     if (signals > 1) {
       logger.warn({ signal }, 'second signal: exiting without waiting');
       process.exit(1);
     }
     logger.info({ signal }, 'shutting down');
-    void running.stop().then(
+    void running?.stop().then(
       () => process.exit(0),
       (err) => {
         logger.error({ err: errorMessage(err) }, 'shutdown failed');

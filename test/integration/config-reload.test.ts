@@ -1,4 +1,5 @@
-import { writeFileSync } from 'node:fs';
+import { renameSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { Pool, request } from 'undici';
@@ -77,9 +78,9 @@ services:
 ${v.extra ?? ''}`;
 }
 
-async function startRun(v: Variant): Promise<{ cli: CliProcess; file: string; proxy: string; admin: string }> {
+async function startRun(v: Variant, extraArgs: string[] = []): Promise<{ cli: CliProcess; file: string; proxy: string; admin: string }> {
   const file = writeTempConfig(configText(v));
-  const cli = startCli(['run', '-c', file]);
+  const cli = startCli(['run', '-c', file, ...extraArgs]);
   cleanup.push(async () => {
     if (cli.child.exitCode === null && cli.child.signalCode === null) {
       cli.child.kill('SIGKILL');
@@ -272,5 +273,40 @@ describe('config reload (SIGHUP)', () => {
     expect(applied.json).toMatchObject({ ok: true, changes: ['services[0].blue.targets'] });
     expect((await body(run.proxy)).text).toBe('B');
     expect(await reloadGauge(run.admin)).toBe(1);
+  }, 20_000);
+
+  it('run --watch: a file caught mid-write keeps the old config; the finished write, or one by rename, is applied; a touch is not a change', async () => {
+    const [a, b, c] = await Promise.all([backend('A'), backend('B'), backend('C')]);
+    const run = await startRun({ blue: [{ url: a.url, weight: 1 }], green: c.url }, ['--watch']);
+    const failed = 'config reload failed: invalid config; still serving the previous one';
+    const waitFor = async (msg: string, before: number) => {
+      await until(`log "${msg}" #${before + 1}`, () => count(run.cli, msg) > before);
+      return run.cli.logs.filter((l) => l.msg === msg)[before] as Record<string, unknown>;
+    };
+    const toB = configText({ blue: [{ url: b.url, weight: 1 }], green: c.url });
+
+    // The first half of a write: the reload fails and A keeps serving.
+    writeFileSync(run.file, toB.slice(0, toB.indexOf('    green:')));
+    expect(await waitFor(failed, 0)).toMatchObject({ trigger: 'file changed' });
+    expect((await body(run.proxy)).text).toBe('A');
+
+    // The rest of it arrives: applied.
+    writeFileSync(run.file, toB);
+    expect(await waitFor('config reloaded', 0)).toMatchObject({ trigger: 'file changed', changes: ['services[0].blue.targets'] });
+    expect((await body(run.proxy)).text).toBe('B');
+
+    // An editor's save: a temporary file renamed over the config.
+    const temporary = join(dirname(run.file), '.config.yaml.swp');
+    writeFileSync(temporary, configText({ blue: [{ url: a.url, weight: 1 }], green: c.url }));
+    renameSync(temporary, run.file);
+    await waitFor('config reloaded', 1);
+    expect((await body(run.proxy)).text).toBe('A');
+
+    // Same content rewritten, and another file in the folder: no reload.
+    writeFileSync(run.file, configText({ blue: [{ url: a.url, weight: 1 }], green: c.url }));
+    writeFileSync(join(dirname(run.file), 'notes.txt'), 'unrelated');
+    await new Promise((resolve) => setTimeout(resolve, 800));
+    expect(count(run.cli, 'config reloaded')).toBe(2);
+    expect(count(run.cli, failed)).toBe(1);
   }, 20_000);
 });
