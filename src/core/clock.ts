@@ -111,7 +111,7 @@ interface PendingTimer {
 /** A clock that only moves when told to; timers fire in due order during `advance`. */
 export class VirtualClock implements Clock {
   private current: number;
-  private readonly wallOrigin: number;
+  private wallOrigin: number;
   private readonly pending = new Map<number, PendingTimer>();
   private seq = 0;
 
@@ -126,6 +126,11 @@ export class VirtualClock implements Clock {
 
   wallNow(): number {
     return this.wallOrigin + this.current;
+  }
+
+  /** Sets the wall clock forward or back by `ms` (an NTP step, a VM resume); monotonic time and timers do not move. */
+  jumpWallClock(ms: number): void {
+    this.wallOrigin += ms;
   }
 
   setTimeout(fn: () => void, ms: number): TimerHandle {

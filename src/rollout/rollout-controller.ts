@@ -10,7 +10,7 @@ import { plannedDurationMs } from '../strategies/step-plan.js';
 import type { HookRunner } from './hook-runner.js';
 import type { AnalysisPort, AnalysisReport, RoutingPort, SlotHealthPort } from './ports.js';
 import { isActive, type RollbackCause, type RolloutRecord, type RolloutState } from './rollout-record.js';
-import { applyEvent, holdRemaining, type RolloutEvent } from './state-machine.js';
+import { applyEvent, holdRemaining, noteRefusal, type RolloutEvent } from './state-machine.js';
 
 export interface ControllerDeps {
   config: ShiftproxyConfig;
@@ -243,7 +243,16 @@ export class RolloutController {
     const entry = this.entry(service);
     return this.enqueue(entry, async () => {
       if (!entry.rollout) throw new NotFoundError(`${service} has no rollout`);
-      return this.transition(entry, type === 'abort' ? { type, detail: 'aborted by a person' } : { type });
+      try {
+        return await this.transition(entry, type === 'abort' ? { type, detail: 'aborted by a person' } : { type });
+      } catch (err) {
+        if (err instanceof ConflictError && entry.rollout) {
+          const noted = noteRefusal(entry.rollout, type, err.message, this.machineContext(entry));
+          // Recording is best effort: the answer to the person is the refusal either way.
+          if (noted) await this.commit(entry, noted).catch(() => undefined);
+        }
+        throw err;
+      }
     });
   }
 

@@ -252,6 +252,17 @@ function trimAnalysisHistory(next: RolloutRecord): void {
   next.history.splice(oldest, 1);
 }
 
+/**
+ * A person's command the state refused, kept in the history so racing commands can be told apart
+ * afterwards. A repeat of the same refusal is not recorded again, so retries cannot grow the history.
+ */
+export function noteRefusal(record: RolloutRecord, command: string, reason: string, ctx: MachineContext): RolloutRecord | null {
+  const last = record.history.at(-1);
+  const detail = last?.detail as { command?: string } | undefined;
+  if (last?.event === 'refused' && detail?.command === command) return null;
+  return record_({ ...record, history: [...record.history] }, ctx, 'refused', { command, reason });
+}
+
 function note(next: RolloutRecord, ctx: MachineContext, event: string, detail: unknown): RolloutRecord {
   return record_(next, ctx, event, detail);
 }

@@ -49,6 +49,25 @@ describe('the rollout controller on a virtual clock', () => {
     expect(routing(t)).toEqual({ live: 'green', canaryWeight: 0 });
   });
 
+  it('keeps its schedule on monotonic time when the wall clock jumps 1 h forward and 10 min back (D11)', async () => {
+    const t = await controllerFor(spec({ preset: 'Linear10PercentEvery1Minute' }));
+    await t.controller.startRollout('shop');
+    const weights: number[] = [routing(t).canaryWeight];
+    for (let minute = 1; minute <= 9; minute++) {
+      if (minute === 3) t.clock.jumpWallClock(60 * M);
+      if (minute === 6) t.clock.jumpWallClock(-10 * M);
+      await t.advance(M);
+      weights.push(routing(t).canaryWeight);
+    }
+    // No step skipped by the jump forward, none repeated after the jump back.
+    expect(weights).toEqual([10, 20, 30, 40, 50, 60, 70, 80, 90, 0]);
+    const history = t.controller.get('shop')?.history ?? [];
+    const stepTimes = history.filter((h) => h.event === 'step').map((h) => Date.parse(h.at));
+    expect(stepTimes.length).toBeGreaterThanOrEqual(9);
+    // The recorded times stay one minute apart, in order, whatever the wall clock did.
+    expect(stepTimes.slice(1).map((at, i) => at - (stepTimes[i] as number))).toEqual(Array(stepTimes.length - 1).fill(M));
+  });
+
   it('applies a linear preset one step per interval, exactly on time', async () => {
     const t = await controllerFor(spec({ preset: 'Linear10PercentEvery1Minute' }));
     await t.controller.startRollout('shop');
@@ -85,6 +104,34 @@ describe('the rollout controller on a virtual clock', () => {
     expect((results[1] as PromiseRejectedResult).reason).toBeInstanceOf(ConflictError);
     expect(t.controller.get('shop')?.state).toBe('promoted');
     await expect(t.controller.command('shop', 'abort')).rejects.toThrow('cannot abort a promoted rollout');
+    // Both attempts of the race are in the history: the promotion, then the refused abort; a
+    // repeat of the same refusal is not recorded again.
+    const history = t.controller.get('shop')?.history ?? [];
+    const refusals = history.filter((h) => h.event === 'refused').map((h) => h.detail);
+    expect(refusals).toEqual([
+      { command: 'resume', reason: 'cannot resume a progressing rollout: it is not paused' },
+      { command: 'abort', reason: expect.stringMatching(/cannot abort a promoted rollout/) },
+    ]);
+    expect(history.findIndex((h) => h.event === 'refused' && (h.detail as { command: string }).command === 'abort')).toBeGreaterThan(
+      history.findIndex((h) => h.event === 'promoted'),
+    );
+    // The refusal is durable like any other entry.
+    expect(JSON.stringify(await t.store.load())).toContain('cannot abort a promoted rollout');
+  });
+
+  it('a repeated pause is recorded once as already paused and does not move the schedule (D12)', async () => {
+    const t = await controllerFor(spec({ strategy: 'canary', canary: { weight: 10, interval: '5m' } }));
+    await t.controller.startRollout('shop');
+    await t.advance(M);
+    await Promise.all([t.controller.command('shop', 'pause'), t.controller.command('shop', 'pause')]);
+    const events = (t.controller.get('shop')?.history ?? []).map((h) => h.event);
+    expect(events.filter((e) => e === 'paused' || e === 'pause')).toHaveLength(2);
+    await t.controller.command('shop', 'resume');
+    await t.advance(4 * M - 1);
+    expect(routing(t).canaryWeight).toBe(10);
+    await t.advance(1);
+    expect(routing(t).canaryWeight).toBe(0);
+    expect(routing(t).live).toBe('green');
   });
 
   it('abort puts all traffic back on the live slot at once', async () => {
