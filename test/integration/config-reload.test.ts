@@ -1,9 +1,10 @@
 import { renameSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { Pool, request } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
+import { listenOnLoopback } from '../helpers/loopback-server.js';
 import { listeningPorts, startCli, writeTempConfig, type CliProcess } from '../helpers/cli-process.js';
 
 /** RELIABILITY D8 (valid reload under load) and D9 (an invalid file keeps the old config serving). */
@@ -44,15 +45,7 @@ async function backend(name: string): Promise<NamedBackend> {
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  state.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  cleanup.push(
-    () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  );
+  state.url = await listenOnLoopback(server, cleanup);
   return state;
 }
 

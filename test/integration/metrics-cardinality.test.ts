@@ -1,7 +1,7 @@
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { Agent, request } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
+import { listenOnLoopback } from '../helpers/loopback-server.js';
 import { seededRandom } from '../../src/core/seeded-random.js';
 import { startProxy } from '../helpers/proxy-harness.js';
 
@@ -18,9 +18,7 @@ async function upstream(): Promise<string> {
     res.statusCode = req.url?.endsWith('5') ? 503 : 200;
     res.end('x');
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  cleanup.push(() => new Promise((resolve) => server.close(resolve)));
-  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  return listenOnLoopback(server, cleanup);
 }
 
 function seriesOf(text: string): string[] {

@@ -1,7 +1,7 @@
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { Agent, request } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
+import { listenOnLoopback } from '../../helpers/loopback-server.js';
 import { startProxy } from '../../helpers/proxy-harness.js';
 
 /** RELIABILITY C9: per-target connection and queue limits; the excess is refused at once. */
@@ -39,15 +39,7 @@ async function slowBackend(name: string, delayMs: number): Promise<SlowBackend> 
     state.maxOpenSockets = Math.max(state.maxOpenSockets, state.openSockets);
     socket.once('close', () => (state.openSockets -= 1));
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  state.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  cleanup.push(
-    () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  );
+  state.url = await listenOnLoopback(server, cleanup);
   return state;
 }
 
