@@ -36,8 +36,15 @@ export class ConfigWatcher {
 
   start(): void {
     if (this.watcher) return;
-    this.watcher = watch(dirname(this.options.file), { persistent: false }, () => this.schedule());
-    this.watcher.on('error', (err) => this.options.logger.error({ err: errorMessage(err), file: this.options.file }, 'config watcher failed; SIGHUP still reloads'));
+    const failed = (err: unknown) => this.options.logger.error({ err: errorMessage(err), file: this.options.file }, 'config watcher failed; SIGHUP still reloads');
+    try {
+      this.watcher = watch(dirname(this.options.file), { persistent: false }, () => this.schedule());
+    } catch (err) {
+      // A missing folder is left to the config load, which reports it more clearly.
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') failed(err);
+      return;
+    }
+    this.watcher.on('error', failed);
   }
 
   stop(): void {
