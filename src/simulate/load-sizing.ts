@@ -1,4 +1,4 @@
-import type { AlarmConfig } from '../core/config-types.js';
+import type { AnalysisConfig } from '../core/config-types.js';
 import { formatDuration } from '../core/duration.js';
 import type { StepPlan } from '../strategies/step-plan.js';
 
@@ -11,52 +11,67 @@ const HEADROOM = 2;
 export interface WindowLoad {
   alarm: string;
   window: number;
+  /** Schedule time the alarm has to gather them: its window, or less when inconclusiveLimit checks come sooner. */
+  span: number;
   weight: number;
   expected: number;
   needed: number;
 }
 
+/** What load sizing reads from a service's analysis (its alarms: the simulated ones). */
+export type SizedAnalysis = Pick<AnalysisConfig, 'alarms' | 'intervalMs' | 'inconclusiveLimit'>;
+
 /**
  * Compressed time shrinks every alarm window in real time while the load stays at `rps` real
  * requests per second, so a window sees `speed` times fewer requests than in production. This
  * finds, per alarm, the step where its role gets the smallest share of the traffic (the first
- * canary step, usually) and the requests its window then holds.
+ * canary step, usually) and the requests its window then holds. A step's first checks see a
+ * window that is still filling: `inconclusiveLimit` of them in a row without enough requests
+ * roll back, so what counts is what arrives by the last of those checks, if that comes before
+ * the window is full.
  */
-export function windowLoads(alarms: readonly AlarmConfig[], plan: StepPlan, speed: number, rps: number): WindowLoad[] {
+export function windowLoads(analysis: SizedAnalysis, plan: StepPlan, speed: number, rps: number): WindowLoad[] {
+  const untilLimit = analysis.intervalMs * analysis.inconclusiveLimit;
   const weights = plan.steps.map((step) => step.weight);
   const canaryWeights = weights.filter((w) => w > 0);
   const stableWeights = weights.filter((w) => w < 100);
   const loads: WindowLoad[] = [];
-  for (const alarm of alarms) {
+  for (const alarm of analysis.alarms) {
     const candidates = alarm.role === 'canary' ? canaryWeights : stableWeights;
     if (candidates.length === 0) continue;
     const weight = alarm.role === 'canary' ? Math.min(...candidates) : Math.max(...candidates);
     const share = (alarm.role === 'canary' ? weight : 100 - weight) / 100;
-    const expected = Math.floor((rps * alarm.windowMs * share) / 1000 / speed);
-    loads.push({ alarm: alarm.name, window: alarm.windowMs, weight, expected, needed: alarm.minRequests });
+    const span = Math.min(alarm.windowMs, untilLimit);
+    const expected = Math.floor((rps * span * share) / 1000 / speed);
+    loads.push({ alarm: alarm.name, window: alarm.windowMs, span, weight, expected, needed: alarm.minRequests });
   }
   return loads;
 }
 
 /**
  * The speed to run at when none was given: as fast as possible up to MAX_DEFAULT_SPEED, but
- * slow enough that every alarm's window holds twice its minRequests at the thinnest step.
+ * slow enough that every alarm holds twice its minRequests at the thinnest step, in time.
  */
-export function defaultSpeed(alarms: readonly AlarmConfig[], plan: StepPlan, rps: number): number {
+export function defaultSpeed(analysis: SizedAnalysis, plan: StepPlan, rps: number): number {
   let speed = MAX_DEFAULT_SPEED;
-  for (const load of windowLoads(alarms, plan, 1, rps)) {
+  for (const load of windowLoads(analysis, plan, 1, rps)) {
     if (load.needed > 0) speed = Math.min(speed, load.expected / (HEADROOM * load.needed));
   }
   return Math.max(1, Math.floor(speed));
 }
 
 /** Warnings for windows too thin to decide: such an alarm only ever reports inconclusive. */
-export function thinWindowNotes(alarms: readonly AlarmConfig[], plan: StepPlan, speed: number, rps: number): string[] {
-  return windowLoads(alarms, plan, speed, rps)
+export function thinWindowNotes(analysis: SizedAnalysis, plan: StepPlan, speed: number, rps: number): string[] {
+  return windowLoads(analysis, plan, speed, rps)
     .filter((load) => load.expected < load.needed)
-    .map(
-      (load) =>
-        `at ${speed}x and ${rps} requests/s, ${load.alarm}'s ${formatDuration(load.window)} window holds about ${load.expected} requests at the ${load.weight}% step ` +
-        `and needs ${load.needed}, so it can only report inconclusive there: raise --rps or lower --speed`,
-    );
+    .map((load) => {
+      const holds =
+        load.span < load.window
+          ? `gathers about ${load.expected} requests in the first ${formatDuration(load.span)} of the ${load.weight}% step (${analysis.inconclusiveLimit} checks)`
+          : `holds about ${load.expected} requests at the ${load.weight}% step`;
+      return (
+        `at ${speed}x and ${rps} requests/s, ${load.alarm}'s ${formatDuration(load.window)} window ${holds} ` +
+        `and needs ${load.needed}, so it can only report inconclusive there: raise --rps or lower --speed`
+      );
+    });
 }

@@ -92,7 +92,7 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
   const to = otherSlot(from);
   const backends: Record<SlotName, FakeBackend> = { blue, green };
   const plan = compileStrategy(service.rollout);
-  const notes = thinWindowNotes(service.rollout.analysis.alarms, plan, options.speed, options.rps);
+  const notes = thinWindowNotes(service.rollout.analysis, plan, options.speed, options.rps);
 
   let running: RunningShiftproxy | undefined;
   let load: SyntheticLoad | undefined;
@@ -219,8 +219,9 @@ export function serviceToSimulate(config: ShiftproxyConfig, name: string | undef
 
 /** The speed to run a service's simulation at when none was given (see defaultSpeed). */
 export function simulationSpeed(service: ServiceConfig, rps: number): number {
-  const simulatedAlarms = service.rollout.analysis.alarms.filter((alarm) => alarm.promql === undefined);
-  return defaultSpeed(simulatedAlarms, compileStrategy(service.rollout), rps);
+  const analysis = service.rollout.analysis;
+  const simulatedAlarms = analysis.alarms.filter((alarm) => alarm.promql === undefined);
+  return defaultSpeed({ ...analysis, alarms: simulatedAlarms }, compileStrategy(service.rollout), rps);
 }
 
 /** Planned schedule length (manual steps count as one analysis interval, the simulation releases them). */

@@ -4,9 +4,10 @@ import { describe, expect, it } from 'vitest';
 import { chromiumMissing, launchChromium } from '../helpers/chromium.js';
 import { runCli, writeTempConfig } from '../helpers/cli-process.js';
 
-// A 10%-then-30% canary with a 1-minute bake: 3 minutes of schedule, 3 seconds at 60x. At 400
-// real requests/s a 1-minute window lasts one real second and holds about 40 canary requests at
-// 10%, twice the alarm's minRequests, so a loaded machine still leaves it enough to decide.
+// A 10%-then-30% canary with a 1-minute bake: 3 minutes of schedule, 6 seconds at 30x. The
+// alarm must see its 20 requests by the 3rd check of a step (30s of schedule, one real second),
+// or three inconclusive checks roll back a good canary: at 600 real requests/s the 10% step
+// brings about 60 by then, three times the need, so a loaded machine still leaves enough.
 const config = writeTempConfig(`
 listen: 0.0.0.0:8080
 admin: { listen: 127.0.0.1:9090 }
@@ -66,7 +67,7 @@ async function expectChartsDrawn(report: string): Promise<void> {
 }
 
 async function simulate(...extra: string[]) {
-  const run = await runCli(['simulate', '-c', config, '--speed', '60', '--rps', '400', '--seed', '7', '--json', ...extra]);
+  const run = await runCli(['simulate', '-c', config, '--speed', '30', '--rps', '600', '--seed', '7', '--json', ...extra]);
   return { code: run.code, stderr: run.stderr, result: JSON.parse(run.stdout) as SimulationJson };
 }
 
@@ -112,7 +113,7 @@ describe('shiftproxy simulate', () => {
   });
 
   it('says what it left out: hooks would call real systems', async () => {
-    const run = await runCli(['simulate', '-c', config, '--speed', '60', '--rps', '400']);
+    const run = await runCli(['simulate', '-c', config, '--speed', '30', '--rps', '600']);
     expect(run.code, run.stdout + run.stderr).toBe(0);
     expect(run.stdout).toContain('not simulated');
     expect(run.stdout).toContain('hook beforeAllowTraffic');

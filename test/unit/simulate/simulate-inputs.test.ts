@@ -59,29 +59,34 @@ const canaryService = [
 describe('load sizing: compressed time shrinks every window', () => {
   const service = loadText(configYaml([], canaryService)).services[0]!;
   const plan = compileStrategy(service.rollout);
-  const alarms = service.rollout.analysis.alarms;
+  // Defaults: a check every 10s, rollback after 3 inconclusive ones in a row.
+  const analysis = service.rollout.analysis;
 
-  it('counts what each window holds at its role\'s thinnest step', () => {
-    // 200 rps at 30x: a 1m window lasts 2 real seconds, 400 requests, 10% of them canary.
-    expect(windowLoads(alarms, plan, 30, 200)).toEqual([
-      { alarm: 'errors', window: 60_000, weight: 10, expected: 40, needed: 20 },
+  it('counts what each alarm gathers at its role\'s thinnest step, before inconclusive checks roll back', () => {
+    // 200 rps at 30x, 10% canary: the 1m window is still filling at the 3rd check (30s into the
+    // step, one real second), which has seen 200 requests, 20 of them canary.
+    expect(windowLoads(analysis, plan, 30, 200)).toEqual([
+      { alarm: 'errors', window: 60_000, span: 30_000, weight: 10, expected: 20, needed: 20 },
       // Stable's thinnest step is the 10% one (at 100% stable has no traffic to judge).
-      { alarm: 'stable-errors', window: 30_000, weight: 10, expected: 180, needed: 50 },
+      { alarm: 'stable-errors', window: 30_000, span: 30_000, weight: 10, expected: 180, needed: 50 },
     ]);
+    // With more inconclusive checks allowed, the whole window counts.
+    expect(windowLoads({ ...analysis, inconclusiveLimit: 10 }, plan, 30, 200)[0]).toMatchObject({ span: 60_000, expected: 40 });
   });
 
-  it('picks the fastest speed up to 60x at which every window holds twice its minRequests', () => {
-    expect(defaultSpeed(alarms, plan, 200)).toBe(30);
-    expect(defaultSpeed(alarms, plan, 10_000)).toBe(60);
-    expect(defaultSpeed(alarms, plan, 5)).toBe(1);
-    expect(defaultSpeed([], plan, 5)).toBe(60);
+  it('picks the fastest speed up to 60x at which every alarm gathers twice its minRequests in time', () => {
+    expect(defaultSpeed(analysis, plan, 200)).toBe(15);
+    expect(defaultSpeed(analysis, plan, 10_000)).toBe(60);
+    expect(defaultSpeed(analysis, plan, 5)).toBe(1);
+    expect(defaultSpeed({ ...analysis, alarms: [] }, plan, 5)).toBe(60);
   });
 
-  it('warns when an explicit speed leaves a window too thin to decide', () => {
-    expect(thinWindowNotes(alarms, plan, 30, 200)).toEqual([]);
-    const notes = thinWindowNotes(alarms, plan, 60, 120);
+  it('warns when an explicit speed leaves an alarm too little to decide', () => {
+    expect(thinWindowNotes(analysis, plan, 30, 200)).toEqual([]);
+    const notes = thinWindowNotes(analysis, plan, 60, 120);
     expect(notes).toHaveLength(1);
-    expect(notes[0]).toContain("errors's 1m window holds about 12 requests at the 10% step and needs 20");
+    expect(notes[0]).toContain("errors's 1m window gathers about 6 requests in the first 30s of the 10% step (3 checks) and needs 20");
+    expect(thinWindowNotes({ ...analysis, inconclusiveLimit: 10 }, plan, 60, 60)[0]).toContain("errors's 1m window holds about 6 requests at the 10% step and needs 20");
   });
 });
 
