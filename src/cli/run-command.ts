@@ -12,12 +12,12 @@ import { ConfigWatcher } from '../reload/config-watcher.js';
  * `watch`, so does any change to its content.
  */
 export async function runCommand(file: string, options: { resetState?: boolean; watch?: boolean } = {}): Promise<void> {
-  // Watching starts before the first load: a change made while the proxy starts is reloaded once
-  // it runs, never missed.
   const logger = createLogger();
   let running: RunningShiftproxy | undefined;
   let changedWhileStarting = false;
   let signals = 0;
+  // Watching starts before the first load: a change made while the proxy starts is reloaded once
+  // it runs, never missed.
   const watcher = options.watch
     ? new ConfigWatcher({
         file,
