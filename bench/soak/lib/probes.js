@@ -38,6 +38,27 @@ export function describeRssPeak(peak, idle) {
   return `${mib(peak.rss)} MB at peak (anon ${mib(peak.anon)} MB, file-backed ${mib(peak.file)} MB; ${mib(idle)} MB idle before)`;
 }
 
+/**
+ * Runs one big transfer through the proxy while sampling its RSS every 250 ms; resolves with what
+ * `transfer()` resolved, its duration, the idle RSS before, every sample and the peak.
+ */
+export async function measureTransfer(proxy, transfer) {
+  const rssBefore = proxy.rss();
+  const sampler = startSampler(async () => rssParts(proxy.pid), 250);
+  const began = performance.now();
+  const result = await transfer();
+  const seconds = (performance.now() - began) / 1000;
+  const samples = sampler.stop();
+  return { result, seconds, rssBefore, samples, peak: rssPeak(samples) };
+}
+
+/** The lines every big-transfer scenario reports: its throughput, and its RSS peak against the limit. */
+export function reportTransfer(report, what, bytes, measured, rssLimitMb) {
+  const { seconds, peak, rssBefore } = measured;
+  report.info(`${mib(bytes)} MiB in ${seconds.toFixed(1)} s (${(bytes / seconds / 1e6).toFixed(1)} MB/s)`);
+  report.check(`proxy RSS during the ${what}`, peak.rss < rssLimitMb * MB, describeRssPeak(peak, rssBefore), `< ${rssLimitMb} MB`);
+}
+
 /** Open file descriptors, or NaN once the process is gone. */
 export function openFds(pid) {
   try {

@@ -5,7 +5,7 @@ import { createHash } from 'node:crypto';
 import { get } from 'node:http';
 import { Pace } from '../lib/data.js';
 import { stopAndCheckClean } from '../lib/invariants.js';
-import { describeRssPeak, MB, mib, rssParts, rssPeak, startSampler } from '../lib/probes.js';
+import { measureTransfer, MB, mib, reportTransfer } from '../lib/probes.js';
 import { startProxy } from '../lib/proxy.js';
 import { startUpstream } from '../lib/upstream.js';
 
@@ -30,18 +30,13 @@ export default {
     const proxy = await startProxy({ dir, name: 'download', upstream, inspect: true });
     try {
       await proxy.settle();
-      const rssBefore = proxy.rss();
-      const sampler = startSampler(async () => rssParts(proxy.pid), 250);
-      const began = performance.now();
-      const got = await slowDownload(`${proxy.url}/download?bytes=${bytes}&report=1`, rate);
-      const seconds = (performance.now() - began) / 1000;
-      const peak = rssPeak(sampler.stop());
+      const measured = await measureTransfer(proxy, () => slowDownload(`${proxy.url}/download?bytes=${bytes}&report=1`, rate));
+      const got = measured.result;
       const sent = await upstream.nextEvent('download', 10_000);
 
-      report.info(`${mib(got.bytes)} MiB in ${seconds.toFixed(1)} s (${(got.bytes / seconds / 1e6).toFixed(1)} MB/s)`);
+      reportTransfer(report, 'download', got.bytes, measured, options.rssLimit);
       report.check('download answered 200', got.status === 200, got.status, 200);
       report.check('client received every byte, sha256 matches', got.bytes === bytes && got.sha256 === sent.sha256, `${got.bytes} bytes, ${got.sha256.slice(0, 16)}… vs sent ${sent.sha256.slice(0, 16)}…`, `${bytes} bytes, same sha256`);
-      report.check('proxy RSS during the download', peak.rss < options.rssLimit * MB, describeRssPeak(peak, rssBefore), `< ${options.rssLimit} MB`);
       const sendingMs = sent.finishedAt - sent.startedAt;
       const blockedShare = sent.blockedMs / sendingMs;
       report.check(

@@ -7,7 +7,7 @@ import { request } from 'node:http';
 import { join } from 'node:path';
 import { stopAndCheckClean } from '../lib/invariants.js';
 import { CHUNK_BYTES, numberedChunk } from '../lib/data.js';
-import { describeRssPeak, MB, mib, rssParts, rssPeak, startSampler } from '../lib/probes.js';
+import { measureTransfer, MB, reportTransfer } from '../lib/probes.js';
 import { startProxy } from '../lib/proxy.js';
 import { startUpstream } from '../lib/upstream.js';
 
@@ -31,20 +31,14 @@ export default {
     const proxy = await startProxy({ dir, name: 'upload', upstream, server: { requestTimeout: '2h' }, inspect: true });
     try {
       await proxy.settle();
-      const rssBefore = proxy.rss();
-      const sampler = startSampler(async () => rssParts(proxy.pid), 250);
-      const began = performance.now();
-      const sent = await sendUpload(`${proxy.url}/upload?rate=${rate}&report=1`, bytes);
-      const seconds = (performance.now() - began) / 1000;
-      const rssSamples = sampler.stop();
-      const peak = rssPeak(rssSamples);
-      writeFileSync(join(dir, 'upload-rss.json'), JSON.stringify(rssSamples));
+      const measured = await measureTransfer(proxy, () => sendUpload(`${proxy.url}/upload?rate=${rate}&report=1`, bytes));
+      const sent = measured.result;
+      writeFileSync(join(dir, 'upload-rss.json'), JSON.stringify(measured.samples));
       const seen = await upstream.nextEvent('upload', 10_000);
 
-      report.info(`${mib(bytes)} MiB in ${seconds.toFixed(1)} s (${(bytes / seconds / 1e6).toFixed(1)} MB/s)`);
+      reportTransfer(report, 'upload', bytes, measured, options.rssLimit);
       report.check('upload answered 200', sent.status === 200, sent.status, 200);
       report.check('upstream received every byte, sha256 matches', seen.bytes === bytes && seen.sha256 === sent.sha256, `${seen.bytes} bytes, ${seen.sha256.slice(0, 16)}… vs sent ${sent.sha256.slice(0, 16)}…`, `${bytes} bytes, same sha256`);
-      report.check('proxy RSS during the upload', peak.rss < options.rssLimit * MB, describeRssPeak(peak, rssBefore), `< ${options.rssLimit} MB`);
       // Not a threshold: undici writes a streamed request's head together with its first body chunk.
       report.info(`the upstream saw the request head ${seen.headersAt - sent.headSentAt} ms after the client sent it (the first body byte followed ${HEAD_TO_BODY_GAP_MS} ms later)`);
       const firstByteDelay = seen.firstByteAt - sent.firstByteSentAt;
