@@ -3,7 +3,7 @@ import type { ServiceConfig } from '../../../src/core/config-types.js';
 import { HealthFlag } from '../../../src/core/health-flags.js';
 import { HealthRegistry } from '../../../src/health/health-registry.js';
 import type { DataPlane } from '../../../src/proxy/data-plane.js';
-import { startHealthBackend } from '../../helpers/health-backend.js';
+import { startHealthBackend, type HealthBackend } from '../../helpers/health-backend.js';
 import { captureLogger, settleProbes, VirtualClock } from '../../helpers/health-harness.js';
 import { DataPlane as RealDataPlane } from '../../../src/proxy/data-plane.js';
 import { buildConfig } from '../../helpers/proxy-harness.js';
@@ -90,14 +90,20 @@ describe('health follows a reload', () => {
   }
   const check = { path: '/healthz', interval: 1000, timeout: 500, healthyThreshold: 1, unhealthyThreshold: 1 };
 
-  it('checks the new targets (serving before their first result), stops checking removed ones, keeps the health of kept ones', async () => {
-    const [b1, b2, g1] = [await backend(), await backend(), await backend()];
+  /** Blue b1 healthy, green g1 failing its checks (one check round done); returns the rig and the green target. */
+  async function rigWithFailingGreen(b1: HealthBackend, g1: HealthBackend) {
     const r = await rig({ blue: [b1.url], green: [g1.url], healthCheck: check });
     g1.health = 503;
     await r.clock.advanceAsync(1000);
     await settleProbes(r.registry);
     const green = r.dataPlane.runtime('svc').slot('green').targets[0];
     expect(green?.flags).toBe(HealthFlag.FAILED_ACTIVE_CHECK);
+    return { r, green };
+  }
+
+  it('checks the new targets (serving before their first result), stops checking removed ones, keeps the health of kept ones', async () => {
+    const [b1, b2, g1] = [await backend(), await backend(), await backend()];
+    const { r, green } = await rigWithFailingGreen(b1, g1);
     const probesBefore = b1.healthRequests;
 
     reload(r.dataPlane, { blue: [b2.url], green: [g1.url], healthCheck: check });
@@ -116,12 +122,7 @@ describe('health follows a reload', () => {
 
   it('applies new check settings to kept targets, and clears check flags when checks are removed', async () => {
     const [b1, g1] = [await backend(), await backend()];
-    const r = await rig({ blue: [b1.url], green: [g1.url], healthCheck: check });
-    g1.health = 503;
-    await r.clock.advanceAsync(1000);
-    await settleProbes(r.registry);
-    const green = r.dataPlane.runtime('svc').slot('green').targets[0];
-    expect(green?.flags).toBe(HealthFlag.FAILED_ACTIVE_CHECK);
+    const { r, green } = await rigWithFailingGreen(b1, g1);
 
     reload(r.dataPlane, { blue: [b1.url], green: [g1.url], healthCheck: { ...check, path: '/other' } });
     expect(r.registry.describe('svc').activeCheck?.path).toBe('/other');
