@@ -1,4 +1,5 @@
 import type { ServiceConfig, ShiftproxyConfig } from '../core/config-types.js';
+import { isPlainObject, sameValue } from '../core/same-value.js';
 import { formatPath } from './format-issues.js';
 
 /** What changed between the running config and a newly loaded one, as field paths. */
@@ -57,7 +58,7 @@ export function diffConfig(current: ShiftproxyConfig, next: ShiftproxyConfig): C
 function diffService(before: ServiceConfig, after: ServiceConfig, base: (string | number)[], live: string[], restart: string[]): void {
   const keys = new Set([...Object.keys(before), ...Object.keys(after)] as (keyof ServiceConfig)[]);
   for (const key of keys) {
-    if (same(before[key], after[key])) continue;
+    if (sameValue(before[key], after[key])) continue;
     const path = filePath([...base, key]);
     if (key === 'live') {
       restart.push(`${path}: the live slot is routing state; change it with a rollout (or restart with --reset-state)`);
@@ -79,7 +80,7 @@ function diffService(before: ServiceConfig, after: ServiceConfig, base: (string 
  * levels (arrays and values are compared whole).
  */
 function changedPaths(a: unknown, b: unknown, base: (string | number)[], depth = 1): string[] {
-  if (same(a, b)) return [];
+  if (sameValue(a, b)) return [];
   if (depth === 0 || !isPlainObject(a) || !isPlainObject(b)) return [filePath(base)];
   const keys = new Set([...Object.keys(a), ...Object.keys(b)]);
   return [...keys].flatMap((key) => changedPaths(a[key], b[key], [...base, key], depth - 1));
@@ -88,20 +89,4 @@ function changedPaths(a: unknown, b: unknown, base: (string | number)[], depth =
 /** A path into the loaded config, spelled as in the file (`bakeTimeMs` was `bakeTime` there). */
 function filePath(segments: (string | number)[]): string {
   return formatPath(segments.map((s) => (typeof s === 'number' ? s : s === 'expectStatus' ? 'expectedStatus' : s.endsWith('Ms') ? s.slice(0, -2) : s)));
-}
-
-function isPlainObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-/** Deep equality of config values (plain JSON-like data). */
-export function same(a: unknown, b: unknown): boolean {
-  if (a === b) return true;
-  if (Array.isArray(a) || Array.isArray(b)) {
-    return Array.isArray(a) && Array.isArray(b) && a.length === b.length && a.every((item, i) => same(item, b[i]));
-  }
-  if (!isPlainObject(a) || !isPlainObject(b)) return false;
-  const keys = new Set([...Object.keys(a), ...Object.keys(b)]);
-  for (const key of keys) if (!same(a[key], b[key])) return false;
-  return true;
 }

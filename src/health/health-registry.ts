@@ -2,6 +2,7 @@ import type { Clock } from '../core/clock.js';
 import type { HealthCheckConfig } from '../core/config-types.js';
 import { errorMessage } from '../core/errors.js';
 import { HealthFlag } from '../core/health-flags.js';
+import { sameValue } from '../core/same-value.js';
 import type { Logger } from '../core/logger.js';
 import { SLOT_NAMES, type SlotName } from '../core/types.js';
 import type { DataPlane } from '../proxy/data-plane.js';
@@ -308,7 +309,7 @@ export class HealthRegistry {
     // The new pools were built while old ramps may still have been moving weights.
     for (const slot of SLOT_NAMES) next.slot(slot).weightsChanged();
 
-    if (!sameCheck(old.check, service.check)) {
+    if (!sameValue(old.check, service.check)) {
       for (const target of keptTargets) {
         const before = this.records.get(target);
         void before?.checker?.stop();
@@ -430,8 +431,4 @@ function activeReason(next: ActiveState, first: boolean, thresholds: HealthThres
   }
   const error = result.error ?? 'check failed';
   return first ? `first check failed: ${error}` : `${thresholds.consecutiveFailures} checks failed in a row, last: ${error}`;
-}
-
-function sameCheck(a: HealthCheckConfig | undefined, b: HealthCheckConfig | undefined): boolean {
-  return JSON.stringify(a) === JSON.stringify(b);
 }

@@ -1,6 +1,7 @@
 import type { AddressInfo } from 'node:net';
 import type { ServiceConfig, ShiftproxyConfig, TargetConfig } from '../core/config-types.js';
 import { NotFoundError } from '../core/errors.js';
+import { sameValue } from '../core/same-value.js';
 import type { SlotName } from '../core/types.js';
 import { ProxyServer, type DrainResult } from './proxy-server.js';
 import { RoutingSnapshot } from './routing-snapshot.js';
@@ -112,7 +113,7 @@ export class DataPlane {
       const previous = this.runtime(route.name);
       if (!config) return route;
       const targets = { blue: slotTargets(config, 'blue'), green: slotTargets(config, 'green') };
-      if (config === previous.config || (sameJson(config, previous.config) && sameJson(targets.blue, configsOf(previous, 'blue')) && sameJson(targets.green, configsOf(previous, 'green')))) {
+      if (config === previous.config || (sameValue(config, previous.config) && sameValue(targets.blue, configsOf(previous, 'blue')) && sameValue(targets.green, configsOf(previous, 'green')))) {
         return route;
       }
       const next = new ServiceRuntime(config, this.random, { previous, targets });
@@ -157,10 +158,6 @@ export class DataPlane {
 
 function configsOf(runtime: ServiceRuntime, slot: SlotName): TargetConfig[] {
   return runtime.slot(slot).targets.map((t) => ({ url: t.url, weight: t.weight }));
-}
-
-function sameJson(a: unknown, b: unknown): boolean {
-  return JSON.stringify(a) === JSON.stringify(b);
 }
 
 function validState(state: RoutingState): RoutingState {

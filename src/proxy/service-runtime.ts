@@ -1,5 +1,6 @@
 import type { ServiceConfig, TargetConfig } from '../core/config-types.js';
 import { TrafficCounters } from '../core/traffic-counters.js';
+import { sameValue } from '../core/same-value.js';
 import type { Role, SlotName } from '../core/types.js';
 import { buildServiceErrorResponses, type ServiceErrorResponses } from './error-responses.js';
 import { RetryBudget } from './retry-budget.js';
@@ -78,19 +79,9 @@ export class ServiceRuntime {
     };
     const built = targets.map(
       (t) =>
-        reuse.find((existing) => existing.url === t.url && existing.weight === t.weight && samePoolOptions(existing.poolOptions, options)) ??
+        reuse.find((existing) => existing.url === t.url && existing.weight === t.weight && sameValue(existing.poolOptions, options)) ??
         new Target(this.name, slot, t.url, t.weight, options),
     );
     return new SlotPool(slot, built, this.config.balance, this.random);
   }
-}
-
-function samePoolOptions(a: Readonly<TargetPoolOptions>, b: Readonly<TargetPoolOptions>): boolean {
-  return (
-    a.connectTimeoutMs === b.connectTimeoutMs &&
-    a.responseTimeoutMs === b.responseTimeoutMs &&
-    a.idleTimeoutMs === b.idleTimeoutMs &&
-    a.maxConnections === b.maxConnections &&
-    a.maxPending === b.maxPending
-  );
 }
