@@ -68,7 +68,9 @@ export function chooseTarget(route: ServiceRoute, rawHeaders: readonly string[],
 
 /** Counts a request the proxy refused (no target available, or all at their limits) and returns the answer to send. */
 export function countUnavailable(route: ServiceRoute, choice: TargetChoice) {
-  const counters = choice.overloaded ? (choice.canary ? route.canaryCounters : route.stableCounters) : choice.forced ? route.canaryCounters : route.stableCounters;
+  // Overload is the refusing slot's own failure; with no target anywhere, only forced test traffic is the canary's.
+  const onCanary = choice.overloaded ? choice.canary : choice.forced;
+  const counters = onCanary ? route.canaryCounters : route.stableCounters;
   counters.unavailable += 1;
   counters.responses += 1;
   counters.failures += 1;
