@@ -55,10 +55,6 @@ export class SlowStart {
     return ramp ? ramp.startedAt + this.windowMs : null;
   }
 
-  warmingCount(): number {
-    return this.ramps.size;
-  }
-
   /** Every warming target back at full weight; no more steps. */
   stop(): void {
     this.clock.clearTimeout(this.timer);

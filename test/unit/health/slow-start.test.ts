@@ -41,7 +41,6 @@ describe('SlowStart', () => {
     await clock.advanceAsync(5000);
     expect(b.effectiveWeight).toBe(1);
     expect(slowStart.warmingUntil(b)).toBeNull();
-    expect(slowStart.warmingCount()).toBe(0);
     // Back to equal weights: the even interleave again.
     const sequence = picks(pool, 10);
     expect(sequence === 'ababababab' || sequence === 'bababababa').toBe(true);
@@ -67,10 +66,11 @@ describe('SlowStart', () => {
     slowStart.begin(b);
     slowStart.cancel(a);
     expect(a.effectiveWeight).toBe(1);
-    expect(slowStart.warmingCount()).toBe(1);
+    expect(slowStart.warmingUntil(a)).toBeNull();
+    expect(slowStart.warmingUntil(b)).not.toBeNull();
     slowStart.stop();
     expect(b.effectiveWeight).toBe(1);
-    expect(slowStart.warmingCount()).toBe(0);
+    expect(slowStart.warmingUntil(b)).toBeNull();
   });
 
   it('least-request counts a warming target as more loaded, per unit of its lower weight', () => {
