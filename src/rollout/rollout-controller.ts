@@ -343,10 +343,16 @@ export class RolloutController {
     this.schedule(entry, previous);
   }
 
-  /** Arms the timers, hooks and analysis the rollout's new state needs. */
+  /**
+   * Arms the timers, hooks and analysis the rollout's new state needs. The analysis cadence is
+   * the rollout's own, not reset by each transition: otherwise steps as short as the analysis
+   * interval would keep pushing the next check away, and steps would advance unchecked.
+   */
   private schedule(entry: ServiceEntry, previous: RolloutRecord | null): void {
-    this.clearTimers(entry);
+    this.clearTimers(entry, { keepAnalysis: true });
     const record = entry.rollout;
+    const analysed = record !== null && isActive(record) && record.state !== 'pending' && !this.stopped && this.deps.analysis !== undefined && entry.config.rollout.analysis.alarms.length > 0;
+    if (!analysed) this.clearAnalysisTimer(entry);
     if (!record || !isActive(record) || this.stopped) return;
     if (previous?.stepIndex !== record.stepIndex || previous?.state !== record.state) entry.holdDue = false;
     const generation = entry.generation;
@@ -363,7 +369,7 @@ export class RolloutController {
       entry.deadlineTimer = this.deps.clock.setTimeout(() => this.onDeadline(entry, generation), Math.max(0, deadline - this.now()));
     }
 
-    if (this.deps.analysis && entry.config.rollout.analysis.alarms.length > 0 && record.state !== 'pending') {
+    if (analysed && entry.analysisTimer === undefined) {
       entry.analysisTimer = this.deps.clock.setTimeout(() => this.onAnalysisTick(entry), entry.config.rollout.analysis.intervalMs);
     }
   }
@@ -396,6 +402,7 @@ export class RolloutController {
   }
 
   private onAnalysisTick(entry: ServiceEntry): void {
+    entry.analysisTimer = undefined;
     const analysis = this.deps.analysis;
     const record = entry.rollout;
     if (!analysis || !record || !isActive(record) || this.stopped) return;
@@ -515,13 +522,18 @@ export class RolloutController {
     return entry.config[slot].targets;
   }
 
-  private clearTimers(entry: ServiceEntry): void {
+  private clearTimers(entry: ServiceEntry, options: { keepAnalysis?: boolean } = {}): void {
     const clock = this.deps.clock;
     clock.clearTimeout(entry.holdTimer);
     clock.clearTimeout(entry.deadlineTimer);
-    clock.clearTimeout(entry.analysisTimer);
     clock.clearTimeout(entry.retryTimer);
-    entry.holdTimer = entry.deadlineTimer = entry.analysisTimer = entry.retryTimer = undefined;
+    entry.holdTimer = entry.deadlineTimer = entry.retryTimer = undefined;
+    if (!options.keepAnalysis) this.clearAnalysisTimer(entry);
+  }
+
+  private clearAnalysisTimer(entry: ServiceEntry): void {
+    this.deps.clock.clearTimeout(entry.analysisTimer);
+    entry.analysisTimer = undefined;
   }
 
   private enqueue<T>(entry: ServiceEntry, work: () => Promise<T>): Promise<T> {

@@ -68,6 +68,27 @@ describe('the rollout controller on a virtual clock', () => {
     expect(stepTimes.slice(1).map((at, i) => at - (stepTimes[i] as number))).toEqual(Array(stepTimes.length - 1).fill(M));
   });
 
+  it('checks on its own cadence: a transition does not push the next check away, so a slow check cannot make checks skip', async () => {
+    let evaluations = 0;
+    let t: ControllerUnderTest;
+    // Each check takes 100 ms of (virtual) time, so its result lands after the step it overlaps began.
+    const analysis = {
+      evaluate: async () => {
+        evaluations += 1;
+        await new Promise<void>((resolve) => t.clock.setTimeout(resolve, 100));
+        return { outcome: 'pass' as const, breachAction: 'rollback' as const, summary: 'ok', detail: { alarms: [] } };
+      },
+    };
+    const alarm = { name: 'errors', metric: 'error_rate', max: 0.5 };
+    t = await controllerFor(spec({ strategy: 'linear', linear: { step: 10, interval: '1s' }, analysis: { interval: '1s', alarms: [alarm] } }), { analysis });
+    await t.controller.startRollout('shop');
+    await t.advance(5 * S + 500);
+    // A check every second from the start, whatever the steps did meanwhile; each result is kept.
+    expect(evaluations).toBe(5);
+    const checkedAt = (t.controller.get('shop')?.history ?? []).filter((h) => h.event === 'analysis').map((h) => Date.parse(h.at) - Date.parse(t.controller.get('shop')!.history[0]!.at));
+    expect(checkedAt).toEqual([1100, 2100, 3100, 4100, 5100]);
+  });
+
   it('applies a linear preset one step per interval, exactly on time', async () => {
     const t = await controllerFor(spec({ preset: 'Linear10PercentEvery1Minute' }));
     await t.controller.startRollout('shop');
@@ -176,6 +197,7 @@ describe('the rollout controller on a virtual clock', () => {
     await t.controller.startRollout('shop');
     t.controller.canaryUnavailable('shop', 'green', 'the green slot has no healthy target');
     await t.controller.whenIdle();
+    console.log(JSON.stringify((t.controller.get('shop')?.history ?? []).map((h) => [h.event, h.at.slice(17), h.canaryWeight])));
     expect(t.controller.get('shop')).toMatchObject({ state: 'rolled_back', rollbackCause: 'unhealthy', reason: 'the green slot has no healthy target' });
     expect(routing(t)).toEqual({ live: 'blue', canaryWeight: 0 });
   });
