@@ -1,4 +1,5 @@
 import { Command, CommanderError } from 'commander';
+import { versionLine } from '../core/build-info.js';
 import { durationOption } from './option-values.js';
 import { describeFailure, EXIT_INTERNAL_ERROR, exitCodeFor, EXIT_USER_ERROR } from './exit-codes.js';
 import { planCommand } from './plan-command.js';
@@ -11,7 +12,7 @@ import { validateCommand } from './validate-command.js';
 // long-lived proxy, should not carry them in memory.
 const program = new Command('shiftproxy')
   .description('A reverse proxy that shifts traffic between blue and green slots, watches alarms and rolls back by itself.')
-  .version('0.1.0')
+  .version(versionLine())
   .exitOverride()
   .showHelpAfterError('(run with --help for usage)');
 

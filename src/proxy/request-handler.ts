@@ -16,9 +16,10 @@ export interface ListenerState extends InFlightCounter {
 }
 
 /**
- * More header fields than this get 431. Node's parser silently stops collecting fields after
- * 1,023 (and stops counting their bytes against maxHeaderSize), so without this limit a
- * second Host or a Transfer-Encoding placed after them would never be seen by the checks below.
+ * More header fields than this get 431. Node 24's parser refuses them itself; older parsers
+ * silently stopped collecting fields after 1,023 (and stopped counting their bytes against
+ * maxHeaderSize), so a second Host or a Transfer-Encoding placed after them was never seen by
+ * the checks below. The check stays so that the scan never depends on the parser's limit.
  */
 export const MAX_HEADER_FIELDS = 1000;
 
