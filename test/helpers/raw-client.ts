@@ -71,16 +71,23 @@ export function parseRaw(raw: string, closed: boolean): Omit<RawResponse, 'first
   return { raw, status, headers, body: end < 0 ? '' : raw.slice(end + 4), closed };
 }
 
+/** One complete final response split out of a raw byte string; `body` is decoded when chunked. */
+export interface SplitResponse {
+  status: number;
+  head: string;
+  body: string;
+}
+
 /**
- * How many complete final responses `raw` holds, following Content-Length or chunked framing
- * (1xx answers are skipped; a close-delimited body never counts as complete).
+ * The complete final responses `raw` holds, in order, following Content-Length or chunked
+ * framing (1xx answers are skipped; a close-delimited body never counts as complete).
  */
-export function completeResponses(raw: string): number {
+export function splitResponses(raw: string): SplitResponse[] {
+  const responses: SplitResponse[] = [];
   let pos = 0;
-  let count = 0;
   for (;;) {
     const end = raw.indexOf('\r\n\r\n', pos);
-    if (end < 0) return count;
+    if (end < 0) return responses;
     const head = raw.slice(pos, end);
     const status = Number(/^HTTP\/1\.[01] (\d{3})/.exec(head)?.[1] ?? 0);
     let next = end + 4;
@@ -88,33 +95,41 @@ export function completeResponses(raw: string): number {
       pos = next;
       continue;
     }
+    let body = '';
     const cl = /\r\ncontent-length: *(\d+)/i.exec(head);
     if (status === 204 || status === 304) {
       // no body
     } else if (cl) {
+      body = raw.slice(next, next + Number(cl[1]));
       next += Number(cl[1]);
-      if (raw.length < next) return count;
+      if (raw.length < next) return responses;
     } else if (/\r\ntransfer-encoding: *chunked/i.test(head)) {
       for (;;) {
         const lineEnd = raw.indexOf('\r\n', next);
-        if (lineEnd < 0) return count;
+        if (lineEnd < 0) return responses;
         const size = parseInt(raw.slice(next, lineEnd), 16);
-        if (Number.isNaN(size)) return count;
+        if (Number.isNaN(size)) return responses;
         if (size === 0) {
           const trailerEnd = raw.indexOf('\r\n\r\n', lineEnd);
-          if (trailerEnd < 0) return count;
+          if (trailerEnd < 0) return responses;
           next = trailerEnd + 4;
           break;
         }
+        body += raw.slice(lineEnd + 2, lineEnd + 2 + size);
         next = lineEnd + 2 + size + 2;
-        if (raw.length < next) return count;
+        if (raw.length < next) return responses;
       }
     } else {
-      return count;
+      return responses;
     }
-    count += 1;
+    responses.push({ status, head, body });
     pos = next;
   }
+}
+
+/** How many complete final responses `raw` holds (see splitResponses). */
+export function completeResponses(raw: string): number {
+  return splitResponses(raw).length;
 }
 
 /** Counts HTTP responses in a raw byte string (status lines). */

@@ -1,7 +1,8 @@
+import type { Socket } from 'node:net';
 import { describe, expect, it } from 'vitest';
-import { rawRequest, statusLines, type RawResponse } from '../../helpers/raw-client.js';
+import { openRaw, rawRequest, splitResponses, statusLines, type RawResponse } from '../../helpers/raw-client.js';
 import { echoRaw, headerOf, respondOk, respondSteps, type ReceivedRequest } from '../../helpers/scripted-upstream.js';
-import { head, oneService, outcomes, proxy, UNUSED_GREEN, upstream, useCleanup } from './support.js';
+import { countersOf, FAST_TIMEOUTS, head, onCleanup, oneService, outcomes, proxy, UNUSED_GREEN, until, upstream, useCleanup } from './support.js';
 
 // Group A (RELIABILITY.md 4.1): what a client can send that the proxy must refuse before any
 // byte reaches an upstream. Every vector goes through the raw client; every refusal is checked
@@ -301,6 +302,37 @@ describe('A15 pipelining', () => {
     expect(statusLines(res.raw)).toEqual([status]);
     expect(res.closed).toBe(true);
     expect(up.connections).toBe(0);
+  });
+
+  // Four GETs and junk in one write, parsed in one pass: the junk is refused while /1 is still
+  // upstream. The upstream holds /1 until the answers to /2, /3 and /4 are complete inside the
+  // proxy, queued behind it; only then is /1 answered, so the queued answers are flushed in the
+  // same turn as its end, which is where an error answer used to overtake them.
+  it.each([
+    ['the last one asks for Connection: close', 'Connection: close', [200, 200, 200, 200]],
+    ['all keep-alive', 'X-Last: yes', [200, 200, 200, 200, 400]],
+  ])('answers to requests forwarded before junk reach the client in order, before any error (%s)', async (_name, lastHeader, statuses) => {
+    const held: Socket[] = [];
+    const up = await upstream((socket, request) => {
+      const path = request.requestLine.split(' ')[1] as string;
+      if (path === '/1') held.push(socket);
+      else socket.write(`HTTP/1.1 200 OK\r\ncontent-length: ${path.length}\r\n\r\n${path}`);
+    });
+    const p = await oneService(up.url, { timeouts: { ...FAST_TIMEOUTS, response: 30_000 } });
+    const conn = await openRaw(p.port);
+    onCleanup(() => {
+      conn.socket.destroy();
+    });
+    conn.write(head([H], 'GET', '/1') + head([H], 'GET', '/2') + head([H], 'GET', '/3') + head([H, lastHeader], 'GET', '/4') + 'JUNK\x01 bytes\r\n\r\n');
+    await until(() => countersOf(p).responses === 3 && held.length === 1, 'the answers to /2, /3 and /4 complete, /1 held upstream');
+    held[0]!.write('HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n/1');
+    await conn.closed;
+    const answers = splitResponses(conn.text());
+    expect(answers.map((a) => a.status)).toEqual(statuses);
+    expect(answers.map((a) => a.body)).toEqual(['/1', '/2', '/3', '/4', ...(statuses.length > 4 ? ['{"error":"bad request"}\n'] : [])]);
+    expect(statusLines(conn.text())).toEqual(statuses);
+    expect(up.received.map((r) => r.requestLine)).toEqual(expect.arrayContaining(['GET /1 HTTP/1.1', 'GET /2 HTTP/1.1', 'GET /3 HTTP/1.1', 'GET /4 HTTP/1.1']));
+    expect(up.received).toHaveLength(4);
   });
 });
 
