@@ -141,7 +141,7 @@ describe('A7 request line', () => {
     ['HTTP/1.32', `GET / HTTP/1.32\r\n${H}\r\n\r\n`],
     ['HTTP/2.0 on an HTTP/1 listener', `GET / HTTP/2.0\r\n${H}\r\n\r\n`],
     ['HTTP/0.9', 'GET /a\r\n\r\n'],
-    ['absolute form', `GET http://169.254.169.254/latest HTTP/1.1\r\n${H}\r\n\r\n`],
+    ['absolute form naming a host other than Host', `GET http://169.254.169.254/latest HTTP/1.1\r\n${H}\r\n\r\n`],
     ['authority form on GET', `GET a.test:80 HTTP/1.1\r\n${H}\r\n\r\n`],
     ['asterisk form on GET', `GET * HTTP/1.1\r\n${H}\r\n\r\n`],
     ['a fragment', `GET /a#frag HTTP/1.1\r\n${H}\r\n\r\n`],
