@@ -1,7 +1,9 @@
+import type { IncomingMessage } from 'node:http';
 import { afterAll, bench, describe } from 'vitest';
 import { parseConfigText } from '../../src/config/load-config.js';
 import { DataPlane } from '../../src/proxy/data-plane.js';
 import { RequestHeaderScan } from '../../src/proxy/request-headers.js';
+import { adoptAbsoluteForm } from '../../src/proxy/request-target.js';
 import { forwardableResponseHeaders } from '../../src/proxy/response-headers.js';
 import { SlotSplit } from '../../src/proxy/slot-split.js';
 
@@ -79,5 +81,15 @@ describe('header passes', () => {
   });
   bench(`${BATCH}x response headers: filter 5 upstream headers`, () => {
     for (let i = 0; i < BATCH; i++) forwardableResponseHeaders(upstreamHeaders, false);
+  });
+});
+
+// Origin-form targets (nearly every request) pay one character check; only an absolute-form
+// target takes this path: parse, compare with Host, rewrite the request to origin-form.
+describe('request target', () => {
+  bench(`${BATCH}x absolute form: parse, check Host, rewrite to origin-form`, () => {
+    for (let i = 0; i < BATCH; i++) {
+      adoptAbsoluteForm({ url: 'http://shop.example.com/cart?item=42', rawHeaders, httpVersionMinor: 1 } as IncomingMessage);
+    }
   });
 });
