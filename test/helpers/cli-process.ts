@@ -17,7 +17,7 @@ export interface CliProcess {
   openFds(): number;
 }
 
-/** Harness H4: `shiftproxy run` as a child process, its JSON logs parsed line by line. */
+/** `shiftproxy run` as a child process, its JSON logs parsed line by line. */
 export function startCli(args: string[], env: NodeJS.ProcessEnv = {}): CliProcess {
   const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   const logs: Record<string, unknown>[] = [];

@@ -28,7 +28,7 @@ export interface UpstreamConnection {
 }
 
 /**
- * A raw-TCP upstream (harness H1): it parses just enough HTTP/1.1 to find each request's end
+ * A raw-TCP upstream: it parses just enough HTTP/1.1 to find each request's end
  * (Content-Length or chunked), records the exact bytes, and lets a test script the answer,
  * including the faults a real server cannot produce (resets, stalls, malformed responses).
  */
@@ -216,7 +216,7 @@ export function respondRaw(bytes: string | Buffer): UpstreamScript {
   };
 }
 
-/** Echoes the exact bytes received as the body (harness "echo-raw"). */
+/** Echoes the exact bytes received as the body. */
 export function echoRaw(): UpstreamScript {
   return (socket, request) => {
     socket.write(`HTTP/1.1 200 OK\r\ncontent-type: application/octet-stream\r\ncontent-length: ${request.raw.length}\r\n\r\n`);

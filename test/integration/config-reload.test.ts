@@ -7,7 +7,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { listenOnLoopback } from '../helpers/loopback-server.js';
 import { listeningPorts, startCli, writeTempConfig, type CliProcess } from '../helpers/cli-process.js';
 
-/** RELIABILITY D8 (valid reload under load) and D9 (an invalid file keeps the old config serving). */
+/** A valid reload under load applies to new requests; an invalid file keeps the old config serving. */
 
 const cleanup: (() => Promise<unknown>)[] = [];
 afterEach(async () => {

@@ -6,7 +6,7 @@ import { openRaw, rawRequest, statusLines, type RawConnection } from '../../help
 import { echoRaw, headerOf, respondOk, respondSteps, type ScriptedUpstream } from '../../helpers/scripted-upstream.js';
 import { expectQuiet, head, oneService, onCleanup, outcomes, proxy, sleep, UNUSED_GREEN, until, upstream, useCleanup } from './support.js';
 
-// Group A (RELIABILITY.md 4.1), the parts that happen after the request head: bad chunks,
+// Bad client input, the parts that happen after the request head: bad chunks,
 // body limits, slow clients, Expect, and path bytes.
 
 useCleanup();
@@ -28,7 +28,7 @@ async function expectAbortedUpstream(up: ScriptedUpstream, firstChunk: string): 
   expect(bytes).not.toMatch(/\r\n0\r\n\r\n$/);
 }
 
-describe('A4 chunk errors after the body started streaming', () => {
+describe('chunk errors after the body started streaming', () => {
   const vectors: [string, string, number][] = [
     ['hex overflow', 'fffffffffffffffffff\r\nabc\r\n0\r\n\r\n', 400],
     ['a non-hex size', 'Z\r\nabc\r\n0\r\n\r\n', 400],
@@ -72,7 +72,7 @@ describe('A4 chunk errors after the body started streaming', () => {
   });
 });
 
-describe('A10 body limit', () => {
+describe('body limit', () => {
   const limit = { server: { maxBodyBytes: 1000 } };
 
   it('a Content-Length above the limit: 413 at once, without reading the body or contacting the upstream', async () => {
@@ -124,7 +124,7 @@ describe('A10 body limit', () => {
   });
 });
 
-describe('A11 slowloris', () => {
+describe('slowloris', () => {
   it('200 dripping connections each get 408 by headersTimeout plus one check interval; normal clients are not slowed', async () => {
     const up = await upstream(respondOk('fine'));
     // headersTimeout 1 s: the proxy checks every 250 ms.
@@ -184,7 +184,7 @@ describe('A11 slowloris', () => {
   });
 });
 
-describe('A12 slow body', () => {
+describe('slow body', () => {
   it('Content-Length 100, 3 bytes, then silence: 408 at the request timeout, and the upstream request is aborted', async () => {
     const up = await upstream(respondOk());
     const p = await oneService(up.url, {}, { server: { headersTimeout: 400, requestTimeout: 1000 } });
@@ -204,7 +204,7 @@ describe('A12 slow body', () => {
   });
 });
 
-describe('A13 slow reader', () => {
+describe('slow reader', () => {
   it('a client that reads nothing stops the proxy reading the upstream; the idle timeout then closes both sides', async () => {
     const total = 200 * 1024 * 1024;
     let written = 0;
@@ -255,7 +255,7 @@ describe('A13 slow reader', () => {
   });
 });
 
-describe('A14 Expect: 100-continue', () => {
+describe('Expect: 100-continue', () => {
   it('the proxy sends 100 Continue, then the upstream answer; Expect is not forwarded', async () => {
     const up = await upstream(echoRaw());
     const p = await oneService(up.url);
@@ -302,7 +302,7 @@ describe('A14 Expect: 100-continue', () => {
   });
 });
 
-describe('A17 path bytes', () => {
+describe('path bytes', () => {
   it('raw non-ASCII bytes in the target are refused by the parser: 400, nothing forwarded', async () => {
     const up = await upstream(echoRaw());
     const p = await oneService(up.url);

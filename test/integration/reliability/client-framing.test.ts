@@ -3,7 +3,7 @@ import { rawRequest, statusLines, type RawResponse } from '../../helpers/raw-cli
 import { echoRaw, headerOf, respondOk, respondSteps, type ReceivedRequest } from '../../helpers/scripted-upstream.js';
 import { head, oneService, outcomes, proxy, UNUSED_GREEN, upstream, useCleanup } from './support.js';
 
-// Group A (RELIABILITY.md 4.1): what a client can send that the proxy must refuse before any
+// What a client can send that the proxy must refuse before any
 // byte reaches an upstream. Every vector goes through the raw client; every refusal is checked
 // on both sides: the exact status and a closed connection, and zero bytes upstream.
 
@@ -33,7 +33,7 @@ async function refused(bytes: string, status: number): Promise<RawResponse> {
   return res;
 }
 
-describe('A1 Content-Length with Transfer-Encoding', () => {
+describe('Content-Length with Transfer-Encoding', () => {
   it.each([
     ['CL then TE', `POST / HTTP/1.1\r\n${H}\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n`],
     ['TE then CL', `POST / HTTP/1.1\r\n${H}\r\nTransfer-Encoding: chunked\r\nContent-Length: 4\r\n\r\n0\r\n\r\n`],
@@ -45,7 +45,7 @@ describe('A1 Content-Length with Transfer-Encoding', () => {
   });
 });
 
-describe('A2 Content-Length conflicts', () => {
+describe('Content-Length conflicts', () => {
   it.each([
     ['duplicate, equal', 'Content-Length: 3\r\nContent-Length: 3'],
     ['duplicate, different', 'Content-Length: 3\r\nContent-Length: 4'],
@@ -61,7 +61,7 @@ describe('A2 Content-Length conflicts', () => {
   });
 });
 
-describe('A3 Transfer-Encoding variants', () => {
+describe('Transfer-Encoding variants', () => {
   // Chunked not being the single final coding makes the body length unknowable: 400 (RFC 9112 6.3).
   it.each([
     ['xchunked', 'Transfer-Encoding: xchunked'],
@@ -104,7 +104,7 @@ describe('A3 Transfer-Encoding variants', () => {
   });
 });
 
-describe('A5 header-line syntax', () => {
+describe('header-line syntax', () => {
   it.each([
     ['space before the colon', 'X-A : 1'],
     ['tab before the colon', 'X-A\t: 1'],
@@ -122,7 +122,7 @@ describe('A5 header-line syntax', () => {
   });
 });
 
-describe('A6 line endings', () => {
+describe('line endings', () => {
   it.each([
     ['bare LF', `GET / HTTP/1.1\n${H}\n\n`],
     ['bare LF after the request line', `GET / HTTP/1.1\n${H}\r\n\r\n`],
@@ -133,7 +133,7 @@ describe('A6 line endings', () => {
   });
 });
 
-describe('A7 request line', () => {
+describe('request line', () => {
   it.each([
     ['a bad method character', `G(T / HTTP/1.1\r\n${H}\r\n\r\n`],
     ['HTTP/1.7', `GET / HTTP/1.7\r\n${H}\r\n\r\n`],
@@ -177,7 +177,7 @@ describe('A7 request line', () => {
   });
 });
 
-describe('A8 Host', () => {
+describe('Host', () => {
   it.each([
     ['missing on HTTP/1.1', 'X-A: 1'],
     ['duplicate', 'Host: a.test\r\nHost: b.test'],
@@ -225,7 +225,7 @@ describe('A8 Host', () => {
   });
 });
 
-describe('A9 oversized headers', () => {
+describe('oversized headers', () => {
   it('a 20 KB header block: 431', async () => {
     await refused(head([H, `X-Big: ${'a'.repeat(20_000)}`]), 431);
   });
@@ -260,7 +260,7 @@ describe('A9 oversized headers', () => {
   });
 });
 
-describe('A15 pipelining', () => {
+describe('pipelining', () => {
   it('answers three pipelined requests in order, each from its own upstream', async () => {
     // The first upstream answers last, so an out-of-order writer would be caught.
     const a = await upstream(respondSteps({ wait: 150 }, 'HTTP/1.1 200 OK\r\ncontent-length: 1\r\n\r\nA'));
@@ -304,7 +304,7 @@ describe('A15 pipelining', () => {
   });
 });
 
-describe('A16 clientError answers keep their meaning', () => {
+describe('clientError answers keep their meaning', () => {
   it('one answer per error, with its own status, and the process keeps serving', async () => {
     const up = await upstream(respondOk('fine'));
     const p = await oneService(up.url);

@@ -4,7 +4,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { listenOnLoopback } from '../../helpers/loopback-server.js';
 import { startProxy } from '../../helpers/proxy-harness.js';
 
-/** RELIABILITY C9: per-target connection and queue limits; the excess is refused at once. */
+/** Per-target connection and queue limits; the excess is refused at once. */
 
 const cleanup: (() => Promise<unknown>)[] = [];
 afterEach(async () => {
@@ -60,7 +60,7 @@ function clientAgent(): Agent {
   return agent;
 }
 
-describe('per-target limits (C9)', () => {
+describe('per-target limits', () => {
   it('3x the capacity of a slow target: the excess gets 503 at once, the target never sees more than its connections', async () => {
     const slow = await slowBackend('blue', 800);
     const green = await slowBackend('green', 0);

@@ -6,7 +6,7 @@ import { statusLines } from '../../helpers/raw-client.js';
 import { echoRaw, type ReceivedRequest, type ScriptedUpstream } from '../../helpers/scripted-upstream.js';
 import { oneService, onCleanup, sleep, upstream, useCleanup } from './support.js';
 
-// F8 (RELIABILITY.md 4.6), shiftproxy side: a corpus of request-smuggling vectors (a TE mutation
+// Request smuggling, shiftproxy side: a corpus of request-smuggling vectors (a TE mutation
 // grid, parser edge cases, transducer-bug shapes, CL.TE/TE.CL/TE.TE), each sent through the
 // proxy to a raw echo upstream and, for reference, to a plain Node server: the parser the
 // proxy itself runs on. The differential with haproxy/nginx is not part of this suite.
@@ -274,7 +274,7 @@ async function corpusSetup() {
   return { p, up, ref, refPort };
 }
 
-describe('F8 smuggling corpus (shiftproxy oracle, differential with Node itself)', () => {
+describe('smuggling corpus (shiftproxy oracle, differential with Node itself)', () => {
   it(`(a) the TE mutation grid: ${GRID.length} vectors`, async () => {
     const { refused, forwarded } = await runCorpus(GRID, 'g', await corpusSetup());
     // Most mutations are refused outright; the few that pass are forwarded as regenerated chunked requests.

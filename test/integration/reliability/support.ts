@@ -56,7 +56,7 @@ export function outcomes(p: ProxyUnderTest, service = 'svc'): { byStatus: Record
 }
 
 /**
- * Invariants I3/I4 for one proxy: once traffic stops, no request is left in flight, no target
+ * The proxy is quiet: once traffic stops, no request is left in flight, no target
  * counts an active request and no undici pool holds a running or pending request.
  */
 export async function expectQuiet(p: ProxyUnderTest, timeoutMs = 2000): Promise<void> {

@@ -22,7 +22,7 @@ import {
   useCleanup,
 } from './support.js';
 
-// Group B (RELIABILITY.md 4.2): every way an upstream can fail, and what the client sees:
+// Every way an upstream can fail, and what the client sees:
 // 502 for refused/reset/malformed, 504 for any timeout, a cut connection once the response has
 // begun, never a clean end on a truncated body, never a crash.
 
@@ -55,7 +55,7 @@ function targetOf(p: Awaited<ReturnType<typeof oneService>>, url: string) {
   return target;
 }
 
-describe('B1 connection refused', () => {
+describe('connection refused', () => {
   it('502 with a short JSON body, at once; kind="refused" counted; the failure reaches passive health', async () => {
     const url = await closedPort();
     const p = await oneService(url);
@@ -92,7 +92,7 @@ describe('B1 connection refused', () => {
   });
 });
 
-describe('B2 connect timeout', () => {
+describe('connect timeout', () => {
   it('a host that never completes the handshake: 504 at timeouts.connect, kind="connect"', async () => {
     const hung = new HungListener();
     const url = await hung.start();
@@ -111,7 +111,7 @@ describe('B2 connect timeout', () => {
   });
 });
 
-describe('B3 no answer', () => {
+describe('no answer', () => {
   it('504 at timeouts.response; the upstream socket is destroyed, a late answer is never served to anyone', async () => {
     const up = await upstream(respondSteps({ wait: 800 }, 'HTTP/1.1 200 OK\r\ncontent-length: 4\r\n\r\nLATE'));
     const p = await oneService(up.url);
@@ -140,7 +140,7 @@ describe('B3 no answer', () => {
   });
 });
 
-describe('B4 stall mid-response', () => {
+describe('stall mid-response', () => {
   it.each([
     ['Content-Length', 'HTTP/1.1 200 OK\r\ncontent-length: 10000\r\n\r\n', 'x'.repeat(1024)],
     ['chunked', 'HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n', `400\r\n${'x'.repeat(1024)}\r\n`],
@@ -168,7 +168,7 @@ describe('B4 stall mid-response', () => {
   });
 });
 
-describe('B5 reset', () => {
+describe('reset', () => {
   it('RST before any byte: 502', async () => {
     const up = await upstream(respondSteps('reset'));
     const p = await oneService(up.url);
@@ -206,7 +206,7 @@ describe('B5 reset', () => {
   });
 });
 
-describe('B6 FIN with a short body', () => {
+describe('FIN with a short body', () => {
   it.each([
     ['Content-Length: 10, 3 bytes', ['HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\nabc', 'end'] as Step[]],
     ['chunked, no last chunk', ['HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n3\r\nabc\r\n', 'end'] as Step[]],
@@ -228,7 +228,7 @@ describe('B6 FIN with a short body', () => {
   });
 });
 
-describe('B7 malformed upstream responses', () => {
+describe('malformed upstream responses', () => {
   it.each([
     ['a garbage status line', 'HTTP/1.1 abc OK\r\ncontent-length: 0\r\n\r\n'],
     ['not HTTP at all', 'SSH-2.0-OpenSSH_9.2\r\n\r\n'],
@@ -265,7 +265,7 @@ describe('B7 malformed upstream responses', () => {
   });
 });
 
-describe('B8 response-queue poisoning', () => {
+describe('response-queue poisoning', () => {
   it('bytes after a complete response are never served as the next response', async () => {
     let n = 0;
     const up = await upstream((socket) => {
@@ -286,7 +286,7 @@ describe('B8 response-queue poisoning', () => {
   });
 });
 
-describe('B9 keep-alive expiry race', () => {
+describe('keep-alive expiry race', () => {
   // The race, made deterministic: the upstream answers the first request on a connection and
   // closes the connection when a second one arrives on it, as a server whose idle timer fired
   // just as the pooled connection was reused. The request never got a byte of answer.
@@ -318,7 +318,7 @@ describe('B9 keep-alive expiry race', () => {
   });
 });
 
-describe('B10 response hop-by-hop headers', () => {
+describe('response hop-by-hop headers', () => {
   const hopByHop =
     'HTTP/1.1 200 OK\r\nconnection: close, x-internal\r\nkeep-alive: timeout=5\r\nx-internal: secret\r\nproxy-connection: keep-alive\r\n' +
     'upgrade: h2c\r\ntrailer: x-t\r\nx-kept: yes\r\ntransfer-encoding: chunked\r\n\r\n5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n';
@@ -365,7 +365,7 @@ describe('B10 response hop-by-hop headers', () => {
   });
 });
 
-describe('B11 interim and bodyless responses', () => {
+describe('interim and bodyless responses', () => {
   it('102 and 103 before the final answer are dropped, never mistaken for it', async () => {
     const up = await upstream(respondRaw('HTTP/1.1 102 Processing\r\n\r\nHTTP/1.1 103 Early Hints\r\nlink: </a.css>; rel=preload\r\n\r\nHTTP/1.1 201 Created\r\ncontent-length: 4\r\n\r\ndone'));
     const p = await oneService(up.url);
@@ -435,7 +435,7 @@ describe('B11 interim and bodyless responses', () => {
   });
 });
 
-describe('B14 retry rules', () => {
+describe('retry rules', () => {
   it('GET, first target refused: answered by the second, one attempt on each', async () => {
     const dead = await closedPort();
     const live = await upstream(respondOk('second'));
@@ -499,7 +499,7 @@ describe('B14 retry rules', () => {
   });
 });
 
-describe('B15 retry storm', () => {
+describe('retry storm', () => {
   async function storm(p: Awaited<ReturnType<typeof oneService>>, count: number): Promise<{ statuses: number[]; p99: number }> {
     const agent = new Agent({ connections: 64 });
     onCleanup(() => agent.close());
@@ -546,7 +546,7 @@ describe('B15 retry storm', () => {
   });
 });
 
-describe('B17 slow but live upstream', () => {
+describe('slow but live upstream', () => {
   it('each byte dripped every 200 ms reaches the client within 100 ms; the answer completes', async () => {
     const sentAt: number[] = [];
     const up = await upstream((socket, _req, server) => {

@@ -6,7 +6,7 @@ import type { ProxyUnderTest } from '../../helpers/proxy-harness.js';
 import { echoRaw, respondOk, respondRaw } from '../../helpers/scripted-upstream.js';
 import { head, oneService, onCleanup, proxy, UNUSED_GREEN, until, upstream, useCleanup } from './support.js';
 
-// B16 (RELIABILITY.md 4.2): WebSocket tunnels through the proxy: byte-exact, torn down from
+// WebSocket tunnels through the proxy: byte-exact, torn down from
 // either side, never opened on a refused upgrade, refused for other protocols, idle-limited.
 
 useCleanup();
@@ -74,8 +74,8 @@ function openTunnels(p: ProxyUnderTest): number {
   return server.listeners.reduce((n, l) => n + l.tunnels.size, 0);
 }
 
-describe('B16 WebSocket', () => {
-  it('(a) an upgrade and 10,000 echoed messages, byte-exact', async () => {
+describe('WebSocket', () => {
+  it('an upgrade and 10,000 echoed messages, byte-exact', async () => {
     const backend = await wsBackend();
     const p = await oneService(backend.url);
     const ws = await wsClient(p);
@@ -100,7 +100,7 @@ describe('B16 WebSocket', () => {
     await until(() => openTunnels(p) === 0, 'the tunnel to be released');
   });
 
-  it('(b) the backend resets the tunnel: the client socket is closed and the proxy keeps serving', async () => {
+  it('the backend resets the tunnel: the client socket is closed and the proxy keeps serving', async () => {
     const backend = await wsBackend((ws) => ws.on('message', () => (ws as unknown as { _socket: Socket })._socket.resetAndDestroy()));
     const p = await oneService(backend.url);
     const ws = await wsClient(p);
@@ -112,7 +112,7 @@ describe('B16 WebSocket', () => {
     expect(again.readyState).toBe(WebSocket.OPEN);
   });
 
-  it('(c) the client resets: the backend socket is closed within 100 ms', async () => {
+  it('the client resets: the backend socket is closed within 100 ms', async () => {
     let backendClosedAt = 0;
     const backend = await wsBackend((ws) => ws.on('close', () => (backendClosedAt = performance.now())));
     const p = await oneService(backend.url);
@@ -128,7 +128,7 @@ describe('B16 WebSocket', () => {
   it.each([
     ['426', 'HTTP/1.1 426 Upgrade Required\r\ncontent-length: 7\r\n\r\nupgrade'],
     ['200', 'HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok'],
-  ])('(d) the backend answers the upgrade with %s: relayed as a plain answer, and no raw tunnel is opened', async (status, answer) => {
+  ])('the backend answers the upgrade with %s: relayed as a plain answer, and no raw tunnel is opened', async (status, answer) => {
     const up = await upstream(respondRaw(answer));
     const p = await oneService(up.url);
     const conn = await openRaw(p.port);
@@ -152,7 +152,7 @@ describe('B16 WebSocket', () => {
     ['an unknown protocol', `GET / HTTP/1.1\r\n${H}\r\nConnection: Upgrade\r\nUpgrade: foo/1\r\n\r\n`],
     ['websocket over HTTP/1.0', `GET / HTTP/1.0\r\n${H}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n`],
     ['websocket with a body', `POST / HTTP/1.1\r\n${H}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nContent-Length: 2\r\n\r\nhi`],
-  ])('(e) %s: refused with 400, nothing reaches the upstream', async (_name, bytes) => {
+  ])('%s: refused with 400, nothing reaches the upstream', async (_name, bytes) => {
     const up = await upstream(echoRaw());
     const p = await oneService(up.url);
     // The client keeps talking after the refusal (an h2c preface, say) and only then closes.
@@ -186,7 +186,7 @@ describe('B16 WebSocket', () => {
     ['two Hosts', UPGRADE().replace(`${H}\r\n`, `${H}\r\nHost: b.test\r\n`), 'more than one Host header'],
     ['a fragment', UPGRADE('/ws#x'), 'a request target must not carry a #fragment'],
     ['1,100 header fields', UPGRADE().replace(`${H}\r\n`, `${H}\r\n${Array.from({ length: 1100 }, (_, i) => `x${i}:1\r\n`).join('')}`), 'request headers too large'],
-  ])('(e) an upgrade with %s is refused like a plain request', async (_name, bytes, error) => {
+  ])('an upgrade with %s is refused like a plain request', async (_name, bytes, error) => {
     const up = await upstream(echoRaw());
     const p = await oneService(up.url);
     const res = await rawRequest(p.port, bytes, { idleMs: 300, responses: Infinity });
@@ -208,7 +208,7 @@ describe('B16 WebSocket', () => {
     expect(openTunnels(p)).toBe(0);
   });
 
-  it('(e) an Upgrade header on a plain request is dropped, the request forwarded as plain HTTP', async () => {
+  it('an Upgrade header on a plain request is dropped, the request forwarded as plain HTTP', async () => {
     const up = await upstream(echoRaw());
     const p = await oneService(up.url);
     const res = await rawRequest(p.port, head([H, 'Upgrade: h2c']), { idleMs: 300 });
@@ -216,7 +216,7 @@ describe('B16 WebSocket', () => {
     expect(up.received[0]!.head.toLowerCase()).not.toContain('upgrade');
   });
 
-  it('(f) an idle tunnel is closed at timeouts.idle; a busy one is not', async () => {
+  it('an idle tunnel is closed at timeouts.idle; a busy one is not', async () => {
     const backend = await wsBackend();
     const p = await oneService(backend.url, { timeouts: { connect: 300, response: 500, idle: 600 } });
     const busy = await wsClient(p, '/busy');
