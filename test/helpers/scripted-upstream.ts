@@ -118,10 +118,10 @@ export class ScriptedUpstream {
   }
 
   /**
-   * Resolves once every connection that received bytes is closed; rejects after `timeoutMs`.
-   * (A pool may open a fresh idle connection after an abort: it carried no request.)
+   * Resolves once every connection that received bytes is closed; rejects after `timeoutMs`, a
+   * failure bound. (A pool may open a fresh idle connection after an abort: it carried no request.)
    */
-  async allClosed(timeoutMs = 2000): Promise<void> {
+  async allClosed(timeoutMs = 10_000): Promise<void> {
     const deadline = performance.now() + timeoutMs;
     while (this.log.some((c) => c.closedAt === null && c.chunks.length > 0)) {
       if (performance.now() > deadline) throw new Error(`upstream connections still open after ${timeoutMs} ms`);

@@ -24,7 +24,7 @@ function expectRegeneratedFraming(seen: ReceivedRequest, body: string): void {
 async function refused(bytes: string, status: number): Promise<RawResponse> {
   const up = await upstream(echoRaw());
   const p = await oneService(up.url);
-  const res = await rawRequest(p.port, bytes, { idleMs: 500, responses: Infinity });
+  const res = await rawRequest(p.port, bytes, { responses: Infinity });
   expect({ status: res.status, closed: res.closed, answers: statusLines(res.raw).length }).toEqual({ status, closed: true, answers: 1 });
   expect(res.headers['connection']).toBe('close');
   expect(res.headers['content-type']).toBe('application/json');
@@ -88,7 +88,7 @@ describe('Transfer-Encoding variants', () => {
   it('accepts a tab as optional whitespace before chunked and regenerates the framing', async () => {
     const up = await upstream(echoRaw());
     const p = await oneService(up.url);
-    const res = await rawRequest(p.port, `POST /x HTTP/1.1\r\n${H}\r\nTransfer-Encoding:\tchunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n`, { idleMs: 300 });
+    const res = await rawRequest(p.port, `POST /x HTTP/1.1\r\n${H}\r\nTransfer-Encoding:\tchunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n`);
     expect(res.status).toBe(200);
     expect(up.received).toHaveLength(1);
     expectRegeneratedFraming(up.received[0]!, 'abc');
@@ -97,7 +97,7 @@ describe('Transfer-Encoding variants', () => {
   it('TE chunked in an HTTP/1.0 request: forwarded with regenerated framing, then the connection is closed', async () => {
     const up = await upstream(echoRaw());
     const p = await oneService(up.url);
-    const res = await rawRequest(p.port, `POST /x HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n`, { idleMs: 300, responses: Infinity });
+    const res = await rawRequest(p.port, `POST /x HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n`, { responses: Infinity });
     expect(res.status).toBe(200);
     expect(res.closed).toBe(true);
     expectRegeneratedFraming(up.received[0]!, 'abc');
@@ -152,7 +152,7 @@ describe('request line', () => {
   it('a request line Node normalises (two spaces) is forwarded only in its regenerated form', async () => {
     const up = await upstream(echoRaw());
     const p = await oneService(up.url);
-    const res = await rawRequest(p.port, `GET  /n HTTP/1.1\r\n${H}\r\n\r\n`, { idleMs: 300 });
+    const res = await rawRequest(p.port, `GET  /n HTTP/1.1\r\n${H}\r\n\r\n`);
     expect(res.status).toBe(200);
     expect(up.received.map((r) => r.requestLine)).toEqual(['GET /n HTTP/1.1']);
   });
@@ -171,7 +171,7 @@ describe('request line', () => {
         { name: 'svc', blue: [up.url], green: [UNUSED_GREEN] },
       ],
     });
-    const res = await rawRequest(p.port, `GET http://other.test/ HTTP/1.1\r\nHost: a.test\r\n\r\n`, { idleMs: 300 });
+    const res = await rawRequest(p.port, `GET http://other.test/ HTTP/1.1\r\nHost: a.test\r\n\r\n`);
     expect(res.status).toBe(400);
     expect(up.connections + other.connections).toBe(0);
   });
@@ -196,7 +196,7 @@ describe('Host', () => {
   it('an empty Host is legal (RFC 9112 3.2) and matches only host-less services', async () => {
     const up = await upstream(echoRaw());
     const p = await oneService(up.url);
-    const res = await rawRequest(p.port, `GET / HTTP/1.1\r\nHost:\r\n\r\n`, { idleMs: 300 });
+    const res = await rawRequest(p.port, `GET / HTTP/1.1\r\nHost:\r\n\r\n`);
     expect(res.status).toBe(200);
     expect(headerOf(up.received[0]!, 'x-forwarded-host')).toBeUndefined();
   });
@@ -204,7 +204,7 @@ describe('Host', () => {
   it('no Host on HTTP/1.0 is legal', async () => {
     const up = await upstream(echoRaw());
     const p = await oneService(up.url);
-    const res = await rawRequest(p.port, `GET / HTTP/1.0\r\n\r\n`, { idleMs: 300 });
+    const res = await rawRequest(p.port, `GET / HTTP/1.0\r\n\r\n`);
     expect(res.status).toBe(200);
     expect(up.received).toHaveLength(1);
   });
@@ -218,7 +218,7 @@ describe('Host', () => {
         { name: 'b', match: { host: 'b.test' }, blue: [b.url], green: [UNUSED_GREEN] },
       ],
     });
-    const res = await rawRequest(p.port, head(['Host: b.test']), { idleMs: 300 });
+    const res = await rawRequest(p.port, head(['Host: b.test']));
     expect(res.status).toBe(200);
     expect(res.body).toBe('B');
     expect(a.connections).toBe(0);
@@ -237,7 +237,7 @@ describe('oversized headers', () => {
   it.each([1001, 2001])('%s header fields within the byte limit: 431 from the parser (Node 24 refuses more than 1,000 fields)', async (count) => {
     const up = await upstream(echoRaw());
     const p = await oneService(up.url, {}, { server: { maxHeaderBytes: 65_536 } });
-    const res = await rawRequest(p.port, head([H, ...Array.from({ length: count - 1 }, (_, i) => `x${i}:1`)]), { idleMs: 500, responses: Infinity });
+    const res = await rawRequest(p.port, head([H, ...Array.from({ length: count - 1 }, (_, i) => `x${i}:1`)]), { responses: Infinity });
     expect({ status: res.status, closed: res.closed }).toEqual({ status: 431, closed: true });
     expect(JSON.parse(res.body)).toEqual({ error: 'request headers too large' });
     expect(up.connections).toBe(0);
@@ -252,7 +252,7 @@ describe('oversized headers', () => {
     const up = await upstream(echoRaw());
     const p = await oneService(up.url);
     const lines = [H, ...Array.from({ length: 999 }, (_, i) => `x${i}: ${i}`)];
-    const res = await rawRequest(p.port, head(lines), { idleMs: 300 });
+    const res = await rawRequest(p.port, head(lines));
     expect(res.status).toBe(200);
     const seen = up.received[0]!;
     expect(seen.headers.filter(([name]) => name.startsWith('x') && /^x\d+$/.test(name))).toHaveLength(999);
@@ -272,7 +272,7 @@ describe('pipelining', () => {
         return { name, match: { host: `${name}.test` }, blue: [url], green: [UNUSED_GREEN] };
       }),
     });
-    const res = await rawRequest(p.port, head(['Host: a.test']) + head(['Host: b.test']) + head(['Host: c.test']), { idleMs: 500, responses: 3 });
+    const res = await rawRequest(p.port, head(['Host: a.test']) + head(['Host: b.test']) + head(['Host: c.test']), { responses: 3 });
     expect(statusLines(res.raw)).toEqual([200, 200, 200]);
     const bodies = res.raw.split('\r\n\r\n').slice(1).map((s) => s[0]);
     expect(bodies).toEqual(['A', 'B', 'C']);
@@ -283,7 +283,7 @@ describe('pipelining', () => {
     const up = await upstream(respondSteps({ wait: 150 }, 'HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok'));
     const p = await oneService(up.url);
     const bytes = head([H], 'GET', '/first') + `GET /second HTTP/1.1\r\n${H}\r\nBad Header: x\r\n\r\n` + head([H], 'GET', '/third');
-    const res = await rawRequest(p.port, bytes, { idleMs: 600, responses: Infinity });
+    const res = await rawRequest(p.port, bytes, { responses: Infinity });
     expect(statusLines(res.raw)).toEqual([200, 400]);
     expect(res.raw.indexOf('ok')).toBeLessThan(res.raw.indexOf('HTTP/1.1 400'));
     expect(res.closed).toBe(true);
@@ -297,7 +297,7 @@ describe('pipelining', () => {
   ])('a request %s: nothing pipelined behind it is forwarded (RFC 9112 9.6)', async (_name, first, status) => {
     const up = await upstream(echoRaw());
     const p = await oneService(up.url);
-    const res = await rawRequest(p.port, first + head([H], 'GET', '/behind') + head([H], 'DELETE', '/behind-too'), { idleMs: 300, responses: Infinity });
+    const res = await rawRequest(p.port, first + head([H], 'GET', '/behind') + head([H], 'DELETE', '/behind-too'), { responses: Infinity });
     expect(statusLines(res.raw)).toEqual([status]);
     expect(res.closed).toBe(true);
     expect(up.connections).toBe(0);
@@ -315,11 +315,11 @@ describe('clientError answers keep their meaning', () => {
       [`GET / HTTP/1.1\r\n${H}\r\nHost: b.test\r\n\r\n`, 400],
     ];
     for (const [bytes, status] of cases) {
-      const res = await rawRequest(p.port, bytes, { idleMs: 300, responses: Infinity });
+      const res = await rawRequest(p.port, bytes, { responses: Infinity });
       expect(statusLines(res.raw)).toEqual([status]);
       expect(res.closed).toBe(true);
     }
-    const ok = await rawRequest(p.port, head([H]), { idleMs: 300 });
+    const ok = await rawRequest(p.port, head([H]));
     expect(ok.status).toBe(200);
     expect(ok.body).toBe('fine');
     // Refusals made by the handler count nothing against the service's upstream traffic.

@@ -59,7 +59,7 @@ export function outcomes(p: ProxyUnderTest, service = 'svc'): { byStatus: Record
  * The proxy is quiet: once traffic stops, no request is left in flight, no target
  * counts an active request and no undici pool holds a running or pending request.
  */
-export async function expectQuiet(p: ProxyUnderTest, timeoutMs = 2000): Promise<void> {
+export async function expectQuiet(p: ProxyUnderTest, timeoutMs = WAIT_MS): Promise<void> {
   const dp = p.running.dataPlane;
   const deadline = performance.now() + timeoutMs;
   const state = () =>
@@ -98,8 +98,15 @@ export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
-/** Polls `check` until it is true, or fails with `what` after `timeoutMs`. */
-export async function until(check: () => boolean, what: string, timeoutMs = 2000): Promise<void> {
+/**
+ * How long a wait for an event may take before the test fails. Waits end when their event
+ * happens; this bound only turns a wait that never ends into a failure, so it is generous
+ * enough for a machine busy with other work.
+ */
+export const WAIT_MS = 10_000;
+
+/** Polls `check` until it is true, or fails with `what` after `timeoutMs` (a failure bound). */
+export async function until(check: () => boolean, what: string, timeoutMs = WAIT_MS): Promise<void> {
   const deadline = performance.now() + timeoutMs;
   while (!check()) {
     if (performance.now() > deadline) throw new Error(`timed out waiting for: ${what}`);
