@@ -1,4 +1,5 @@
 import { connect, type Socket } from 'node:net';
+import { WAIT_MS } from './wait-for.js';
 
 export interface RawResponse {
   raw: string;
@@ -11,8 +12,6 @@ export interface RawResponse {
   firstByteMs: number;
 }
 
-/** How long a raw exchange may take before the test fails: a failure bound, never an outcome. */
-export const RAW_WAIT_MS = 10_000;
 
 /**
  * Sends exact bytes and collects what the server answers until the expected number of complete,
@@ -26,7 +25,7 @@ export function rawRequest(
   options: { host?: string; responses?: number; timeoutMs?: number } = {},
 ): Promise<RawResponse> {
   const expected = options.responses ?? 1;
-  const timeoutMs = options.timeoutMs ?? RAW_WAIT_MS;
+  const timeoutMs = options.timeoutMs ?? WAIT_MS;
   return new Promise((resolve, reject) => {
     const socket = connect(port, options.host ?? '127.0.0.1');
     const chunks: Buffer[] = [];
@@ -181,7 +180,7 @@ export function openRaw(port: number, host = '127.0.0.1'): Promise<RawConnection
         socket,
         write: (bytes) => socket.write(bytes),
         text,
-        waitFor: (pattern, timeoutMs = RAW_WAIT_MS) =>
+        waitFor: (pattern, timeoutMs = WAIT_MS) =>
           new Promise<string>((resolveWait, rejectWait) => {
             const matches = () => (typeof pattern === 'string' ? text().includes(pattern) : pattern.test(text()));
             const done = (err?: Error) => {

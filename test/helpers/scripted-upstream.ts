@@ -1,5 +1,6 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
+import { WAIT_MS } from './wait-for.js';
 
 /** What the scripted upstream saw of one request: the exact bytes, split at the header end. */
 export interface ReceivedRequest {
@@ -121,7 +122,7 @@ export class ScriptedUpstream {
    * Resolves once every connection that received bytes is closed; rejects after `timeoutMs`, a
    * failure bound. (A pool may open a fresh idle connection after an abort: it carried no request.)
    */
-  async allClosed(timeoutMs = 10_000): Promise<void> {
+  async allClosed(timeoutMs = WAIT_MS): Promise<void> {
     const deadline = performance.now() + timeoutMs;
     while (this.log.some((c) => c.closedAt === null && c.chunks.length > 0)) {
       if (performance.now() > deadline) throw new Error(`upstream connections still open after ${timeoutMs} ms`);

@@ -178,7 +178,7 @@ describe('outbound framing is regenerated', () => {
     conn.write(`POST / HTTP/1.1\r\n${H}\r\nContent-Length: 10\r\n\r\nabc`);
     await until(() => up.bytesReceived().includes('abc'), 'the first bytes upstream');
     conn.socket.end();
-    await up.allClosed(1000);
+    await up.allClosed();
     expect(up.received).toHaveLength(0);
     await expectQuiet(p);
   });

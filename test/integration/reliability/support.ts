@@ -2,6 +2,9 @@ import { afterEach, expect } from 'vitest';
 import type { TrafficCounters } from '../../../src/core/traffic-counters.js';
 import { startProxy, type ConfigSpec, type ProxyUnderTest } from '../../helpers/proxy-harness.js';
 import { ScriptedUpstream, type UpstreamScript } from '../../helpers/scripted-upstream.js';
+import { until, WAIT_MS } from '../../helpers/wait-for.js';
+
+export { until, WAIT_MS };
 
 const cleanup: (() => Promise<void> | void)[] = [];
 
@@ -98,21 +101,6 @@ export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
-/**
- * How long a wait for an event may take before the test fails. Waits end when their event
- * happens; this bound only turns a wait that never ends into a failure, so it is generous
- * enough for a machine busy with other work.
- */
-export const WAIT_MS = 10_000;
-
-/** Polls `check` until it is true, or fails with `what` after `timeoutMs` (a failure bound). */
-export async function until(check: () => boolean, what: string, timeoutMs = WAIT_MS): Promise<void> {
-  const deadline = performance.now() + timeoutMs;
-  while (!check()) {
-    if (performance.now() > deadline) throw new Error(`timed out waiting for: ${what}`);
-    await sleep(5);
-  }
-}
 
 /** A well-formed request head for the raw client. */
 export function head(lines: string[], method = 'GET', path = '/', version = 'HTTP/1.1'): string {
