@@ -1,72 +1,15 @@
-import { createServer, type Server } from 'node:http';
 import { Agent, request } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
-import { listenOnLoopback } from '../../helpers/loopback-server.js';
+import { heldBackend } from '../../helpers/held-backend.js';
 import { startProxy } from '../../helpers/proxy-harness.js';
+import { until } from '../../helpers/wait-for.js';
 
 /** Per-target connection and queue limits; the excess is refused at once. */
-
-const WAIT_MS = 10_000;
 
 const cleanup: (() => Promise<unknown>)[] = [];
 afterEach(async () => {
   while (cleanup.length) await cleanup.pop()?.();
 });
-
-interface HeldBackend {
-  url: string;
-  name: string;
-  /** Requests received, by path. */
-  received: string[];
-  inFlight: number;
-  maxInFlight: number;
-  openSockets: number;
-  maxOpenSockets: number;
-  /** Answers every request held so far, and from now on answers at once. */
-  release(): void;
-}
-
-/**
- * Answers its name, but holds every request until `release()` (or at once when `hold` is
- * false): a slow target whose slowness the test decides, not the clock. Counts concurrent
- * requests and sockets.
- */
-async function heldBackend(name: string, hold = true): Promise<HeldBackend> {
-  const waiting: (() => void)[] = [];
-  let holding = hold;
-  const state: HeldBackend = {
-    url: '',
-    name,
-    received: [],
-    inFlight: 0,
-    maxInFlight: 0,
-    openSockets: 0,
-    maxOpenSockets: 0,
-    release: () => {
-      holding = false;
-      for (const answer of waiting.splice(0)) answer();
-    },
-  };
-  const server: Server = createServer((req, res) => {
-    state.received.push(req.url ?? '');
-    state.inFlight += 1;
-    state.maxInFlight = Math.max(state.maxInFlight, state.inFlight);
-    const answer = () => {
-      state.inFlight -= 1;
-      res.end(name);
-    };
-    if (holding) waiting.push(answer);
-    else answer();
-  });
-  server.on('connection', (socket) => {
-    state.openSockets += 1;
-    state.maxOpenSockets = Math.max(state.maxOpenSockets, state.openSockets);
-    socket.once('close', () => (state.openSockets -= 1));
-  });
-  state.url = await listenOnLoopback(server, cleanup);
-  cleanup.push(async () => state.release());
-  return state;
-}
 
 interface Outcome {
   path: string;
@@ -85,19 +28,10 @@ function clientAgent(): Agent {
   return agent;
 }
 
-/** Polls `check` until it is true; `WAIT_MS` is only a failure bound. */
-async function until(check: () => boolean, what: string): Promise<void> {
-  const deadline = performance.now() + WAIT_MS;
-  while (!check()) {
-    if (performance.now() > deadline) throw new Error(`timed out waiting for: ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}
-
 describe('per-target limits', () => {
   it('3x the capacity of a held target: the excess gets 503 at once, the target never sees more than its connections', async () => {
-    const slow = await heldBackend('blue');
-    const green = await heldBackend('green', false);
+    const slow = await heldBackend('blue', cleanup);
+    const green = await heldBackend('green', cleanup, false);
     const proxy = await startProxy({ services: [{ name: 'shop', blue: [slow.url], green: [green.url], limits: { maxConnections: 2, maxPending: 2 } }] });
     cleanup.push(() => proxy.stop());
     const agent = clientAgent();
@@ -128,8 +62,8 @@ describe('per-target limits', () => {
   });
 
   it('a queued request whose client left is dropped before it reaches the target', async () => {
-    const slow = await heldBackend('blue');
-    const green = await heldBackend('green', false);
+    const slow = await heldBackend('blue', cleanup);
+    const green = await heldBackend('green', cleanup, false);
     const proxy = await startProxy({ services: [{ name: 'shop', blue: [slow.url], green: [green.url], limits: { maxConnections: 1, maxPending: 1 } }] });
     cleanup.push(() => proxy.stop());
     const agent = clientAgent();
@@ -154,9 +88,9 @@ describe('per-target limits', () => {
   });
 
   it('a full target is passed by: the other targets of its slot take the requests (HAProxy dispatches the same way)', async () => {
-    const slow = await heldBackend('slow');
-    const fast = await heldBackend('fast', false);
-    const green = await heldBackend('green', false);
+    const slow = await heldBackend('slow', cleanup);
+    const fast = await heldBackend('fast', cleanup, false);
+    const green = await heldBackend('green', cleanup, false);
     const proxy = await startProxy({ services: [{ name: 'shop', blue: [slow.url, fast.url], green: [green.url], limits: { maxConnections: 1 } }] });
     cleanup.push(() => proxy.stop());
     const agent = clientAgent();
