@@ -13,3 +13,13 @@ export async function until(check: () => boolean | Promise<boolean>, what: strin
     await new Promise((resolve) => setTimeout(resolve, 5));
   }
 }
+
+/**
+ * Lets the event loop run `turns` times round, each through an I/O poll (a setImmediate
+ * callback runs only after one). When client and server live in this process and talk over
+ * loopback, bytes one side has written are read by the other within a turn; counting turns
+ * rather than milliseconds holds however slowly the machine runs.
+ */
+export async function loopTurns(turns = 3): Promise<void> {
+  for (let i = 0; i < turns; i++) await new Promise((resolve) => setImmediate(resolve));
+}
