@@ -71,7 +71,7 @@ services:
     blue: { targets: [${v.blue.map((t) => `{ url: "${t.url}", weight: ${t.weight} }`).join(', ')}] }
     green: { targets: [{ url: "${v.green}" }] }
     timeouts: { response: ${v.responseTimeout ?? '5s'} }
-    healthCheck: { path: /healthz, interval: 300ms, timeout: 1s }
+    healthCheck: { path: /healthz, interval: 300ms, timeout: 5s }
 ${v.extra ?? ''}`;
 }
 
