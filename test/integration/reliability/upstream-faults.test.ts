@@ -1,5 +1,5 @@
 import { createServer as createHttpServer } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import { connect, type AddressInfo, type Socket } from 'node:net';
 import { Agent, request } from 'undici';
 import { describe, expect, it } from 'vitest';
 import { HungListener } from '../../helpers/hung-listener.js';
@@ -36,11 +36,26 @@ let nextRefusingPort = 10;
 
 /**
  * A URL that refuses connections. Ports below 1024 are never handed to port-0 listeners, so
- * unlike a freed ephemeral port no other test can start listening there meanwhile.
+ * unlike a freed ephemeral port no other test can start listening there meanwhile; one that a
+ * service of the machine holds (ssh on 22, say) is passed over, so how many tests ran before
+ * does not matter.
  */
 async function closedPort(): Promise<string> {
-  nextRefusingPort = nextRefusingPort >= 1000 ? 10 : nextRefusingPort + 1;
-  return `http://127.0.0.1:${nextRefusingPort}`;
+  for (;;) {
+    nextRefusingPort = nextRefusingPort >= 1000 ? 10 : nextRefusingPort + 1;
+    if (await refuses(nextRefusingPort)) return `http://127.0.0.1:${nextRefusingPort}`;
+  }
+}
+
+function refuses(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect(port, '127.0.0.1');
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(false);
+    });
+    socket.once('error', () => resolve(true));
+  });
 }
 
 async function raw(port: number): Promise<RawConnection> {
