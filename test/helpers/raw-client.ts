@@ -12,7 +12,6 @@ export interface RawResponse {
   firstByteMs: number;
 }
 
-
 /**
  * Sends exact bytes and collects what the server answers until the expected number of complete,
  * length-delimited answers (`responses`, default 1) is in, or the server closes the connection.

@@ -69,6 +69,8 @@ describe('graceful shutdown', () => {
     const stopped = proxy.running.stop(FAR);
     const health = await request(`${proxy.adminUrl}/healthz`).catch((err: Error) => err);
     if (!(health instanceof Error)) expect(health.statusCode).toBe(503);
+    // The listeners close a moment after stop() begins (the controller stops first).
+    await until(() => draining(proxy), 'the drain to begin');
     await expect(request(proxy.url, { dispatcher: new Agent() })).rejects.toThrow();
     blue.release();
     expect((await inFlight).statusCode).toBe(200);
