@@ -59,7 +59,7 @@ export function parseStartRequest(body: unknown): StartRequest {
   return { ...rest, ...(interval !== undefined ? { intervalMs: interval } : {}) };
 }
 
-/** The rollout endpoints of DESIGN.md's admin API. */
+/** The rollout endpoints of the admin API (docs/design.md). */
 export function registerRolloutRoutes(router: AdminRouter, controller: RolloutController): void {
   const view = (service: string) => {
     const record = controller.get(service);

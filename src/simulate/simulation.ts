@@ -40,7 +40,7 @@ export interface SimulationProgress {
   canaryErrorRate: number | null;
 }
 
-/** The JSON a simulation prints (DESIGN.md's shape), plus what the report draws. */
+/** The JSON a simulation prints (docs/design.md's shape), plus what the report draws. */
 export interface SimulationResult {
   outcome: 'promoted' | 'rolled_back';
   reason: string | null;

@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { WAIT_MS } from './wait-for.js';
 
 const BIN = resolve(__dirname, '../../bin/shiftproxy.js');
 
@@ -17,7 +18,7 @@ export interface CliProcess {
   openFds(): number;
 }
 
-/** Harness H4: `shiftproxy run` as a child process, its JSON logs parsed line by line. */
+/** `shiftproxy run` as a child process, its JSON logs parsed line by line. */
 export function startCli(args: string[], env: NodeJS.ProcessEnv = {}): CliProcess {
   const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   const logs: Record<string, unknown>[] = [];
@@ -50,22 +51,36 @@ export function startCli(args: string[], env: NodeJS.ProcessEnv = {}): CliProces
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolveExit) =>
     child.once('exit', (code, signal) => resolveExit({ code, signal })),
   );
+  // 'close' comes after the last of stdout: a line logged just before exiting has been read by then.
+  const closed = new Promise<void>((resolveClose) => child.once('close', () => resolveClose()));
   return {
     child,
     logs,
     stderr,
     exited,
-    waitForLog(test, timeoutMs = 10_000) {
+    waitForLog(test, timeoutMs = WAIT_MS) {
       const found = logs.find(test);
       if (found) return Promise.resolve(found);
       return new Promise((resolveLog, reject) => {
-        const timer = setTimeout(() => reject(new Error(`no matching log line within ${timeoutMs} ms; stderr: ${stderr.join('')}`)), timeoutMs);
-        waiters.push({
+        const waiter = {
           test,
-          resolve: (line) => {
+          resolve: (line: Record<string, unknown>) => {
             clearTimeout(timer);
             resolveLog(line);
           },
+        };
+        const timer = setTimeout(() => {
+          waiters.splice(waiters.indexOf(waiter), 1);
+          reject(new Error(`no matching log line within ${timeoutMs} ms; stderr: ${stderr.join('')}`));
+        }, timeoutMs);
+        waiters.push(waiter);
+        // A process that exits will never log it: say so now rather than at the bound.
+        void closed.then(() => {
+          if (!waiters.includes(waiter)) return;
+          const { exitCode: code, signalCode: signal } = child;
+          waiters.splice(waiters.indexOf(waiter), 1);
+          clearTimeout(timer);
+          reject(new Error(`the process exited (code ${code}, signal ${signal}) without the log line; stderr: ${stderr.join('')}`));
         });
       });
     },

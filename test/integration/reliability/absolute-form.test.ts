@@ -18,7 +18,7 @@ describe('absolute-form request targets', () => {
   it('GET http://localhost/path with a matching Host is forwarded in origin-form', async () => {
     const up = await upstream(echoRaw());
     const p = await oneService(up.url);
-    const res = await rawRequest(p.port, head(['Host: localhost'], 'GET', 'http://localhost/path'), { idleMs: 300 });
+    const res = await rawRequest(p.port, head(['Host: localhost'], 'GET', 'http://localhost/path'));
     expect(res.status).toBe(200);
     const seen = up.received[0]!;
     expect(seen.requestLine).toBe('GET /path HTTP/1.1');
@@ -37,8 +37,8 @@ describe('absolute-form request targets', () => {
         { name: 'a', blue: [a.url], green: [UNUSED_GREEN] },
       ],
     });
-    const toB = await rawRequest(p.port, head(['Host: b.test'], 'GET', 'HTTP://B.TEST:80/x?y=1'), { idleMs: 300 });
-    const toApi = await rawRequest(p.port, head(['Host: b.test'], 'POST', 'http://b.test/api/orders'), { idleMs: 300 });
+    const toB = await rawRequest(p.port, head(['Host: b.test'], 'GET', 'HTTP://B.TEST:80/x?y=1'));
+    const toApi = await rawRequest(p.port, head(['Host: b.test'], 'POST', 'http://b.test/api/orders'));
     expect([toB.status, toApi.status]).toEqual([200, 200]);
     expect(b.received.map((r) => [r.requestLine, headerOf(r, 'host')])).toEqual([['GET /x?y=1 HTTP/1.1', 'B.TEST:80']]);
     expect(api.received.map((r) => [r.requestLine, headerOf(r, 'host')])).toEqual([['POST /api/orders HTTP/1.1', 'b.test']]);
@@ -53,7 +53,7 @@ describe('absolute-form request targets', () => {
   ])('%s: forwarded as %s', async (_name, target, requestLine) => {
     const up = await upstream(echoRaw());
     const p = await oneService(up.url);
-    const res = await rawRequest(p.port, head([H], 'GET', target), { idleMs: 300 });
+    const res = await rawRequest(p.port, head([H], 'GET', target));
     expect(res.status).toBe(200);
     expect(up.received.map((r) => [r.requestLine, headerOf(r, 'host')])).toEqual([[requestLine, 'a.test']]);
   });
@@ -67,7 +67,7 @@ describe('absolute-form request targets', () => {
         { name: 'other', blue: [other.url], green: [UNUSED_GREEN] },
       ],
     });
-    const res = await rawRequest(p.port, 'GET http://a.test/p HTTP/1.0\r\n\r\n', { idleMs: 300, responses: Infinity });
+    const res = await rawRequest(p.port, 'GET http://a.test/p HTTP/1.0\r\n\r\n', { responses: Infinity });
     expect({ status: res.status, closed: res.closed }).toEqual({ status: 200, closed: true });
     expect(a.received.map((r) => [r.requestLine, headerOf(r, 'host')])).toEqual([['GET /p HTTP/1.1', 'a.test']]);
     expect(other.connections).toBe(0);
@@ -77,7 +77,7 @@ describe('absolute-form request targets', () => {
     const live = await upstream(echoRaw());
     // Ports below 1024 are never handed to port-0 listeners: nothing answers there.
     const p = await oneService(['http://127.0.0.1:7', live.url], { retry: { attempts: 1 } });
-    const res = await rawRequest(p.port, head(['Host: A.test'], 'GET', 'http://a.test/retried'), { idleMs: 300 });
+    const res = await rawRequest(p.port, head(['Host: A.test'], 'GET', 'http://a.test/retried'));
     expect(res.status).toBe(200);
     expect(live.received.map((r) => [r.requestLine, headerOf(r, 'host'), headerOf(r, 'x-forwarded-host')])).toEqual([
       ['GET /retried HTTP/1.1', 'a.test', 'a.test'],
@@ -95,7 +95,7 @@ describe('absolute-form request targets', () => {
     });
     const p = await oneService(`http://127.0.0.1:${(server.address() as AddressInfo).port}`);
     const upgrade = head([H, 'Connection: Upgrade', 'Upgrade: websocket', 'Sec-WebSocket-Version: 13', 'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ=='], 'GET', 'http://a.test/ws');
-    const res = await rawRequest(p.port, upgrade, { idleMs: 300 });
+    const res = await rawRequest(p.port, upgrade);
     expect(res.status).toBe(101);
     expect(seen).toEqual([['/ws', 'a.test']]);
   });
@@ -105,7 +105,7 @@ describe('absolute-form targets the proxy refuses', () => {
   async function refused(bytes: string, error: string): Promise<void> {
     const up = await upstream(echoRaw());
     const p = await oneService(up.url);
-    const res = await rawRequest(p.port, bytes, { idleMs: 300, responses: Infinity });
+    const res = await rawRequest(p.port, bytes, { responses: Infinity });
     expect({ status: res.status, closed: res.closed, answers: statusLines(res.raw).length }).toEqual({ status: 400, closed: true, answers: 1 });
     expect(JSON.parse(res.body)).toEqual({ error });
     expect(up.connections).toBe(0);
@@ -147,7 +147,7 @@ describe('no open proxy through the absolute form', () => {
   it('a URL naming an internal address, with a Host to match, still reaches only the configured target', async () => {
     const up = await upstream(echoRaw());
     const p = await oneService(up.url);
-    const res = await rawRequest(p.port, head(['Host: 169.254.169.254'], 'GET', 'http://169.254.169.254/latest/meta-data'), { idleMs: 300 });
+    const res = await rawRequest(p.port, head(['Host: 169.254.169.254'], 'GET', 'http://169.254.169.254/latest/meta-data'));
     expect(res.status).toBe(200);
     expect(up.received.map((r) => [r.requestLine, headerOf(r, 'host')])).toEqual([['GET /latest/meta-data HTTP/1.1', '169.254.169.254']]);
   });
@@ -155,7 +155,7 @@ describe('no open proxy through the absolute form', () => {
   it('with services matched by host and no catch-all, an unknown authority gets 404', async () => {
     const a = await upstream(respondOk('A'));
     const p = await proxy({ services: [{ name: 'a', match: { host: 'a.test' }, blue: [a.url], green: [UNUSED_GREEN] }] });
-    const res = await rawRequest(p.port, head(['Host: 127.0.0.1:22'], 'GET', 'http://127.0.0.1:22/'), { idleMs: 300 });
+    const res = await rawRequest(p.port, head(['Host: 127.0.0.1:22'], 'GET', 'http://127.0.0.1:22/'));
     expect(res.status).toBe(404);
     expect(a.connections).toBe(0);
   });

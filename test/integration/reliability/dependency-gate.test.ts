@@ -2,7 +2,7 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 
-// F14 (RELIABILITY.md 4.6), the part that needs no network: the pinned parser-facing
+// The dependency gate, the part that needs no network: the pinned parser-facing
 // dependencies and the lenient-parser ban. `npm audit --omit=dev --audit-level=high` runs in
 // .ci/run, which has the registry at hand.
 
@@ -20,7 +20,7 @@ function versionOf(pkg: string): [number, number, number] {
   return version.split('.').map(Number) as [number, number, number];
 }
 
-describe('F14 dependency gate', () => {
+describe('dependency gate', () => {
   it('undici is 7.x at 7.24 or later (the 2026 smuggling and CRLF advisories are fixed there)', () => {
     const [major, minor] = versionOf('undici');
     expect(major).toBe(7);

@@ -85,7 +85,7 @@ async function servedBy(proxy: number, n: number): Promise<Record<string, number
 }
 
 describe('rollouts in a running shiftproxy', () => {
-  it('serves the admin API as DESIGN.md says: 202, 409, 404, 400 and the rollout object', async () => {
+  it('serves the admin API as docs/design.md says: 202, 409, 404, 400 and the rollout object', async () => {
     const { blue, green } = await backends();
     const dir = mkdtempSync(join(tmpdir(), 'sp-api-'));
     const { admin } = await startProxyProcess(configFile(dir, serviceYaml(blue.url, green.url, '{ strategy: canary, canary: { weight: 10, interval: 1h } }', join(dir, 'state.json'))));

@@ -6,10 +6,11 @@ import { loadConfigFile, parseConfigText } from '../../../src/config/load-config
 import { ConfigError } from '../../../src/core/errors.js';
 import { configYaml, loadText, problemsOf } from '../../helpers/config-text.js';
 
+/** The example config of the product contract, docs/design.md: its first YAML block. */
 function designExample(): string {
-  const design = readFileSync(resolve(__dirname, '../../../../shared/DESIGN.md'), 'utf8');
+  const design = readFileSync(resolve(__dirname, '../../../docs/design.md'), 'utf8');
   const block = /```yaml\n([\s\S]*?)```/.exec(design);
-  if (!block?.[1]) throw new Error('DESIGN.md has no ```yaml block');
+  if (!block?.[1]) throw new Error('docs/design.md has no ```yaml block');
   return block[1];
 }
 
@@ -178,7 +179,7 @@ describe('defaults', () => {
   });
 });
 
-describe('the example config in DESIGN.md', () => {
+describe('the example config in docs/design.md', () => {
   it('validates and yields the documented values', () => {
     const config = parseConfigText(designExample(), { env: {}, baseDir: '/srv/shiftproxy' });
     expect(config.listen).toEqual({ host: '0.0.0.0', port: 8080 });
