@@ -2,9 +2,10 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Dispatcher } from 'undici';
 import type { TrafficCounters } from '../core/traffic-counters.js';
+import type { DeadlineEntry, DeadlineQueue } from './deadline-queue.js';
 import type { PrebuiltResponse } from './error-responses.js';
 import { upstreamHeadersOf } from './request-headers.js';
-import { forwardableResponseHeaders, withoutInvalidHeaders } from './response-headers.js';
+import { ResponseHeaderScan, withoutInvalidHeaders } from './response-headers.js';
 import type { ServiceRoute } from './service-route.js';
 import type { Target } from './target.js';
 import {
@@ -21,6 +22,9 @@ const STREAMING = 1;
 const DONE = 2;
 
 const INVALID_STATUS = new ProxyAbort('UND_ERR_INFO', 'upstream answered an invalid status code');
+
+/** One response head is turned into `writeHead`'s list at a time, synchronously: one scan serves all. */
+const responseScan = new ResponseHeaderScan();
 
 /** Per-listener state shared with the server: in-flight count and drain flag, for the shutdown. */
 export interface InFlightCounter {
@@ -71,7 +75,7 @@ function isIdempotent(method: string | undefined): boolean {
  * with the controller's pause and resume; the same object survives a replay or a retry on
  * another connection, which a promise-per-request API cannot express.
  */
-export class ProxyExchange implements Dispatcher.DispatchHandler {
+export class ProxyExchange implements Dispatcher.DispatchHandler, DeadlineEntry {
   private readonly req: IncomingMessage;
   private readonly res: ServerResponse;
   private readonly route: ServiceRoute;
@@ -86,10 +90,18 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
   private statusCode = 0;
   /** The current dispatch's controller (abort, pause, resume); null until undici starts it, and again before a replay or retry. */
   private upstream: Dispatcher.DispatchController | null = null;
-  private responseTimer: NodeJS.Timeout | null = null;
+  /** The service's response clock (timeouts.response): this exchange is in it while it waits for a response head. */
+  private readonly deadlines: DeadlineQueue;
+  deadlinePrev: DeadlineEntry | null = null;
+  deadlineNext: DeadlineEntry | null = null;
+  deadlineAt = 0;
   /** Armed only while the client is not reading (backpressure): bounded by the idle timeout. */
   private stallTimer: NodeJS.Timeout | null = null;
   private bodyBytes = 0;
+  /** Response body bytes still to come when the upstream announced a length, else -1. */
+  private bodyLeft = -1;
+  /** The client's response was ended with the body's last chunk, before undici reported the end. */
+  private endedEarly = false;
   private attemptsLeft: number;
   private replayed = false;
 
@@ -112,6 +124,7 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
     this.setCookie = setCookie;
     this.hasBody = hasBody;
     this.startedAt = performance.now();
+    this.deadlines = route.runtime.responseDeadlines;
     this.attemptsLeft = hasBody || !isIdempotent(req.method) ? 0 : route.retryAttempts;
     route.runtime.retryBudget.deposit();
   }
@@ -121,9 +134,9 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
     this.listener.inFlight += 1;
     (this.res as ResponseWithExchange)[kExchange] = this;
     this.res.on('close', onResponseClose);
-    // Without a body the response clock runs from now, across connect and any retries. It is a
-    // native timer: undici's own headersTimeout ticks every 0.5 s and lets a 500 ms timeout run to 1 s.
-    if (!this.hasBody) this.responseTimer = setTimeout(onResponseTimeout, this.route.responseTimeoutMs, this);
+    // Without a body the response clock runs from now, across connect and any retries. It runs on
+    // a native timer: undici's own headersTimeout ticks every 0.5 s and lets a 500 ms timeout run to 1 s.
+    if (!this.hasBody) this.deadlines.add(this, this.startedAt);
     this.dispatch(headers);
   }
 
@@ -163,7 +176,7 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
 
   onRequestSent(): void {
     if (this.hasBody && this.state === WAITING) {
-      this.responseTimer = setTimeout(onResponseTimeout, this.route.responseTimeoutMs, this);
+      this.deadlines.add(this, performance.now());
     }
   }
 
@@ -178,9 +191,10 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
     // The raw list keeps each name's spelling, repeated fields and every byte; undici's parsed
     // object (the third argument) would merge and lowercase them. A pool with allowH2 false only
     // speaks HTTP/1.1, whose parser always gives Buffers.
-    const headers = forwardableResponseHeaders(controller.rawHeaders as Buffer[], false);
+    const headers = responseScan.scan(controller.rawHeaders as Buffer[], false);
     if (this.setCookie !== null) headers.push('set-cookie', this.setCookie);
     this.statusCode = statusCode;
+    this.bodyLeft = responseScan.contentLength;
     const res = this.res;
     if (res.destroyed) {
       // onClientClose has aborted the dispatch already, or will: hold the body until it does.
@@ -200,6 +214,16 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
 
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
     const res = this.res;
+    if (this.bodyLeft >= 0) {
+      this.bodyLeft -= chunk.length;
+      if (this.bodyLeft === 0) {
+        // The chunk completes the announced body: ending with it lets Node send the head, the
+        // body and the end in one write, without the cork and the tick a write() then end() costs.
+        this.endedEarly = true;
+        res.end(chunk);
+        return;
+      }
+    }
     if (res.write(chunk)) return;
     controller.pause();
     if (res.destroyed) return;
@@ -227,7 +251,7 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
 
   onResponseEnd(): void {
     if (this.state === DONE) return;
-    this.res.end();
+    if (!this.endedEarly) this.res.end();
     this.finishAnswered();
   }
 
@@ -293,8 +317,8 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
     this.abortUpstream(CLIENT_ABORTED);
   }
 
-  onResponseTimeout(): void {
-    this.responseTimer = null;
+  /** The response clock ran out (the deadline queue has taken the exchange out already). */
+  onDeadline(): void {
     if (this.state !== WAITING) return;
     if (this.upstream !== null) this.upstream.abort(RESPONSE_TIMEOUT);
     // Still connecting or queued in the pool: answer now; onRequestStart aborts the request if it ever starts.
@@ -418,10 +442,7 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
   }
 
   private clearResponseTimer(): void {
-    if (this.responseTimer !== null) {
-      clearTimeout(this.responseTimer);
-      this.responseTimer = null;
-    }
+    this.deadlines.remove(this);
   }
 }
 
@@ -442,6 +463,3 @@ function onClientStalled(exchange: ProxyExchange): void {
   exchange.onClientStalled();
 }
 
-function onResponseTimeout(exchange: ProxyExchange): void {
-  exchange.onResponseTimeout();
-}
