@@ -214,6 +214,11 @@ export class ProxyExchange implements Dispatcher.DispatchHandler, DeadlineEntry 
 
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
     const res = this.res;
+    if (res.destroyed) {
+      // The client is gone and onClientClose aborts the dispatch: hold the body until it does.
+      controller.pause();
+      return;
+    }
     if (this.bodyLeft >= 0) {
       this.bodyLeft -= chunk.length;
       if (this.bodyLeft === 0) {
@@ -226,7 +231,6 @@ export class ProxyExchange implements Dispatcher.DispatchHandler, DeadlineEntry 
     }
     if (res.write(chunk)) return;
     controller.pause();
-    if (res.destroyed) return;
     res.once('drain', onClientDrain);
     // undici's body timer does not run while we hold the upstream paused, so a client that stops
     // reading would pin the upstream connection forever: the idle timeout bounds the stall instead.
