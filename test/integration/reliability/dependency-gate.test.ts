@@ -21,10 +21,10 @@ function versionOf(pkg: string): [number, number, number] {
 }
 
 describe('dependency gate', () => {
-  it('undici is 7.x at 7.24 or later (the 2026 smuggling and CRLF advisories are fixed there)', () => {
+  it('undici is 8.x at 8.9 or later (every 8.x has the 2026 smuggling and CRLF fixes of 7.24; 8.9 also checks coerced header values for CRLF)', () => {
     const [major, minor] = versionOf('undici');
-    expect(major).toBe(7);
-    expect(minor).toBeGreaterThanOrEqual(24);
+    expect(major).toBe(8);
+    expect(minor).toBeGreaterThanOrEqual(9);
   });
 
   it('the lenient HTTP parser is enabled nowhere: not in the sources, the bin, the manifest or this process', () => {
