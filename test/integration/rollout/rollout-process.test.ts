@@ -6,7 +6,7 @@ import { promisify } from 'node:util';
 import { request } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
 import { FakeBackend } from '../../../src/simulate/fake-backend.js';
-import { listeningPorts, startCli, type CliProcess } from '../../helpers/cli-process.js';
+import { listeningPorts, processState, startCli, startCliUnreaped, type CliProcess } from '../../helpers/cli-process.js';
 
 const run = promisify(execFile);
 const BIN = resolve(__dirname, '../../../bin/shiftproxy.js');
@@ -199,6 +199,70 @@ describe('rollouts in a running shiftproxy', () => {
     expect(warning).toMatchObject({ level: 'warn', msg: 'state reset on request: every service starts on its configured live slot at 0%' });
     expect(readFileSync(warning.movedTo as string, 'utf8')).toBe('garbage');
     expect(await servedBy(ports.proxy, 3)).toEqual({ blue: 3 });
+  });
+});
+
+describe('the state-file lock', () => {
+  /** Waits until the process has died (a zombie, or gone): the kernel has closed its files by then. */
+  async function dead(pid: number): Promise<string | null> {
+    for (;;) {
+      const state = processState(pid);
+      if (state === null || state === 'Z') return state;
+      await new Promise((resolveWait) => setTimeout(resolveWait, 5));
+    }
+  }
+
+  it('kill -9 and restart at once, 20 times: the dead holder is a zombie nobody reaps, and every restart resumes at its weight', { timeout: 180_000 }, async () => {
+    const { blue, green } = await backends();
+    const dir = mkdtempSync(join(tmpdir(), 'sp-lock-'));
+    // 21 manual steps: each round releases one, so every restart must restore a different weight.
+    const steps = Array.from({ length: 21 }, (_, i) => `{ weight: ${4 * (i + 1)}, pause: manual }`).join(', ');
+    const file = configFile(dir, serviceYaml(blue.url, green.url, `{ strategy: steps, steps: [ ${steps}, { weight: 100 } ] }`, join(dir, 'state.json')));
+    let id: unknown;
+    for (let round = 0; round <= 20; round++) {
+      const { cli: parent, pid } = await startCliUnreaped(['run', '-c', file]);
+      cleanup.push(async () => {
+        parent.child.kill('SIGKILL');
+        await parent.exited;
+      });
+      const { admin } = await listeningPorts(parent);
+      if (round === 0) {
+        const started = await api(admin, 'POST', '/api/v1/services/shop/rollout', {});
+        expect(started.body).toMatchObject({ state: 'paused', canaryWeight: 4 });
+        id = started.body.id;
+      } else {
+        expect((await api(admin, 'GET', '/api/v1/services/shop/rollout')).body).toMatchObject({ id, state: 'paused', canaryWeight: 4 * round, step: round });
+        expect((await api(admin, 'GET', '/api/v1/services/shop')).body).toMatchObject({ live: 'blue', weights: { blue: 100 - 4 * round, green: 4 * round } });
+        expect((await api(admin, 'POST', '/api/v1/services/shop/rollout/resume')).body).toMatchObject({ state: 'paused', canaryWeight: 4 * (round + 1) });
+      }
+      process.kill(pid, 'SIGKILL');
+      // Its parent never reaps it: the pid stays taken, which a pid-based lock took for a live holder.
+      expect(await dead(pid)).toBe('Z');
+      expect(() => process.kill(pid, 0)).not.toThrow();
+    }
+  });
+
+  it('refuses a second live instance on the same state file, naming the holder', async () => {
+    const { blue, green } = await backends();
+    const dir = mkdtempSync(join(tmpdir(), 'sp-lock2-'));
+    const statePath = join(dir, 'state.json');
+    const file = configFile(dir, serviceYaml(blue.url, green.url, '{ strategy: canary }', statePath));
+    const first = await startProxyProcess(file);
+    const second = await cli(['run', '-c', file]);
+    expect(second.code).toBe(1);
+    expect(second.stderr).toBe(`shiftproxy: another shiftproxy (pid ${first.cli.child.pid}) is using the state file ${statePath} (it holds the lock on ${statePath}.lock)\n`);
+    // The first one is untouched.
+    expect((await api(first.admin, 'POST', '/api/v1/services/shop/rollout', {})).status).toBe(202);
+  });
+
+  it('is not blocked by a stale lock file naming a pid that now belongs to another live process', async () => {
+    const { blue, green } = await backends();
+    const dir = mkdtempSync(join(tmpdir(), 'sp-lock3-'));
+    const statePath = join(dir, 'state.json');
+    // What a pid-based lock left behind: the pid is alive (it is this test runner), but it holds nothing.
+    writeFileSync(`${statePath}.lock`, `${process.pid}\n`);
+    const { admin } = await startProxyProcess(configFile(dir, serviceYaml(blue.url, green.url, '{ strategy: canary }', statePath)));
+    expect((await api(admin, 'POST', '/api/v1/services/shop/rollout', {})).status).toBe(202);
   });
 });
 
