@@ -238,13 +238,15 @@ export class RolloutController {
     });
   }
 
-  /** A person's command: pause, resume, promote or abort. */
-  command(service: string, type: 'pause' | 'resume' | 'promote' | 'abort'): Promise<RolloutRecord> {
+  /** A person's command: pause, resume, promote (`full`: skip the bake too) or abort. */
+  command(service: string, type: 'pause' | 'resume' | 'promote' | 'abort', options: { full?: boolean } = {}): Promise<RolloutRecord> {
     const entry = this.entry(service);
+    const event: RolloutEvent =
+      type === 'abort' ? { type, detail: 'aborted by a person' } : type === 'promote' ? { type, ...(options.full ? { full: true } : {}) } : { type };
     return this.enqueue(entry, async () => {
       if (!entry.rollout) throw new NotFoundError(`${service} has no rollout`);
       try {
-        return await this.transition(entry, type === 'abort' ? { type, detail: 'aborted by a person' } : { type });
+        return await this.transition(entry, event);
       } catch (err) {
         if (err instanceof ConflictError && entry.rollout) {
           const noted = noteRefusal(entry.rollout, type, err.message, this.machineContext(entry));

@@ -21,6 +21,11 @@ export const PAGE_SCRIPT = String.raw`
   var COMMANDS = ['start', 'pause', 'resume', 'promote', 'abort'];
   var COMMAND_LABEL = { start: 'Start rollout', pause: 'Pause', resume: 'Resume', promote: 'Promote', abort: 'Abort' };
   var NEEDS_CONFIRM = { promote: true, abort: true };
+  // What Promote does depends on where the rollout is (the API's promote, without --full).
+  var PROMOTE_HINT = {
+    steps: 'Skip the remaining steps: 100% now, then the bake with the alarms still watched',
+    bake: 'End the bake: the new slot becomes live now'
+  };
   var CHARTS = [
     { key: 'weight', title: 'Traffic share', format: fmtPercentValue, range: [0, 100] },
     { key: 'rps', title: 'Request rate', format: fmtRate, floor: 1 },
@@ -386,6 +391,7 @@ export const PAGE_SCRIPT = String.raw`
       var b = card.buttons[command];
       b.disabled = !allowed;
       if (!allowed) disarm(b, command);
+      if (command === 'promote') b.title = rollout && rollout.canaryWeight >= 100 ? PROMOTE_HINT.bake : PROMOTE_HINT.steps;
     });
 
     renderHistory(card, rollout);

@@ -115,6 +115,22 @@ describe('rollouts in a running shiftproxy', () => {
     expect(after).toContain('shiftproxy_rollout_state{service="shop",state="rolled_back"} 1');
   });
 
+  it('promote goes to 100% and still bakes; a second promote (or full) ends the bake; a bad body is 400', async () => {
+    const { blue, green } = await backends();
+    const dir = mkdtempSync(join(tmpdir(), 'sp-promote-'));
+    const { admin, proxy } = await startProxyProcess(
+      configFile(dir, serviceYaml(blue.url, green.url, '{ strategy: linear, linear: { step: 10, interval: 1h }, bakeTime: 1h }', join(dir, 'state.json'))),
+    );
+    expect((await api(admin, 'POST', '/api/v1/services/shop/rollout', {})).body).toMatchObject({ state: 'progressing', canaryWeight: 10 });
+    expect(await api(admin, 'POST', '/api/v1/services/shop/rollout/promote', { full: 'yes' })).toEqual({ status: 400, body: { error: 'full: expected a boolean, got "yes"' } });
+    expect((await api(admin, 'POST', '/api/v1/services/shop/rollout/promote', {})).body).toMatchObject({ state: 'baking', canaryWeight: 100 });
+    // Green takes everything while the bake watches; blue is still live, for a rollback.
+    expect(await servedBy(proxy, 4)).toEqual({ green: 4 });
+    expect((await api(admin, 'GET', '/api/v1/services/shop')).body).toMatchObject({ live: 'blue' });
+    expect((await api(admin, 'POST', '/api/v1/services/shop/rollout/promote')).body).toMatchObject({ state: 'promoted', reason: 'promoted by a person' });
+    expect((await api(admin, 'GET', '/api/v1/services/shop')).body).toMatchObject({ live: 'green' });
+  });
+
   it('needs the token on every /api/ call when one is set', async () => {
     const { blue, green } = await backends();
     const dir = mkdtempSync(join(tmpdir(), 'sp-token-'));
@@ -129,11 +145,11 @@ describe('rollouts in a running shiftproxy', () => {
     expect(status.stdout).toMatch(/^shop {2}shop-\S+ {2}PROGRESSING\n/);
   });
 
-  it('drives a rollout from the command line, with exit codes 0, 1 and 2', async () => {
+  it('drives a rollout from the command line, with exit codes 0 and 1', async () => {
     const { blue, green } = await backends();
     const dir = mkdtempSync(join(tmpdir(), 'sp-cli-'));
     const { admin, proxy } = await startProxyProcess(
-      configFile(dir, serviceYaml(blue.url, green.url, '{ strategy: steps, steps: [ { weight: 50, pause: manual }, { weight: 100 } ] }', join(dir, 'state.json'))),
+      configFile(dir, serviceYaml(blue.url, green.url, '{ strategy: steps, steps: [ { weight: 50, pause: manual }, { weight: 100 } ], bakeTime: 1h }', join(dir, 'state.json'))),
     );
     const adminUrl = `http://127.0.0.1:${admin}`;
     const start = await cli(['rollout', 'start', 'shop', '--admin', adminUrl]);
@@ -150,15 +166,18 @@ describe('rollouts in a running shiftproxy', () => {
     const json = await cli(['rollout', 'status', 'shop', '--admin', adminUrl, '--json']);
     expect(JSON.parse(json.stdout)).toMatchObject({ state: 'paused', canaryWeight: 50, step: 1, steps: 2 });
 
-    const promoted = await cli(['rollout', 'promote', 'shop', '--admin', adminUrl]);
+    // --full: the hour of bake is skipped too.
+    const promoted = await cli(['rollout', 'promote', 'shop', '--full', '--admin', adminUrl]);
     expect([promoted.code, promoted.stdout.split('\n')[0]]).toEqual([0, expect.stringMatching(/PROMOTED$/)]);
+    expect(promoted.stdout).toContain('promoted by a person: remaining steps and bake skipped');
     expect(await servedBy(proxy, 5)).toEqual({ green: 5 });
 
     const refused = await cli(['rollout', 'abort', 'shop', '--admin', adminUrl]);
     expect([refused.code, refused.stderr]).toEqual([1, 'shiftproxy: cannot abort a promoted rollout\n']);
+    // Nothing listening there: the user's to fix (exit 1), with where the address came from and a hint.
     const unreachable = await cli(['rollout', 'status', 'shop', '--admin', 'http://127.0.0.1:1']);
-    expect(unreachable.code).toBe(2);
-    expect(unreachable.stderr).toMatch(/cannot reach the admin API at http:\/\/127\.0\.0\.1:1/);
+    expect(unreachable.code).toBe(1);
+    expect(unreachable.stderr).toMatch(/^shiftproxy: cannot reach the admin API at http:\/\/127\.0\.0\.1:1 \(from --admin\): .*ECONNREFUSED.*\nhint: is `shiftproxy run` running\? Point at its admin address with -c FILE \(its admin\.listen\), \$SHIFTPROXY_ADMIN or --admin URL\n$/);
   });
 
   it('survives kill -9 mid-rollout: the restarted process serves the same split and continues the same rollout', async () => {

@@ -151,6 +151,16 @@ describe.concurrent('the built CLI', () => {
     expect(result).toEqual({ code: 0, stdout: `${GOOD}: ok, 1 service: shop (canary)\n` });
   });
 
+  it.each([['abc'], ['-5'], ['0'], ['1e3'], ['']])('plan --rps %j: exit 1 naming the flag, never a silent or negative column', async (rps) => {
+    expect(await cli('plan', '-c', GOOD, '--rps', rps)).toEqual({ code: 1, stdout: '', stderr: `shiftproxy: --rps must be a positive number, got "${rps}"\n` });
+  });
+
+  it('plan --rps 200: the canary requests column', async () => {
+    const result = await cli('plan', '-c', GOOD, '--rps', '200');
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain('  +0s          10%  5m                  6,000\n');
+  });
+
   it.each([
     [['bogus'], "error: unknown command 'bogus'\n(run with --help for usage)\n"],
     [['validate'], "error: required option '-c, --config <file>' not specified\n(run with --help for usage)\n"],
