@@ -276,6 +276,14 @@ export function noteRefusal(record: RolloutRecord, command: string, reason: stri
   return record_({ ...record, history: [...record.history] }, ctx, 'refused', { command, reason });
 }
 
+/**
+ * Settings a config reload changed under a running rollout (its analysis applies from the next
+ * check), kept in its history with what changed from what to what. The state does not change.
+ */
+export function noteSettingsChange(record: RolloutRecord, changes: readonly unknown[], ctx: MachineContext): RolloutRecord {
+  return record_({ ...record, history: [...record.history], updatedAt: ctx.now }, ctx, 'analysis-changed', { changes });
+}
+
 function note(next: RolloutRecord, ctx: MachineContext, event: string, detail: unknown): RolloutRecord {
   return record_(next, ctx, event, detail);
 }

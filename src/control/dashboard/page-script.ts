@@ -536,6 +536,11 @@ export const PAGE_SCRIPT = String.raw`
     return Object.keys(threshold).map(function (k) { return k + ' ' + fmtNumber(threshold[k]); }).join(', ');
   }
 
+  function settingText(value) {
+    if (value === null || value === undefined) return '(none)';
+    return typeof value === 'object' ? JSON.stringify(value) : String(value);
+  }
+
   function detailNode(entry) {
     var d = entry.detail;
     if (d === null || d === undefined) return el('span', 'muted', '');
@@ -556,6 +561,13 @@ export const PAGE_SCRIPT = String.raw`
     if (entry.event === 'step' && typeof d.step === 'number') {
       var hold = d.hold === 'manual' ? 'waits for promote or resume' : typeof d.hold === 'number' ? 'holds ' + fmtDuration(d.hold) : '';
       return el('span', '', 'step ' + d.step + ' of ' + d.of + ': ' + fmtWeight(d.weight) + (hold ? ' · ' + hold : ''));
+    }
+    if (entry.event === 'analysis-changed' && Array.isArray(d.changes)) {
+      var changed = el('ul', 'checks');
+      d.changes.forEach(function (c) {
+        changed.appendChild(el('li', '', c.field + ': ' + settingText(c.from) + ' → ' + settingText(c.to)));
+      });
+      return changed;
     }
     if (entry.event === 'started' && d.from) {
       var steps = Array.isArray(d.steps) ? d.steps.length + ' steps' : '';
