@@ -48,8 +48,8 @@ const BAD = file(
 );
 const BAD_STDERR = [
   `${BAD}: 3 problems`,
-  '  services[0].green.targets[1].url: not a URL',
-  '  services[0].timeouts.connect: not a duration (use 250ms, 10s, 5m, 1h or whole milliseconds)',
+  '  services[0].green.targets[1].url: not a URL (line 5, column 64)',
+  '  services[0].timeouts.connect: not a duration (use 250ms, 10s, 5m, 1h or whole milliseconds) (line 6, column 26)',
   '  admin.listen: port 9090 is already used by listen',
   '',
 ].join('\n');
