@@ -1,5 +1,6 @@
 import { execFile, execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
@@ -73,6 +74,15 @@ async function cli(args: string[], env: NodeJS.ProcessEnv = {}) {
   }
 }
 
+/** A port nothing listens on right now (the kernel's pick), for a config that must name its admin port. */
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolveListen) => server.listen(0, '127.0.0.1', resolveListen));
+  const { port } = server.address() as AddressInfo;
+  await new Promise((resolveClose) => server.close(resolveClose));
+  return port;
+}
+
 async function servedBy(proxy: number, n: number): Promise<Record<string, number>> {
   const counts: Record<string, number> = {};
   for (let i = 0; i < n; i++) {
@@ -129,6 +139,20 @@ describe('rollouts in a running shiftproxy', () => {
     expect((await api(admin, 'GET', '/api/v1/services/shop')).body).toMatchObject({ live: 'blue' });
     expect((await api(admin, 'POST', '/api/v1/services/shop/rollout/promote')).body).toMatchObject({ state: 'promoted', reason: 'promoted by a person' });
     expect((await api(admin, 'GET', '/api/v1/services/shop')).body).toMatchObject({ live: 'green' });
+  });
+
+  it('finds the admin API from -c FILE alone, as the README walkthrough does', async () => {
+    const { blue, green } = await backends();
+    const dir = mkdtempSync(join(tmpdir(), 'sp-cfg-admin-'));
+    const adminPort = await freePort();
+    const file = configFile(dir, serviceYaml(blue.url, green.url, '{ strategy: canary }', join(dir, 'state.json')).replace('admin: { listen: 127.0.0.1:0 }', `admin: { listen: 127.0.0.1:${adminPort} }`));
+    const { admin } = await startProxyProcess(file);
+    expect(admin).toBe(adminPort);
+    // $SHIFTPROXY_ADMIN points elsewhere: the config given wins.
+    const start = await cli(['rollout', 'start', 'shop', '-c', file], { SHIFTPROXY_ADMIN: 'http://127.0.0.1:1' });
+    expect([start.code, start.stdout.split('\n')[0]]).toEqual([0, expect.stringMatching(/^shop {2}shop-\S+ {2}PROGRESSING$/)]);
+    const status = await cli(['rollout', 'status', 'shop'], { SHIFTPROXY_ADMIN: `http://127.0.0.1:${adminPort}` });
+    expect(status.code).toBe(0);
   });
 
   it('needs the token on every /api/ call when one is set', async () => {
