@@ -4,6 +4,8 @@ import { errorMessage, ShiftError } from '../core/errors.js';
 
 /** SQLite result codes node:sqlite reports in `errcode`. */
 const SQLITE_BUSY = 5;
+const SQLITE_READONLY = 8;
+const SQLITE_CANTOPEN = 14;
 const SQLITE_CORRUPT = 11;
 const SQLITE_NOTADB = 26;
 
@@ -78,7 +80,8 @@ export class StateLock {
       const who = pid === null ? 'another process' : pid === process.pid ? `this process (pid ${pid})` : `another shiftproxy (pid ${pid})`;
       return new StateLockedError(`${who} is using the state file ${this.guards} (it holds the lock on ${this.path})`, pid);
     }
-    return new ShiftError('STATE_ERROR', `cannot lock ${this.path}: ${errorMessage(err)}`, 500, { cause: err });
+    const why = sqliteCode(err) === SQLITE_CANTOPEN || sqliteCode(err) === SQLITE_READONLY ? ' (is the state folder writable?)' : '';
+    return new ShiftError('STATE_ERROR', `cannot lock ${this.path}: ${errorMessage(err)}${why}`, 500, { cause: err });
   }
 }
 

@@ -1,4 +1,5 @@
-import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -75,5 +76,21 @@ describe('the state file lock', () => {
     // The holder lives in a pid namespace this one cannot see: the kernel shows 0.
     expect(lockHolderPid(path, table([`1: POSIX  ADVISORY  WRITE 0 ${file} 1073741824 1073742335`]))).toBeNull();
     expect(lockHolderPid(path, join(tmpdir(), 'no-such-lock-table'))).toBeNull();
+  });
+
+  it('says so when the lock cannot even be created (a real read-only file system, where mounting works)', async (ctx) => {
+    const readOnly = mkdtempSync(join(tmpdir(), 'sp-ro-'));
+    try {
+      execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=64k,ro', 'tmpfs', readOnly], { stdio: 'ignore' });
+    } catch {
+      ctx.skip('mounting needs root');
+    }
+    cleanup.push(() => {
+      execFileSync('umount', [readOnly]);
+      rmSync(readOnly, { recursive: true, force: true });
+    });
+    await expect(new FileStateStore(join(readOnly, 'state.json')).open()).rejects.toThrow(
+      `cannot lock ${readOnly}/state.json.lock: unable to open database file (is the state folder writable?)`,
+    );
   });
 });
