@@ -54,22 +54,16 @@ adminOptions(
     .option('--interval <duration>', 'time per step (e.g. 30s, 5m); blue-green: how long to hold the 0% preview')
     .option('--targets <urls>', 'comma-separated target URLs for the new slot'),
 ).action(async (service: string, options: RolloutCliOptions) => rolloutCommand('start', service, options));
-adminOptions(
-  rollout
-    .command('promote')
-    .argument('<service>')
-    .description('skip the remaining steps: 100% now, then the bake with the alarms still watched (during the bake: end it now)')
-    .option('--full', 'skip the bake too: the new slot becomes live at once'),
-).action(async (service: string, options: RolloutCliOptions) => rolloutCommand('promote', service, options));
 for (const [action, description] of [
   ['status', 'show the current or last rollout of SERVICE'],
   ['pause', 'pause the rollout of SERVICE'],
   ['resume', 'resume a paused rollout (or release a manual step)'],
+  ['promote', 'skip the remaining steps: 100% now, then the bake with the alarms still watched (during the bake: end it now)'],
   ['abort', 'roll back now'],
 ] as const) {
-  adminOptions(rollout.command(action).argument('<service>').description(description)).action(async (service: string, options: RolloutCliOptions) =>
-    rolloutCommand(action as RolloutAction, service, options),
-  );
+  const command = adminOptions(rollout.command(action).argument('<service>').description(description));
+  if (action === 'promote') command.option('--full', 'skip the bake too: the new slot becomes live at once');
+  command.action(async (service: string, options: RolloutCliOptions) => rolloutCommand(action as RolloutAction, service, options));
 }
 
 program
