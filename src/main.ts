@@ -123,7 +123,14 @@ export async function startShiftproxy(config: ShiftproxyConfig, options: StartOp
   });
   registerRolloutMetrics(registry, controller);
   const reloader = options.configFile
-    ? new ConfigReloader({ file: options.configFile, initial: config, load: (file) => loadConfigFile(file), targets: { dataPlane, controller }, logger: logger.child({ component: 'config' }) })
+    ? new ConfigReloader({
+        file: options.configFile,
+        initial: config,
+        load: (file) => loadConfigFile(file),
+        // admin is built below; a reload can only come once start-up is done.
+        targets: { dataPlane, controller, ...(analysis ? { analysis } : {}), admin: { setToken: (token) => admin.setToken(token) } },
+        logger: logger.child({ component: 'config' }),
+      })
     : null;
   if (reloader) registerConfigMetrics(registry, reloader);
   const contributors = {

@@ -45,9 +45,9 @@ const QUANTILES: Partial<Record<AlarmMetric, number>> = { latency_p50: 0.5, late
  * outcome is a breach if any alarm breached, else inconclusive if any was, else a pass.
  */
 export class AlarmEvaluator implements AnalysisPort {
-  private readonly alarmsByService: ReadonlyMap<string, readonly AlarmConfig[]>;
-  private readonly source: MetricsSource;
-  private readonly promql: PromqlSource | undefined;
+  private alarmsByService: ReadonlyMap<string, readonly AlarmConfig[]>;
+  private source: MetricsSource;
+  private promql: PromqlSource | undefined;
   private readonly judge: JudgePort;
   /** Last measured value per service and alarm, for shiftproxy_alarm_value. */
   readonly lastValues = new Map<string, Map<string, number>>();
@@ -57,6 +57,18 @@ export class AlarmEvaluator implements AnalysisPort {
     this.source = options.source;
     this.promql = options.promql;
     this.judge = options.judge;
+  }
+
+  /** A reloaded config: its alarms and sources apply from the next evaluation (one in flight finishes with the old ones). */
+  reconfigure(options: { config: ShiftproxyConfig; source: MetricsSource; promql?: PromqlSource }): void {
+    this.alarmsByService = new Map(options.config.services.map((s) => [s.name, s.rollout.analysis.alarms]));
+    this.source = options.source;
+    this.promql = options.promql;
+    // Gauges of alarms that are gone would otherwise report their last value forever.
+    for (const [service, values] of this.lastValues) {
+      const names = new Set((this.alarmsByService.get(service) ?? []).map((a) => a.name));
+      for (const name of values.keys()) if (!names.has(name)) values.delete(name);
+    }
   }
 
   async evaluate(service: string, rollout: RolloutRecord): Promise<AnalysisReport> {

@@ -31,6 +31,15 @@ class SampleRing {
     this.size = Math.min(this.size + 1, this.samples.length);
   }
 
+  /** A ring of another capacity holding the newest of these samples, in order. */
+  resized(capacity: number): SampleRing {
+    const ring = new SampleRing(capacity);
+    for (let k = Math.min(this.size, capacity) - 1; k >= 0; k--) {
+      ring.push(this.samples[(this.next - 1 - k + this.samples.length) % this.samples.length] as Sample);
+    }
+    return ring;
+  }
+
   /** The newest sample taken at or before `time`, else the oldest one kept. */
   atOrBefore(time: number): Sample | undefined {
     let best: Sample | undefined;
@@ -59,7 +68,7 @@ const BOUNDS: readonly number[] = Array.from(LATENCY_BOUNDS_S);
 export class BuiltinWindows implements MetricsSource {
   private readonly lookup: CountersLookup;
   private readonly clock: Clock;
-  private readonly sampleIntervalMs: number;
+  private sampleIntervalMs: number;
   private readonly rings = new Map<string, SampleRing>();
   private timer: TimerHandle | undefined;
 
@@ -80,6 +89,16 @@ export class BuiltinWindows implements MetricsSource {
     // About 30 samples across the smallest window keeps its edges within ~3% of its length.
     const sampleIntervalMs = Math.min(5000, Math.max(100, Math.floor(smallest / 30)));
     return { sampleIntervalMs, retentionMs: largest + 2 * sampleIntervalMs };
+  }
+
+  /**
+   * New alarm windows from a config reload: the history kept grows or shrinks to the largest
+   * window (what was sampled so far is kept), and the sampling period applies from the next sample.
+   */
+  resize(options: { sampleIntervalMs: number; retentionMs: number }): void {
+    this.sampleIntervalMs = options.sampleIntervalMs;
+    const capacity = Math.ceil(options.retentionMs / options.sampleIntervalMs) + 2;
+    for (const [k, ring] of this.rings) this.rings.set(k, ring.resized(capacity));
   }
 
   start(): void {

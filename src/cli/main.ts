@@ -1,6 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { versionLine } from '../core/build-info.js';
-import { durationOption } from './option-values.js';
+import { durationOption, positiveNumberOption } from './option-values.js';
 import { describeFailure, EXIT_INTERNAL_ERROR, exitCodeFor, EXIT_USER_ERROR } from './exit-codes.js';
 import { planCommand } from './plan-command.js';
 import { rolloutCommand, type RolloutAction, type RolloutCliOptions } from './rollout-command.js';
@@ -36,12 +36,12 @@ program
 
 const rollout = program
   .command('rollout')
-  .description('start, read or steer a rollout through the admin API (exit 1 when the API refuses)');
+  .description('start, read or steer a rollout through the admin API (exit 1 when the API refuses or cannot be reached)');
 const adminOptions = (command: Command) =>
   command
-    .option('--admin <url>', 'admin API base URL (default: from -c, else $SHIFTPROXY_ADMIN_URL, else http://127.0.0.1:9090)')
+    .option('-c, --config <file>', 'the config the proxy runs with: its admin.listen and admin.token are used')
+    .option('--admin <url>', 'admin API base URL (default: from -c, else $SHIFTPROXY_ADMIN, else http://127.0.0.1:9090)')
     .option('--token <token>', 'admin token (default: from -c, else $SHIFTPROXY_ADMIN_TOKEN)')
-    .option('-c, --config <file>', 'read the admin address and token from this config file')
     .option('--json', 'print the rollout as JSON');
 adminOptions(
   rollout
@@ -58,12 +58,12 @@ for (const [action, description] of [
   ['status', 'show the current or last rollout of SERVICE'],
   ['pause', 'pause the rollout of SERVICE'],
   ['resume', 'resume a paused rollout (or release a manual step)'],
-  ['promote', 'finish now: skip the remaining steps and the bake'],
+  ['promote', 'skip the remaining steps: 100% now, then the bake with the alarms still watched (during the bake: end it now)'],
   ['abort', 'roll back now'],
 ] as const) {
-  adminOptions(rollout.command(action).argument('<service>').description(description)).action(async (service: string, options: RolloutCliOptions) =>
-    rolloutCommand(action as RolloutAction, service, options),
-  );
+  const command = adminOptions(rollout.command(action).argument('<service>').description(description));
+  if (action === 'promote') command.option('--full', 'skip the bake too: the new slot becomes live at once');
+  command.action(async (service: string, options: RolloutCliOptions) => rolloutCommand(action as RolloutAction, service, options));
 }
 
 program
@@ -73,7 +73,7 @@ program
   .argument('[service]')
   .option('--rps <n>', 'requests per second the service gets, to count the canary\'s share')
   .action((service: string | undefined, options: { config: string; rps?: string }) => {
-    planCommand(options.config, service, options.rps === undefined ? undefined : Number(options.rps));
+    planCommand(options.config, service, options.rps === undefined ? undefined : positiveNumberOption('--rps', options.rps));
   });
 
 program

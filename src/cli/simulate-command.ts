@@ -8,6 +8,7 @@ import { renderReport } from '../simulate/report.js';
 import { MAX_DEFAULT_SPEED } from '../simulate/load-sizing.js';
 import { runSimulation, serviceToSimulate, simulationSpeed, type SimulationResult } from '../simulate/simulation.js';
 import { EXIT_OK, EXIT_USER_ERROR } from './exit-codes.js';
+import { positiveNumberOption } from './option-values.js';
 
 /** Real requests per second when --rps is not given: light for a laptop, enough for most windows. */
 const DEFAULT_RPS = 200;
@@ -115,8 +116,5 @@ function seedOption(value: string): number {
 }
 
 function numberOption(flag: string, value: string | undefined, fallback: number): number {
-  if (value === undefined) return fallback;
-  const parsed = Number(value);
-  if (!Number.isFinite(parsed) || parsed <= 0) throw new BadRequestError(`${flag} must be a positive number, got "${value}"`);
-  return parsed;
+  return value === undefined ? fallback : positiveNumberOption(flag, value);
 }

@@ -75,19 +75,25 @@ function editDistance(a: string, b: string): number {
 
 /**
  * One line per problem, led by its field path; an unknown key gets its own line with a
- * "did you mean" hint from the keys `knownKeys` says are valid at that path.
+ * "did you mean" hint from the keys `knownKeys` says are valid at that path. Given `locate`
+ * (a YAML file's), each line ends with where the problem is: ` (line 12, column 14)`.
  */
-export function issueLines(issues: readonly z.core.$ZodIssue[], knownKeys: (path: readonly PropertyKey[]) => readonly string[]): string[] {
+export function issueLines(
+  issues: readonly z.core.$ZodIssue[],
+  knownKeys: (path: readonly PropertyKey[]) => readonly string[],
+  locate?: (path: readonly PropertyKey[], key?: string) => string | undefined,
+): string[] {
   const lines: string[] = [];
+  const at = (where: string | undefined) => (where ? ` (${where})` : '');
   for (const issue of issues) {
     if (issue.code === 'unrecognized_keys') {
       const known = knownKeys(issue.path);
       for (const key of issue.keys) {
         const hint = closest(key, known);
-        lines.push(`${formatPath([...issue.path, key])}: unknown key${hint ? ` (did you mean "${hint}"?)` : ''}`);
+        lines.push(`${formatPath([...issue.path, key])}: unknown key${hint ? ` (did you mean "${hint}"?)` : ''}${at(locate?.(issue.path, key))}`);
       }
     } else {
-      lines.push(`${formatPath(issue.path)}: ${issue.message}`);
+      lines.push(`${formatPath(issue.path)}: ${issue.message}${at(locate?.(issue.path))}`);
     }
   }
   return lines;

@@ -9,7 +9,7 @@ import type {
 } from '../core/config-types.js';
 import { parseDuration } from '../core/duration.js';
 import type { ListenAddress } from '../core/types.js';
-import { resolvePreset } from '../strategies/codedeploy-presets.js';
+import { resolvePreset, unknownPresetMessage } from '../strategies/codedeploy-presets.js';
 import { formatPath } from './format-issues.js';
 import { isLoopbackHost, parseListenAddress } from './listen-address.js';
 
@@ -354,7 +354,7 @@ function checkRollout(rollout: unknown, ctx: Ctx): void {
   const preset = typeof rollout.preset === 'string' ? resolvePreset(rollout.preset) : undefined;
   if (typeof rollout.preset === 'string') {
     if (!preset) {
-      ctx.addIssue({ code: 'custom', path: ['preset'], message: `unknown preset "${rollout.preset}"` });
+      ctx.addIssue({ code: 'custom', path: ['preset'], message: unknownPresetMessage(rollout.preset) });
     } else if (isStrategy(rollout.strategy) && rollout.strategy !== preset.strategy) {
       ctx.addIssue({ code: 'custom', path: ['preset'], message: `${preset.name} is a ${preset.strategy} preset but strategy is ${rollout.strategy}` });
     }

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { analysisChanges, type SettingChange } from '../config/config-diff.js';
 import type { RolloutConfig, ServiceConfig, ShiftproxyConfig, TargetConfig } from '../core/config-types.js';
 import type { Clock, TimerHandle } from '../core/clock.js';
 import { ConflictError, errorMessage, NotFoundError, ShiftError } from '../core/errors.js';
@@ -10,7 +11,7 @@ import { plannedDurationMs } from '../strategies/step-plan.js';
 import type { HookRunner } from './hook-runner.js';
 import type { AnalysisPort, AnalysisReport, RoutingPort, SlotHealthPort } from './ports.js';
 import { isActive, type RollbackCause, type RolloutRecord, type RolloutState } from './rollout-record.js';
-import { applyEvent, holdRemaining, noteRefusal, type RolloutEvent } from './state-machine.js';
+import { applyEvent, holdRemaining, noteRefusal, noteSettingsChange, type RolloutEvent } from './state-machine.js';
 
 export interface ControllerDeps {
   config: ShiftproxyConfig;
@@ -141,20 +142,41 @@ export class RolloutController {
   /**
    * A config reload (same services): targets, health and routing settings apply at once (the
    * configured targets are what a rollback restores); the `rollout` section applies to the next
-   * rollout, an active one keeps the settings it started with.
+   * rollout, except its `analysis`, which an active rollout takes from its next check (tuning an
+   * alarm must not need a new rollout) and records in its history.
    */
   reconfigure(services: readonly ServiceConfig[]): void {
     for (const config of services) {
       const entry = this.services.get(config.name);
       if (!entry) continue;
       if (isActive(entry.rollout)) {
-        entry.config = { ...config, rollout: entry.config.rollout };
+        const before = entry.config.rollout.analysis;
+        entry.config = { ...config, rollout: { ...entry.config.rollout, analysis: config.rollout.analysis } };
         entry.nextRollout = config.rollout;
+        const changes = analysisChanges(before, config.rollout.analysis);
+        if (changes.length > 0) this.analysisChanged(entry, changes, before.intervalMs !== config.rollout.analysis.intervalMs);
       } else {
         entry.config = config;
         entry.nextRollout = null;
       }
     }
+  }
+
+  private analysisChanged(entry: ServiceEntry, changes: SettingChange[], intervalChanged: boolean): void {
+    this.deps.logger.info({ service: entry.name, rollout: entry.rollout?.id, changes }, 'analysis settings changed for the running rollout');
+    // A new interval counts from now; alarms added to a rollout that had none start checking, and removing them all stops it.
+    if (intervalChanged) this.clearAnalysisTimer(entry);
+    this.schedule(entry, entry.rollout);
+    void this.enqueue(entry, async () => {
+      const record = entry.rollout;
+      if (!record || !isActive(record)) return;
+      await this.commit(entry, noteSettingsChange(record, changes, this.machineContext(entry))).catch((err) => this.onBackgroundError(entry, err));
+      // A hold that ended waiting for a passing check has none coming once the alarms are gone.
+      if (entry.holdDue && !this.gatedByAnalysis(entry) && isActive(entry.rollout)) {
+        entry.holdDue = false;
+        await this.transition(entry, { type: 'hold-elapsed' }).catch((err) => this.onBackgroundError(entry, err, { type: 'hold-elapsed' }));
+      }
+    });
   }
 
   /** The slots whose targets a rollout replaced (they win over the configured ones). */
@@ -238,13 +260,15 @@ export class RolloutController {
     });
   }
 
-  /** A person's command: pause, resume, promote or abort. */
-  command(service: string, type: 'pause' | 'resume' | 'promote' | 'abort'): Promise<RolloutRecord> {
+  /** A person's command: pause, resume, promote (`full`: skip the bake too) or abort. */
+  command(service: string, type: 'pause' | 'resume' | 'promote' | 'abort', options: { full?: boolean } = {}): Promise<RolloutRecord> {
     const entry = this.entry(service);
+    const event: RolloutEvent =
+      type === 'abort' ? { type, detail: 'aborted by a person' } : type === 'promote' ? { type, ...(options.full ? { full: true } : {}) } : { type };
     return this.enqueue(entry, async () => {
       if (!entry.rollout) throw new NotFoundError(`${service} has no rollout`);
       try {
-        return await this.transition(entry, type === 'abort' ? { type, detail: 'aborted by a person' } : { type });
+        return await this.transition(entry, event);
       } catch (err) {
         if (err instanceof ConflictError && entry.rollout) {
           const noted = noteRefusal(entry.rollout, type, err.message, this.machineContext(entry));

@@ -6,7 +6,7 @@ import type { AwaitedHook, HistoryEntry, RollbackCause, RolloutRecord, RolloutSt
 export type RolloutEvent =
   | { type: 'pause' }
   | { type: 'resume' }
-  | { type: 'promote' }
+  | { type: 'promote'; full?: boolean }
   | { type: 'abort'; detail?: string }
   | { type: 'hook-passed'; hook: AwaitedHook }
   | { type: 'hook-failed'; hook: AwaitedHook; detail: string }
@@ -73,7 +73,7 @@ export function applyEvent(record: RolloutRecord, event: RolloutEvent, ctx: Mach
     case 'resume':
       return resume(next, ctx);
     case 'promote':
-      return promote(next, ctx);
+      return promote(next, ctx, event.full === true);
     case 'abort':
       return rollBack(next, ctx, 'aborted', event.detail ?? 'aborted by a person');
     case 'rollback':
@@ -143,11 +143,18 @@ function resume(next: RolloutRecord, ctx: MachineContext): RolloutRecord {
   return record_(next, ctx, 'resumed', null);
 }
 
-function promote(next: RolloutRecord, ctx: MachineContext): RolloutRecord {
+/**
+ * `promote` moves to the next safeguard, never past one unasked: with steps left it jumps to 100%
+ * and the bake still watches the alarms at full traffic (a breach there still rolls back);
+ * already at 100% (baking, or waiting for the afterAllowTraffic hook) it ends the bake. `full`
+ * skips the bake in one go. The afterAllowTraffic hook is a gate, so it is never skipped.
+ */
+function promote(next: RolloutRecord, ctx: MachineContext, full: boolean): RolloutRecord {
   if (next.awaiting === 'afterAllowTraffic') {
     next.promoteRequested = true;
-    return record_(next, ctx, 'promote-requested', 'promotion follows the afterAllowTraffic hook');
+    return record_(next, ctx, 'promote-requested', 'promotion follows the afterAllowTraffic hook, without the bake');
   }
+  const atFull = next.state === 'baking' || next.pausedFrom === 'baking';
   if (next.state === 'paused') {
     next.pausedMs += next.pausedAt !== undefined ? Math.max(0, ctx.now - next.pausedAt) : 0;
     delete next.pausedFrom;
@@ -155,11 +162,17 @@ function promote(next: RolloutRecord, ctx: MachineContext): RolloutRecord {
     delete next.pausedAt;
     delete next.holdRemainingMs;
   }
-  next.promoteRequested = true;
+  let detail: string;
+  if (atFull) detail = 'promoted by a person: bake ended early';
+  else if (full) detail = 'promoted by a person: remaining steps and bake skipped';
+  else if (next.plan.bakeTimeMs === 0) detail = 'promoted by a person: remaining steps skipped (no bake configured)';
+  else detail = 'promoted by a person: remaining steps skipped; the bake still watches the alarms';
+  if (atFull || full || next.plan.bakeTimeMs === 0) next.promoteRequested = true;
   next.stepIndex = next.plan.steps.length - 1;
   next.state = 'progressing';
   next.canaryWeight = 100;
-  record_(next, ctx, 'promote', 'promoted by a person: remaining steps and bake skipped');
+  next.reason = null;
+  record_(next, ctx, 'promote', detail);
   return reachFull(next, ctx);
 }
 
@@ -261,6 +274,14 @@ export function noteRefusal(record: RolloutRecord, command: string, reason: stri
   const detail = last?.detail as { command?: string } | undefined;
   if (last?.event === 'refused' && detail?.command === command) return null;
   return record_({ ...record, history: [...record.history] }, ctx, 'refused', { command, reason });
+}
+
+/**
+ * Settings a config reload changed under a running rollout (its analysis applies from the next
+ * check), kept in its history with what changed from what to what. The state does not change.
+ */
+export function noteSettingsChange(record: RolloutRecord, changes: readonly unknown[], ctx: MachineContext): RolloutRecord {
+  return record_({ ...record, history: [...record.history], updatedAt: ctx.now }, ctx, 'analysis-changed', { changes });
 }
 
 function note(next: RolloutRecord, ctx: MachineContext, event: string, detail: unknown): RolloutRecord {

@@ -152,6 +152,10 @@ describe.skipIf(missing)('the dashboard in Chromium', () => {
     expect(await text(field('step'))()).toMatch(/^\d+ \/ 20$/);
     expect(await text(field('next-step'))()).toMatch(/^in \d/);
     expect(await text(field('canary-weight'))()).toMatch(/^\d+ % → green$/);
+    // Promote says what it does here, as the API's promote does it: the steps go, the bake stays.
+    expect(await page.locator('[data-service="web"] button[data-command="promote"]').getAttribute('title')).toBe(
+      'Skip the remaining steps: 100% now, then the bake with the alarms still watched',
+    );
     // Analysis checks are listed with their values and verdicts.
     await waitFor(async () => page.locator('[data-service="web"] .verdict').count(), (n) => n > 0, 'an analysis check in the history');
     expect(await page.locator('[data-service="web"] .checks li').first().textContent()).toMatch(/canary-errors = /);

@@ -20,7 +20,42 @@ export interface CliProcess {
 
 /** `shiftproxy run` as a child process, its JSON logs parsed line by line. */
 export function startCli(args: string[], env: NodeJS.ProcessEnv = {}): CliProcess {
-  const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  return watchCli(spawn(process.execPath, [BIN, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] }));
+}
+
+/**
+ * `shiftproxy` under a parent that never reaps its children, like a container whose PID 1 is not
+ * an init: once shiftproxy dies it stays a zombie, so its pid still "exists" (kill(pid, 0)
+ * succeeds) for as long as `parent` runs. `cli.child` is that parent; `pid` is shiftproxy's.
+ */
+export async function startCliUnreaped(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ cli: CliProcess; pid: number }> {
+  // sh starts shiftproxy in the background, reports its pid on fd 3, then becomes `sleep`, which never waits for it.
+  const script = '"$0" "$@" 3>&- & echo $! >&3; exec sleep 3600 3>&-';
+  const parent = spawn('/bin/sh', ['-c', script, process.execPath, BIN, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe', 'pipe'] });
+  const cli = watchCli(parent);
+  const pidLine = await new Promise<string>((resolvePid, reject) => {
+    let text = '';
+    const fd3 = parent.stdio[3] as NodeJS.ReadableStream;
+    fd3.on('data', (chunk: Buffer) => {
+      text += chunk.toString();
+      if (text.includes('\n')) resolvePid(text);
+    });
+    fd3.on('end', () => reject(new Error(`no pid reported; stderr: ${cli.stderr.join('')}`)));
+  });
+  return { cli, pid: Number(pidLine.trim()) };
+}
+
+/** The state letter of a process in /proc/PID/stat (R, S, Z for a zombie, ...), or null once it is gone. */
+export function processState(pid: number): string | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+  } catch {
+    return null;
+  }
+}
+
+function watchCli(child: ChildProcess): CliProcess {
   const logs: Record<string, unknown>[] = [];
   const stderr: string[] = [];
   const waiters: { test: (l: Record<string, unknown>) => boolean; resolve: (l: Record<string, unknown>) => void }[] = [];

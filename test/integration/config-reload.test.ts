@@ -120,6 +120,29 @@ async function reloadGauge(admin: string): Promise<number> {
 }
 
 describe('config reload (SIGHUP)', () => {
+  it('tunes the alarms of a running rollout and rotates the admin token, without a restart', async () => {
+    const [a, c] = await Promise.all([backend('A'), backend('C')]);
+    const rollout = (max: number) => `    rollout:
+      canary: { weight: 10, interval: 1h }
+      analysis: { interval: 1h, alarms: [ { name: errors, metric: error_rate, max: ${max} } ] }
+`;
+    const run = await startRun({ blue: [{ url: a.url, weight: 1 }], green: c.url, adminToken: 'old-token', extra: rollout(0.05) });
+    const start = await request(`${run.admin}/api/v1/services/shop/rollout`, { method: 'POST', headers: { authorization: 'Bearer old-token', 'content-type': 'application/json' }, body: '{}' });
+    expect(start.statusCode).toBe(202);
+    await start.body.dump();
+
+    writeFileSync(run.file, configText({ blue: [{ url: a.url, weight: 1 }], green: c.url, adminToken: 'new-token', extra: rollout(0.01) }));
+    const line = await sighup(run.cli, 'config reloaded');
+    expect(line.changes).toEqual(['admin.token', 'services[0].rollout.analysis.alarms']);
+    expect((await adminJson(`${run.admin}/api/v1/services/shop/rollout`, 'GET', 'old-token')).status).toBe(401);
+    const view = await adminJson(`${run.admin}/api/v1/services/shop/rollout`, 'GET', 'new-token');
+    expect(view.json).toMatchObject({ state: 'progressing', canaryWeight: 10 });
+    expect((view.json.history as { event: string }[]).at(-1)).toMatchObject({
+      event: 'analysis-changed',
+      detail: { changes: [{ field: 'alarms[errors].max', from: 0.05, to: 0.01 }] },
+    });
+  }, 20_000);
+
   it('applies 100 reloads under steady load with no errors; new requests follow each reload; a removed target finishes its requests, then closes', async () => {
     const [a, b, c] = await Promise.all([backend('A'), backend('B'), backend('C')]);
     const variant = (i: number): Variant => ({

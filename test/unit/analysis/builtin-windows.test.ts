@@ -30,6 +30,21 @@ function setup(sampleIntervalMs = 1000, retentionMs = 60_000) {
 }
 
 describe('builtin window statistics', () => {
+  it('resized by a reload to a longer window, keeps what it sampled and then holds the whole window', async () => {
+    const { windows, traffic } = setup(1000, 60_000);
+    traffic(120_000, 1200);
+    // Only a minute (and a little) was kept.
+    expect((await windows.windowStats('shop', 'green', 'canary', 300_000)).windowMs).toBe(61_000);
+    windows.resize({ sampleIntervalMs: 1000, retentionMs: 300_000 });
+    expect((await windows.windowStats('shop', 'green', 'canary', 60_000)).requests).toBe(600);
+    traffic(300_000, 3000);
+    const fiveMinutes = await windows.windowStats('shop', 'green', 'canary', 300_000);
+    expect([fiveMinutes.requests, fiveMinutes.windowMs]).toEqual([3000, 300_000]);
+    // Shrunk again: the newest samples stay.
+    windows.resize({ sampleIntervalMs: 1000, retentionMs: 30_000 });
+    expect((await windows.windowStats('shop', 'green', 'canary', 30_000)).requests).toBe(300);
+  });
+
   it('counts exactly the requests of the last window', async () => {
     const { windows, traffic } = setup();
     traffic(60_000, 600, 60);

@@ -48,8 +48,8 @@ const BAD = file(
 );
 const BAD_STDERR = [
   `${BAD}: 3 problems`,
-  '  services[0].green.targets[1].url: not a URL',
-  '  services[0].timeouts.connect: not a duration (use 250ms, 10s, 5m, 1h or whole milliseconds)',
+  '  services[0].green.targets[1].url: not a URL (line 5, column 64)',
+  '  services[0].timeouts.connect: not a duration (use 250ms, 10s, 5m, 1h or whole milliseconds) (line 6, column 26)',
   '  admin.listen: port 9090 is already used by listen',
   '',
 ].join('\n');
@@ -149,6 +149,16 @@ describe.concurrent('the built CLI', () => {
       execFile(process.execPath, [join(ROOT, 'dist/cli.js'), 'validate', '-c', GOOD], { cwd: dir }, (error, stdout) => done({ code: error ? -1 : 0, stdout }));
     });
     expect(result).toEqual({ code: 0, stdout: `${GOOD}: ok, 1 service: shop (canary)\n` });
+  });
+
+  it.each([['abc'], ['-5'], ['0'], ['1e3'], ['']])('plan --rps %j: exit 1 naming the flag, never a silent or negative column', async (rps) => {
+    expect(await cli('plan', '-c', GOOD, '--rps', rps)).toEqual({ code: 1, stdout: '', stderr: `shiftproxy: --rps must be a positive number, got "${rps}"\n` });
+  });
+
+  it('plan --rps 200: the canary requests column', async () => {
+    const result = await cli('plan', '-c', GOOD, '--rps', '200');
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain('  +0s          10%  5m                  6,000\n');
   });
 
   it.each([

@@ -1,6 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { configYaml, loadText, problemsOf } from '../../helpers/config-text.js';
 
+const VALID_PRESETS =
+  'valid presets: AllAtOnce, Canary10Percent5Minutes, Canary10Percent10Minutes, Canary10Percent15Minutes, Canary10Percent30Minutes, ' +
+  'Linear10PercentEvery1Minute, Linear10PercentEvery2Minutes, Linear10PercentEvery3Minutes, Linear10PercentEvery10Minutes ' +
+  '(also as AWS spells them, e.g. CodeDeployDefault.ECSCanary10Percent5Minutes)';
 const DURATION_HINT = 'not a duration (use 250ms, 10s, 5m, 1h or whole milliseconds)';
 const LISTEN_HINT = 'expected "host:port" (IPv6 as "[::1]:port")';
 const ORIGIN_ONLY = 'must be an origin like http://host:port (no path, query or fragment)';
@@ -437,9 +441,9 @@ describe('rollout strategies and presets', () => {
     ['rollout: { strategy: steps }', 'services[0].rollout.steps: strategy steps needs at least one step'],
     ['rollout: { strategy: steps, steps: [] }', 'services[0].rollout.steps: strategy steps needs at least one step'],
     ['rollout: { strategy: steps, steps: [ { weight: 5 }, { weight: 50 } ] }', 'services[0].rollout.steps[1].weight: the last step must be weight 100'],
-    ['rollout: { preset: Canary99 }', 'services[0].rollout.preset: unknown preset "Canary99"'],
-    ['rollout: { preset: CodeDeployDefault.Canary10Percent5Minutes }', 'services[0].rollout.preset: unknown preset "CodeDeployDefault.Canary10Percent5Minutes"'],
-    ['rollout: { preset: CodeDeployDefault.OneAtATime }', 'services[0].rollout.preset: unknown preset "CodeDeployDefault.OneAtATime"'],
+    ['rollout: { preset: Canary99 }', `services[0].rollout.preset: unknown preset "Canary99"; ${VALID_PRESETS}`],
+    ['rollout: { preset: CodeDeployDefault.Canary10Percent5Minutes }', `services[0].rollout.preset: unknown preset "CodeDeployDefault.Canary10Percent5Minutes"; ${VALID_PRESETS}`],
+    ['rollout: { preset: CodeDeployDefault.OneAtATime }', `services[0].rollout.preset: unknown preset "CodeDeployDefault.OneAtATime"; ${VALID_PRESETS}`],
     ['rollout: { strategy: linear, preset: Canary10Percent5Minutes }', 'services[0].rollout.preset: Canary10Percent5Minutes is a canary preset but strategy is linear'],
     ['rollout: { strategy: steps, preset: AllAtOnce, steps: [ { weight: 100 } ] }', 'services[0].rollout.preset: AllAtOnce is a all-at-once preset but strategy is steps'],
   ])('%s', (line, expected) => {

@@ -67,11 +67,11 @@ const EVENTS: RolloutEventType[] = ['pause', 'resume', 'promote', 'abort', 'hook
 const STATES: RolloutState[] = ['pending', 'progressing', 'paused', 'baking', 'promoted', 'rolled_back'];
 const C = '409';
 
-/** The whole machine: what each state becomes on each event ('409' = refused). */
+/** The whole machine: what each state becomes on each event ('409' = refused). The plan bakes for a minute. */
 const EXPECTED: Record<RolloutState, Record<RolloutEventType, RolloutState | typeof C>> = {
   pending: { pause: C, resume: C, promote: C, abort: 'rolled_back', 'hook-passed': 'progressing', 'hook-failed': 'rolled_back', 'hold-elapsed': C, rollback: 'rolled_back', 'alarm-pause': C, checked: C },
-  progressing: { pause: 'paused', resume: C, promote: 'promoted', abort: 'rolled_back', 'hook-passed': C, 'hook-failed': 'rolled_back', 'hold-elapsed': 'baking', rollback: 'rolled_back', 'alarm-pause': 'paused', checked: 'progressing' },
-  paused: { pause: 'paused', resume: 'progressing', promote: 'promoted', abort: 'rolled_back', 'hook-passed': C, 'hook-failed': C, 'hold-elapsed': C, rollback: 'rolled_back', 'alarm-pause': 'paused', checked: 'paused' },
+  progressing: { pause: 'paused', resume: C, promote: 'baking', abort: 'rolled_back', 'hook-passed': C, 'hook-failed': 'rolled_back', 'hold-elapsed': 'baking', rollback: 'rolled_back', 'alarm-pause': 'paused', checked: 'progressing' },
+  paused: { pause: 'paused', resume: 'progressing', promote: 'baking', abort: 'rolled_back', 'hook-passed': C, 'hook-failed': C, 'hold-elapsed': C, rollback: 'rolled_back', 'alarm-pause': 'paused', checked: 'paused' },
   baking: { pause: 'paused', resume: C, promote: 'promoted', abort: 'rolled_back', 'hook-passed': C, 'hook-failed': C, 'hold-elapsed': 'promoted', rollback: 'rolled_back', 'alarm-pause': 'paused', checked: 'baking' },
   promoted: { pause: C, resume: C, promote: C, abort: C, 'hook-passed': C, 'hook-failed': C, 'hold-elapsed': C, rollback: C, 'alarm-pause': C, checked: C },
   rolled_back: { pause: C, resume: C, promote: C, abort: C, 'hook-passed': C, 'hook-failed': C, 'hold-elapsed': C, rollback: C, 'alarm-pause': C, checked: C },
@@ -161,10 +161,53 @@ describe('the rollout state machine', () => {
     expect([failed.state, failed.canaryWeight, failed.rollbackCause, failed.reason]).toEqual(['rolled_back', 0, 'hook', 'afterAllowTraffic hook failed: timed out after 30000 ms']);
   });
 
-  it('promote skips the remaining steps and the bake', () => {
+  describe('promote', () => {
     const plan: StepPlan = { strategy: 'linear', steps: [10, 20, 30, 100].map((weight) => ({ weight, hold: weight === 100 ? 0 : M })), bakeTimeMs: 10 * M };
-    const r = applyEvent(applyEvent(started(plan), { type: 'hook-passed', hook: 'beforeAllowTraffic' }, ctx(T0)), { type: 'promote' }, ctx(T0 + M));
-    expect([r.state, r.canaryWeight, r.stepIndex]).toEqual(['promoted', 100, 3]);
+    const progressing = () => applyEvent(started(plan), { type: 'hook-passed', hook: 'beforeAllowTraffic' }, ctx(T0));
+
+    it('skips the remaining steps to 100%, and the bake still watches before the new slot is live', () => {
+      const r = applyEvent(progressing(), { type: 'promote' }, ctx(T0 + M));
+      expect([r.state, r.canaryWeight, r.stepIndex, r.holdStartedAt]).toEqual(['baking', 100, 3, T0 + M]);
+      expect(r.history.at(-2)).toMatchObject({ event: 'promote', canaryWeight: 100, detail: 'promoted by a person: remaining steps skipped; the bake still watches the alarms' });
+      expect(holdRemaining(r, T0 + M)).toBe(10 * M);
+      // A breach during that bake still rolls back.
+      expect(applyEvent(r, { type: 'rollback', cause: 'alarm', detail: 'canary-errors' }, ctx(T0 + 2 * M)).state).toBe('rolled_back');
+    });
+
+    it('during the bake (or a pause of it) ends the bake', () => {
+      const baking = applyEvent(progressing(), { type: 'promote' }, ctx(T0 + M));
+      const r = applyEvent(baking, { type: 'promote' }, ctx(T0 + 2 * M));
+      expect([r.state, r.canaryWeight, r.reason]).toEqual(['promoted', 100, 'promoted by a person']);
+      expect(r.history.at(-2)).toMatchObject({ event: 'promote', detail: 'promoted by a person: bake ended early' });
+      const paused = applyEvent(baking, { type: 'pause' }, ctx(T0 + 2 * M));
+      expect(applyEvent(paused, { type: 'promote' }, ctx(T0 + 3 * M)).state).toBe('promoted');
+    });
+
+    it('with full skips the steps and the bake in one go', () => {
+      const r = applyEvent(progressing(), { type: 'promote', full: true }, ctx(T0 + M));
+      expect([r.state, r.canaryWeight, r.stepIndex]).toEqual(['promoted', 100, 3]);
+      expect(r.history.at(-2)).toMatchObject({ event: 'promote', detail: 'promoted by a person: remaining steps and bake skipped' });
+    });
+
+    it('without a bake configured finishes at once', () => {
+      const noBake = applyEvent(started({ ...plan, bakeTimeMs: 0 }), { type: 'hook-passed', hook: 'beforeAllowTraffic' }, ctx(T0));
+      const r = applyEvent(noBake, { type: 'promote' }, ctx(T0 + M));
+      expect([r.state, r.reason]).toEqual(['promoted', 'promoted by a person']);
+    });
+
+    it('from a paused step jumps to the bake, counting the pause', () => {
+      const paused = applyEvent(progressing(), { type: 'pause' }, ctx(T0 + M));
+      const r = applyEvent(paused, { type: 'promote' }, ctx(T0 + 4 * M));
+      expect([r.state, r.pausedMs, r.pauseKind, r.reason]).toEqual(['baking', 3 * M, undefined, null]);
+    });
+
+    it('still waits for the afterAllowTraffic hook, which is a gate', () => {
+      const r = applyEvent(progressing(), { type: 'promote', full: true }, ctx(T0 + M, true));
+      expect([r.state, r.awaiting]).toEqual(['progressing', 'afterAllowTraffic']);
+      expect(applyEvent(r, { type: 'hook-passed', hook: 'afterAllowTraffic' }, ctx(T0 + M, true)).state).toBe('promoted');
+      const plain = applyEvent(progressing(), { type: 'promote' }, ctx(T0 + M, true));
+      expect(applyEvent(plain, { type: 'hook-passed', hook: 'afterAllowTraffic' }, ctx(T0 + M, true)).state).toBe('baking');
+    });
   });
 
   it('a rollback puts the weight back to 0 and names its cause', () => {
