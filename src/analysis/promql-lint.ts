@@ -72,13 +72,21 @@ export function lintPromql(query: string): PromqlLint {
   const tree = kit.parse(query);
   const root = expressionOf(tree);
   const base = { root, typeOf: kit.typeOf };
-  if (!root) return { ...base, errors: [{ message: 'is empty: no expression', from: 0, to: query.length }], warnings: [], type: 'none' };
+  if (query.replace(/#[^\n]*/g, '').trim() === '') return { ...base, errors: [{ message: 'is empty: no expression', from: 0, to: query.length }], warnings: [], type: 'none' };
 
   const syntax = firstErrorNode(tree);
-  if (syntax) return { ...base, errors: [syntaxError(query, syntax)], warnings: [], type: 'none' };
+  if (syntax || !root) return { ...base, errors: [syntaxError(query, syntax ?? tree.topNode)], warnings: [], type: 'none' };
 
   const linter = kit.linter(query);
-  const type = asType(linter.checkAST(root));
+  let type: PromqlType;
+  try {
+    type = asType(linter.checkAST(root));
+  } catch (err) {
+    // A fault in the checker must neither refuse a query Prometheus may accept nor stop the
+    // config from loading: the query is reported as checked for syntax only.
+    const why = err instanceof Error ? err.message : String(err);
+    return { ...base, errors: [], warnings: [{ message: `its types could not be checked (${why})`, from: 0, to: 0 }], type: 'none' };
+  }
   const errors: PromqlFinding[] = [];
   const warnings: PromqlFinding[] = [];
   const seen = new Set<string>();
