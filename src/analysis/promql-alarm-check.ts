@@ -63,8 +63,8 @@ export function alarmQueryWarnings(config: ShiftproxyConfig): string[] {
 }
 
 function lintErrorText(query: string, lint: PromqlLint, message: string, from: number): string {
-  if (lint.root === undefined) return message;
-  const kind = lint.type === 'none' && /^unexpected|^unknown function/.test(message) ? 'PromQL syntax error' : 'bad PromQL';
+  if (lint.errorKind === 'empty') return message;
+  const kind = lint.errorKind === 'syntax' ? 'PromQL syntax error' : 'bad PromQL';
   return `${kind} at ${positionText(query, from)}: ${message}\n${caretExcerpt(query, from, EXCERPT_INDENT)}`;
 }
 

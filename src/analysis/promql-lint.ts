@@ -22,6 +22,8 @@ export interface PromqlFinding {
 export interface PromqlLint {
   /** Prometheus would refuse the query: the first syntax error, or else every type error. */
   errors: PromqlFinding[];
+  /** What the errors are: the query is empty, does not parse, or parses with type errors. */
+  errorKind: 'empty' | 'syntax' | 'type' | undefined;
   /** Accepted, but probably not what was meant (the linter's own warnings). */
   warnings: PromqlFinding[];
   /** The whole expression's type; 'none' when the query has errors or no expression. */
@@ -72,10 +74,11 @@ export function lintPromql(query: string): PromqlLint {
   const tree = kit.parse(query);
   const root = expressionOf(tree);
   const base = { root, typeOf: kit.typeOf };
-  if (query.replace(/#[^\n]*/g, '').trim() === '') return { ...base, errors: [{ message: 'is empty: no expression', from: 0, to: query.length }], warnings: [], type: 'none' };
-
+  if (query.replace(/#[^\n]*/g, '').trim() === '') {
+    return { ...base, errors: [{ message: 'is empty: no expression', from: 0, to: query.length }], errorKind: 'empty', warnings: [], type: 'none' };
+  }
   const syntax = firstErrorNode(tree);
-  if (syntax || !root) return { ...base, errors: [syntaxError(query, syntax ?? tree.topNode)], warnings: [], type: 'none' };
+  if (syntax || !root) return { ...base, errors: [syntaxError(query, syntax ?? tree.topNode)], errorKind: 'syntax', warnings: [], type: 'none' };
 
   const linter = kit.linter(query);
   let type: PromqlType;
@@ -85,7 +88,7 @@ export function lintPromql(query: string): PromqlLint {
     // A fault in the checker must neither refuse a query Prometheus may accept nor stop the
     // config from loading: the query is reported as checked for syntax only.
     const why = err instanceof Error ? err.message : String(err);
-    return { ...base, errors: [], warnings: [{ message: `its types could not be checked (${why})`, from: 0, to: 0 }], type: 'none' };
+    return { ...base, errors: [], errorKind: undefined, warnings: [{ message: `its types could not be checked (${why})`, from: 0, to: 0 }], type: 'none' };
   }
   const errors: PromqlFinding[] = [];
   const warnings: PromqlFinding[] = [];
@@ -97,7 +100,7 @@ export function lintPromql(query: string): PromqlLint {
     seen.add(key);
     (d.severity === 'error' ? errors : warnings).push(finding);
   }
-  return { ...base, errors, warnings, type: errors.length > 0 ? 'none' : type };
+  return { ...base, errors, errorKind: errors.length > 0 ? 'type' : undefined, warnings, type: errors.length > 0 ? 'none' : type };
 }
 
 /** The expression under the PromQL top node; comments are nodes too, and come first when the query starts with one. */

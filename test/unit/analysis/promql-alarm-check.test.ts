@@ -96,6 +96,7 @@ describe('checkAlarmQuery: syntax errors, with where they are', () => {
     ['x{a="b}', 'unexpected end of the query; the string at column 5 is never closed', 8],
     ['foo(x)', 'unknown function "foo"', 1],
     ['sum(x) / ', 'unexpected end of the query', 10],
+    [') sum(x)', 'unexpected ")": nothing is open to close', 1],
   ])('%s', (query, message, column) => {
     expect(errorOf(query)).toBe(`promql: PromQL syntax error at column ${column}: ${message}\n${caretExcerpt(query, column - 1, '      ')}`);
   });
