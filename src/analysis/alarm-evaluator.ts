@@ -93,7 +93,15 @@ export class AlarmEvaluator implements AnalysisPort {
 
   private async checkPromql(alarm: AlarmConfig): Promise<AlarmCheck> {
     if (!this.promql) throw new MeasurementError('provider-error', 'no Prometheus is configured (metrics.prometheus.url)');
-    const value = await this.promql.scalar(alarm.promql as string);
+    let value: number;
+    try {
+      value = await this.promql.scalar(alarm.promql as string);
+    } catch (err) {
+      // The alarm said an absent series means none happened; config validation refused
+      // onEmpty: zero wherever emptiness could also mean no traffic (a ratio's divisor).
+      if (alarm.onEmpty === 'zero' && err instanceof MeasurementError && err.emptyAnswer) return compare(alarm, 0, 'promql = 0 (no series, read as 0: onEmpty: zero)');
+      throw err;
+    }
     return compare(alarm, value, `promql = ${format(value)}`);
   }
 

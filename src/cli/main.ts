@@ -30,8 +30,14 @@ program
   .command('validate')
   .description('check a config file; exit 0, or 1 printing every problem with its path')
   .requiredOption('-c, --config <file>', 'config file (YAML)')
-  .action((options: { config: string }) => {
-    process.exitCode = validateCommand(options.config);
+  .option('--prometheus', 'also run each promql alarm\'s query once against metrics.prometheus.url and report its answer (exit 1 when one is refused)')
+  .action(async (options: { config: string; prometheus?: boolean }) => {
+    if (options.prometheus !== true) {
+      process.exitCode = validateCommand(options.config);
+      return;
+    }
+    const { validatePrometheusCommand } = await import('./validate-prometheus.js');
+    process.exitCode = await validatePrometheusCommand(options.config);
   });
 
 const rollout = program

@@ -84,16 +84,21 @@ export function issueLines(
   locate?: (path: readonly PropertyKey[], key?: string) => string | undefined,
 ): string[] {
   const lines: string[] = [];
-  const at = (where: string | undefined) => (where ? ` (${where})` : '');
+  // A message can carry an excerpt on lines of its own (a PromQL caret): the place goes on its first line.
+  const located = (text: string, where: string | undefined) => {
+    if (!where) return text;
+    const newline = text.indexOf('\n');
+    return newline < 0 ? `${text} (${where})` : `${text.slice(0, newline)} (${where})${text.slice(newline)}`;
+  };
   for (const issue of issues) {
     if (issue.code === 'unrecognized_keys') {
       const known = knownKeys(issue.path);
       for (const key of issue.keys) {
         const hint = closest(key, known);
-        lines.push(`${formatPath([...issue.path, key])}: unknown key${hint ? ` (did you mean "${hint}"?)` : ''}${at(locate?.(issue.path, key))}`);
+        lines.push(located(`${formatPath([...issue.path, key])}: unknown key${hint ? ` (did you mean "${hint}"?)` : ''}`, locate?.(issue.path, key)));
       }
     } else {
-      lines.push(`${formatPath(issue.path)}: ${issue.message}${at(locate?.(issue.path))}`);
+      lines.push(located(`${formatPath(issue.path)}: ${issue.message}`, locate?.(issue.path)));
     }
   }
   return lines;

@@ -121,7 +121,7 @@ const KNOWN_KEYS: Record<string, string[]> = {
   steps: ['weight', 'pause'],
   hooks: ['beforeAllowTraffic', 'afterAllowTraffic', 'onEvent', 'timeout'],
   analysis: ['interval', 'failureLimit', 'inconclusiveLimit', 'alarms'],
-  alarms: ['name', 'metric', 'promql', 'role', 'window', 'max', 'min', 'minRequests', 'relativeTo', 'maxRatio', 'confidence', 'onBreach'],
+  alarms: ['name', 'metric', 'promql', 'onEmpty', 'role', 'window', 'max', 'min', 'minRequests', 'relativeTo', 'maxRatio', 'confidence', 'onBreach'],
 };
 
 function dedupe(lines: string[]): string[] {

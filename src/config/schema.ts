@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { checkAlarmQuery } from '../analysis/promql-alarm-check.js';
 import type {
   AlarmConfig,
   RolloutConfig,
@@ -158,11 +159,14 @@ const stepSchema = z.strictObject({
 
 const ALARM_METRICS = ['error_rate', 'latency_p50', 'latency_p90', 'latency_p99', 'request_rate'] as const;
 
+const ON_EMPTY = ['inconclusive', 'zero'] as const;
+
 const alarmSchema = z
   .strictObject({
     name: patterned(/^[A-Za-z0-9_.:-]+$/, 'use letters, digits and _.:- only'),
     metric: z.enum(ALARM_METRICS, { message: `expected one of ${ALARM_METRICS.join(', ')}` }).optional(),
     promql: z.string().min(1).optional(),
+    onEmpty: z.enum(ON_EMPTY, { message: `expected one of ${ON_EMPTY.join(', ')}` }).optional(),
     role: z.enum(['canary', 'stable']).default('canary'),
     window: positiveDuration().default(60_000),
     max: z.number().optional(),
@@ -332,6 +336,12 @@ function checkAlarm(alarm: unknown, ctx: Ctx): void {
   if (!isRecord(alarm)) return;
   const has = (key: string) => alarm[key] !== undefined;
   if (has('metric') === has('promql')) ctx.addIssue({ code: 'custom', message: 'needs exactly one of metric or promql' });
+  if (has('onEmpty') && !has('promql')) ctx.addIssue({ code: 'custom', path: ['onEmpty'], message: 'applies to promql alarms only' });
+  if (typeof alarm.promql === 'string' && alarm.promql !== '') {
+    // An invalid onEmpty has its own message; the query is still checked as the default would read it.
+    const onEmpty = alarm.onEmpty === 'zero' ? 'zero' : 'inconclusive';
+    for (const problem of checkAlarmQuery(alarm.promql, onEmpty).errors) ctx.addIssue({ code: 'custom', path: [problem.field], message: problem.message });
+  }
   if (has('relativeTo')) {
     // Any other value has its own error; guessing what was meant would only add noise.
     if (alarm.relativeTo === 'stable') {
@@ -533,7 +543,7 @@ function toRolloutConfig(raw: RawRollout): RolloutConfig {
         (alarm): AlarmConfig => ({
           name: alarm.name,
           ...(alarm.metric !== undefined ? { metric: alarm.metric } : {}),
-          ...(alarm.promql !== undefined ? { promql: alarm.promql } : {}),
+          ...(alarm.promql !== undefined ? { promql: alarm.promql, onEmpty: alarm.onEmpty ?? 'inconclusive' } : {}),
           role: alarm.role,
           windowMs: alarm.window,
           ...(alarm.max !== undefined ? { max: alarm.max } : {}),

@@ -336,7 +336,11 @@ describe.skipIf(missing !== undefined)('Prometheus provider against a real Prome
     expect(several.message).toMatch(/^the query returned 3 series \(shiftproxy_requests_total\{/);
 
     const empty = await failure(client.scalar('shiftproxy_requests_total{service="nope"}'));
-    expect([empty.kind, empty.message]).toEqual(['no-data', 'the query returned no series (empty vector)']);
+    expect([empty.kind, empty.message, empty.emptyAnswer]).toEqual([
+      'no-data',
+      'the query returned no series (empty vector); if no series means 0 here, add "or vector(0)" to the part that may have none, or set onEmpty: zero',
+      true,
+    ]);
 
     // Zero traffic for blue as a canary: 0/0.
     const idle = 'shiftproxy_request_duration_seconds_count{service="shop",slot="blue",role="canary"}';

@@ -32,7 +32,8 @@ export function locatedProblemsOf(text: string, env: NodeJS.ProcessEnv = {}): re
   throw new Error(`expected the config to be rejected, but it loaded:\n${text}`);
 }
 
-const LOCATION = / \(line \d+, column \d+\)$/;
+// A problem's place ends its first line (an excerpt may follow on lines of its own).
+const LOCATION = / \(line \d+, column \d+\)$/m;
 
 /**
  * The problem lines without their trailing ` (line L, column C)`: what schema tests compare

@@ -93,7 +93,11 @@ describe('PrometheusClient: answers with no usable number', () => {
   it('an empty vector is no-data', async () => {
     fake.handler = (_req, res) => sendJson(res, 200, vectorOf([]));
     const err = await failure(client().scalar('q'));
-    expect([err.kind, err.message]).toEqual(['no-data', 'the query returned no series (empty vector)']);
+    expect([err.kind, err.message, err.emptyAnswer]).toEqual([
+      'no-data',
+      'the query returned no series (empty vector); if no series means 0 here, add "or vector(0)" to the part that may have none, or set onEmpty: zero',
+      true,
+    ]);
   });
 
   it('NaN (0/0 at zero traffic) is no-data, as a vector sample or a scalar, and never comes back as a number', async () => {
@@ -101,6 +105,8 @@ describe('PrometheusClient: answers with no usable number', () => {
       fake.handler = (_req, res) => sendJson(res, 200, body);
       const err = await failure(client().scalar('q'));
       expect([err.kind, err.message]).toEqual(['no-data', 'the query returned NaN (e.g. 0/0 when there was no traffic)']);
+      // Not an empty answer: onEmpty: zero must never turn 0/0 into a pass.
+      expect(err.emptyAnswer).toBe(false);
     }
   });
 
