@@ -27,7 +27,10 @@ export function createAnalysis(config: ShiftproxyConfig, deps: { lookup: Counter
   if (config.metrics.provider === 'prometheus' && prometheus) {
     source = new PrometheusMetricsSource(prometheus);
   } else {
-    const sizing = BuiltinWindows.sizing(alarms.filter((a) => a.metric !== undefined).map((a) => a.windowMs));
+    const sizing = BuiltinWindows.sizing(
+      alarms.filter((a) => a.metric !== undefined).map((a) => a.windowMs),
+      config.services.map((s) => s.rollout.analysis.intervalMs),
+    );
     windows = new BuiltinWindows({ services: config.services.map((s) => s.name), lookup: deps.lookup, clock: deps.clock, ...sizing });
     source = windows;
   }
