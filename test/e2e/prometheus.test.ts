@@ -266,6 +266,10 @@ describe.skipIf(missing !== undefined)('Prometheus provider against a real Prome
     expect(stats.requests).toBeLessThanOrEqual((20 * windowMs) / (windowMs - 2000));
     expect(stats.failures / stats.requests).toBeCloseTo(5 / 20, 9);
     expect(stats.windowMs).toBe(windowMs);
+
+    // A window that ended before the burst (a frozen baseline's) is the same queries evaluated then: phase A alone.
+    const before = await source.windowStats('shop', 'green', 'canary', 120_000, performance.now() - burstStart + 500);
+    expect([before.requests, before.failures]).toEqual([80, 20]);
   });
 
   it('label values are escaped into valid PromQL that selects the very value', async () => {
