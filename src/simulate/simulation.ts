@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { alarmCoverage } from '../analysis/alarm-coverage.js';
 import { ScaledClock } from '../core/clock.js';
 import type { AlarmConfig, ServiceConfig, ShiftproxyConfig } from '../core/config-types.js';
 import { BadRequestError } from '../core/errors.js';
@@ -92,7 +93,7 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
   const to = otherSlot(from);
   const backends: Record<SlotName, FakeBackend> = { blue, green };
   const plan = compileStrategy(service.rollout);
-  const notes = thinWindowNotes(service.rollout.analysis, plan, options.speed, options.rps);
+  const notes = simulationWarnings(service, options.speed, options.rps);
 
   let running: RunningShiftproxy | undefined;
   let load: SyntheticLoad | undefined;
@@ -215,6 +216,16 @@ export function serviceToSimulate(config: ShiftproxyConfig, name: string | undef
   const service = name === undefined ? config.services[0] : config.services.find((s) => s.name === name);
   if (!service) throw new BadRequestError(`no service named "${name}" in the config`);
   return service;
+}
+
+/**
+ * What to warn about before a simulation runs: windows too thin at this speed and rate, and
+ * alarms that can never decide somewhere in the schedule (PromQL alarms are not simulated).
+ */
+export function simulationWarnings(service: ServiceConfig, speed: number, rps: number): string[] {
+  const analysis = { ...service.rollout.analysis, alarms: service.rollout.analysis.alarms.filter((a) => a.promql === undefined) };
+  const plan = compileStrategy(service.rollout);
+  return [...alarmCoverage(plan, analysis, { manualHoldMs: analysis.intervalMs }).warnings, ...thinWindowNotes(analysis, plan, speed, rps)];
 }
 
 /** The speed to run a service's simulation at when none was given (see defaultSpeed). */
