@@ -74,6 +74,7 @@ export function freezeWindow(
     role,
     slot: input.slot,
     zeroAt,
+    windowMs,
     from: zeroAt - Math.round(stats.windowMs),
     to: zeroAt,
     takenAt: input.takenAt,
@@ -98,7 +99,7 @@ export function baselineStats(baseline: FrozenWindow): WindowStats {
 /** One line naming a frozen baseline, for the check's reason in the rollout history. */
 export function describeBaseline(baseline: FrozenWindow): string {
   return (
-    `${roleName(baseline.role)} is a frozen baseline: its last full ${formatDuration(baseline.to - baseline.from)} window before its weight reached 0, ` +
+    `${roleName(baseline.role)} is a frozen baseline: its last full ${formatDuration(baseline.windowMs)} window before its weight reached 0, ` +
     `${clockTime(baseline.from)}-${clockTime(baseline.to)} (${baseline.failures}/${baseline.requests} failed), taken at ${clockTime(baseline.takenAt)}`
   );
 }

@@ -22,7 +22,8 @@ export interface FrozenWindow {
   slot: SlotName;
   /** When the role's weight reached 0: the traffic this window closes. */
   zeroAt: number;
-  /** The window it covers. */
+  /** The alarm's window, and the stretch the counts really cover (a sample's spacing more, at most). */
+  windowMs: number;
   from: number;
   to: number;
   /** When the check that froze it ran. */

@@ -53,7 +53,7 @@ describe('where each side of a comparison comes from', () => {
   });
 
   it('reuses the baseline frozen for the same stretch, and freezes again after another one', () => {
-    const baseline: FrozenWindow = { role: 'stable', slot: 'blue', zeroAt: WALL + 5 * M, from: WALL + 4 * M, to: WALL + 5 * M, takenAt: WALL + 5 * M + 10 * S, requests: 900, failures: 9 };
+    const baseline: FrozenWindow = { role: 'stable', slot: 'blue', zeroAt: WALL + 5 * M, windowMs: M, from: WALL + 4 * M, to: WALL + 5 * M, takenAt: WALL + 5 * M + 10 * S, requests: 900, failures: 9 };
     expect(planSide('stable', stopped, baseline, M, WALL + 9 * M)).toEqual({ kind: 'frozen', baseline });
     const later = { ...stopped, zeroAt: WALL + 20 * M };
     expect(planSide('stable', later, baseline, M, WALL + 21 * M).kind).toBe('freeze');
@@ -77,7 +77,7 @@ describe('where each side of a comparison comes from', () => {
   it('freezes only a full window, keeping latency buckets only when asked', () => {
     const input = { role: 'stable' as const, slot: 'blue' as const, zeroAt: WALL + 5 * M, windowMs: M, takenAt: WALL + 5 * M + 10 * S, keepLatency: false };
     expect(freezeWindow(input, stats(900, 9))).toEqual({
-      baseline: { role: 'stable', slot: 'blue', zeroAt: WALL + 5 * M, from: WALL + 4 * M, to: WALL + 5 * M, takenAt: WALL + 5 * M + 10 * S, requests: 900, failures: 9 },
+      baseline: { role: 'stable', slot: 'blue', zeroAt: WALL + 5 * M, windowMs: M, from: WALL + 4 * M, to: WALL + 5 * M, takenAt: WALL + 5 * M + 10 * S, requests: 900, failures: 9 },
     });
     expect(freezeWindow({ ...input, keepLatency: true }, stats(900, 9))).toMatchObject({ baseline: { latency: { bounds: [1], counts: [900, 0] } } });
     expect(freezeWindow(input, stats(300, 3, 20 * S))).toEqual({
@@ -86,7 +86,7 @@ describe('where each side of a comparison comes from', () => {
   });
 
   it('compares from counts alone: a frozen side is judged like a live one and named in the reason', () => {
-    const baseline: FrozenWindow = { role: 'stable', slot: 'blue', zeroAt: WALL + 5 * M, from: WALL + 4 * M, to: WALL + 5 * M, takenAt: WALL + 5 * M + 10 * S, requests: 900, failures: 9 };
+    const baseline: FrozenWindow = { role: 'stable', slot: 'blue', zeroAt: WALL + 5 * M, windowMs: M, from: WALL + 4 * M, to: WALL + 5 * M, takenAt: WALL + 5 * M + 10 * S, requests: 900, failures: 9 };
     const judge = (c: WindowStats, s: WindowStats) => {
       const r = judgeErrorRate(c, s, { maxRatio: 2, confidence: 0.95, minRequests: 20 });
       return { ...r, explanation: r.explanation };
@@ -160,6 +160,7 @@ describe('comparative alarms when one slot takes no traffic', () => {
       role: 'stable',
       slot: 'blue',
       zeroAt: WALL + 8 * M,
+      windowMs: M,
       from: WALL + 7 * M,
       to: WALL + 8 * M,
       takenAt: WALL + 8 * M + 10 * S,

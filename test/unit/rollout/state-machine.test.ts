@@ -182,7 +182,7 @@ describe('the rollout state machine', () => {
   });
 
   it('keeps the baselines a check froze, by alarm, through later checks', () => {
-    const baseline = { role: 'stable' as const, slot: 'blue' as const, zeroAt: T0 + 5 * M, from: T0 + 4 * M, to: T0 + 5 * M, takenAt: T0 + 5 * M + 10_000, requests: 900, failures: 18 };
+    const baseline = { role: 'stable' as const, slot: 'blue' as const, zeroAt: T0 + 5 * M, windowMs: M, from: T0 + 4 * M, to: T0 + 5 * M, takenAt: T0 + 5 * M + 10_000, requests: 900, failures: 18 };
     let r = applyEvent(inState('baking'), { type: 'checked', consecutiveFailures: 0, consecutiveInconclusive: 0, detail: {}, baselines: { 'worse-than-stable': baseline } }, ctx(T0 + 5 * M + 10_000));
     r = applyEvent(r, { type: 'checked', consecutiveFailures: 0, consecutiveInconclusive: 0, detail: {} }, ctx(T0 + 5 * M + 20_000));
     expect(r.baselines).toEqual({ 'worse-than-stable': baseline });
