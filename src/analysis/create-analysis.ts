@@ -60,5 +60,8 @@ function prometheusFor(metrics: MetricsConfig): PrometheusClient | undefined {
 
 function windowSizing(config: ShiftproxyConfig): { sampleIntervalMs: number; retentionMs: number } {
   const alarms = config.services.flatMap((s) => s.rollout.analysis.alarms);
-  return BuiltinWindows.sizing(alarms.filter((a) => a.metric !== undefined).map((a) => a.windowMs));
+  return BuiltinWindows.sizing(
+    alarms.filter((a) => a.metric !== undefined).map((a) => a.windowMs),
+    config.services.map((s) => s.rollout.analysis.intervalMs),
+  );
 }

@@ -405,7 +405,8 @@ export class RolloutController {
         entry.holdDue = true;
         return;
       }
-      await this.transition(entry, { type: 'hold-elapsed' }).catch((err) => this.onBackgroundError(entry, err, { type: 'hold-elapsed' }));
+      const event: RolloutEvent = unjudgedHold(entry.rollout) ?? { type: 'hold-elapsed' };
+      await this.transition(entry, event).catch((err) => this.onBackgroundError(entry, err, event));
     });
   }
 
@@ -436,7 +437,7 @@ export class RolloutController {
     entry.analysisRunning = true;
     const rolloutId = record.id;
     void analysis
-      .evaluate(entry.name, record)
+      .evaluate(entry.name, record, this.now())
       .then(
         (report) => this.enqueue(entry, () => this.onAnalysisReport(entry, rolloutId, report)),
         (err) => this.deps.logger.error({ service: entry.name, err: errorMessage(err) }, 'analysis failed'),
@@ -457,10 +458,19 @@ export class RolloutController {
       inconclusive = 0;
     } else if (report.outcome === 'breach') {
       failures += 1;
-    } else {
+    } else if (report.outcome === 'inconclusive') {
       inconclusive += 1;
     }
-    const checked: RolloutEvent = { type: 'checked', consecutiveFailures: failures, consecutiveInconclusive: inconclusive, detail: report.detail };
+    // A check that could judge nothing (every alarm reads a role without traffic) changes no count.
+    const judged = report.outcome !== 'not-applicable';
+    const checked: RolloutEvent = {
+      type: 'checked',
+      consecutiveFailures: failures,
+      consecutiveInconclusive: inconclusive,
+      detail: report.detail,
+      ...(judged ? {} : { judged, summary: report.summary }),
+      ...(report.baselines ? { baselines: report.baselines } : {}),
+    };
     let decision: RolloutEvent | null = null;
     if (report.outcome === 'breach' && failures >= limits.failureLimit) {
       const detail = `alarm ${report.summary} (${failures} consecutive failed check${failures === 1 ? '' : 's'})`;
@@ -476,6 +486,10 @@ export class RolloutController {
     } else if (report.outcome === 'pass' && entry.holdDue) {
       entry.holdDue = false;
       decision = { type: 'hold-elapsed' };
+    } else if (!judged && entry.holdDue && record.state !== 'paused') {
+      // The hold ended on a check that was not a pass, and now nothing can be judged: a person decides.
+      entry.holdDue = false;
+      decision = { type: 'hold-unjudged', detail: `${holdName(record)} ended after a check that did not pass, and no alarm can judge now (${report.summary}); resume or promote to go on, abort to roll back` };
     }
     try {
       // The check and what it decides are saved together: a rollback takes effect in the same tick, with one write.
@@ -571,6 +585,24 @@ export class RolloutController {
     if (!entry) throw new NotFoundError(`unknown service "${service}"`);
     return entry;
   }
+}
+
+/**
+ * A hold whose every check could judge nothing (each alarm read a role without traffic) does not
+ * end by its timer at a weight where clients reach the canary: the rollout pauses for a person
+ * rather than advance unjudged, or roll a healthy canary back for lack of anything to compare.
+ * At 0% no client reaches the canary, so nothing there needs judging and the step ends as planned.
+ */
+function unjudgedHold(record: RolloutRecord): RolloutEvent | null {
+  const held = record.holdChecks;
+  if (!held || held.judged > 0 || held.unjudged === 0 || record.canaryWeight === 0) return null;
+  const why = held.lastUnjudged ? ` (${held.lastUnjudged})` : '';
+  return { type: 'hold-unjudged', detail: `${holdName(record)} ended without any alarm able to judge it${why}; resume or promote to go on, abort to roll back` };
+}
+
+function holdName(record: RolloutRecord): string {
+  if (record.state === 'baking') return `the bake at ${record.canaryWeight}%`;
+  return `step ${record.stepIndex + 1} (${record.canaryWeight}%)`;
 }
 
 /** The canary weight the data plane should apply for a rollout in this state. */

@@ -1,6 +1,6 @@
 import { ConflictError } from '../core/errors.js';
 import type { PlanStep } from '../strategies/step-plan.js';
-import type { AwaitedHook, HistoryEntry, RollbackCause, RolloutRecord, RolloutState } from './rollout-record.js';
+import type { AwaitedHook, FrozenWindow, HistoryEntry, RollbackCause, RolloutRecord, RolloutState } from './rollout-record.js';
 
 /** What can happen to a rollout: people's commands and the controller's own observations. */
 export type RolloutEvent =
@@ -13,7 +13,19 @@ export type RolloutEvent =
   | { type: 'hold-elapsed' }
   | { type: 'rollback'; cause: Exclude<RollbackCause, 'aborted' | 'hook'>; detail: string; alarm?: string }
   | { type: 'alarm-pause'; detail: string; alarm?: string }
-  | { type: 'checked'; consecutiveFailures: number; consecutiveInconclusive: number; detail: unknown };
+  | { type: 'hold-unjudged'; detail: string }
+  | {
+      type: 'checked';
+      consecutiveFailures: number;
+      consecutiveInconclusive: number;
+      detail: unknown;
+      /** False when no alarm could judge anything at this weight (default true). */
+      judged?: boolean;
+      /** For an unjudged check: each alarm's reason. */
+      summary?: string;
+      /** Baselines the check froze, by alarm. */
+      baselines?: Record<string, FrozenWindow>;
+    };
 
 export type RolloutEventType = RolloutEvent['type'];
 
@@ -30,9 +42,9 @@ export interface MachineContext {
  */
 export const TRANSITIONS: Readonly<Record<RolloutState, readonly RolloutEventType[]>> = {
   pending: ['abort', 'hook-passed', 'hook-failed', 'rollback'],
-  progressing: ['pause', 'promote', 'abort', 'hook-passed', 'hook-failed', 'hold-elapsed', 'rollback', 'alarm-pause', 'checked'],
+  progressing: ['pause', 'promote', 'abort', 'hook-passed', 'hook-failed', 'hold-elapsed', 'hold-unjudged', 'rollback', 'alarm-pause', 'checked'],
   paused: ['pause', 'resume', 'promote', 'abort', 'rollback', 'alarm-pause', 'checked'],
-  baking: ['pause', 'promote', 'abort', 'hold-elapsed', 'rollback', 'alarm-pause', 'checked'],
+  baking: ['pause', 'promote', 'abort', 'hold-elapsed', 'hold-unjudged', 'rollback', 'alarm-pause', 'checked'],
   promoted: [],
   rolled_back: [],
 };
@@ -87,11 +99,28 @@ export function applyEvent(record: RolloutRecord, event: RolloutEvent, ctx: Mach
       if (next.awaiting) throw new ConflictError(`waiting for the ${next.awaiting} hook`);
       if (next.state === 'baking') return finish(next, ctx, 'bake time elapsed');
       return enterStep(next, next.stepIndex + 1, ctx);
-    case 'checked':
+    case 'hold-unjudged':
+      // The hold is over: it needs a person, not a timer, so nothing of it is kept to resume.
+      if (next.awaiting) throw new ConflictError(`waiting for the ${next.awaiting} hook`);
+      next.pausedFrom = next.state === 'baking' ? 'baking' : 'progressing';
+      next.state = 'paused';
+      next.pauseKind = 'unjudged';
+      next.pausedAt = ctx.now;
+      delete next.holdRemainingMs;
+      next.reason = event.detail;
+      return record_(next, ctx, 'paused', event.detail);
+    case 'checked': {
       next.consecutiveFailures = event.consecutiveFailures;
       next.consecutiveInconclusive = event.consecutiveInconclusive;
+      const held = next.holdChecks ?? { judged: 0, unjudged: 0 };
+      next.holdChecks =
+        event.judged === false
+          ? { judged: held.judged, unjudged: held.unjudged + 1, ...(event.summary !== undefined ? { lastUnjudged: event.summary } : {}) }
+          : { ...held, judged: held.judged + 1 };
+      if (event.baselines) next.baselines = { ...next.baselines, ...event.baselines };
       trimAnalysisHistory(next);
       return record_(next, ctx, 'analysis', event.detail);
+    }
   }
 }
 
@@ -125,6 +154,7 @@ function pause(next: RolloutRecord, ctx: MachineContext, kind: 'user' | 'alarm',
 
 function resume(next: RolloutRecord, ctx: MachineContext): RolloutRecord {
   const wasManualStep = next.pauseKind === 'manual-step';
+  const wasUnjudged = next.pauseKind === 'unjudged';
   next.pausedMs += next.pausedAt !== undefined ? Math.max(0, ctx.now - next.pausedAt) : 0;
   next.state = next.pausedFrom ?? 'progressing';
   const remaining = next.holdRemainingMs;
@@ -136,6 +166,10 @@ function resume(next: RolloutRecord, ctx: MachineContext): RolloutRecord {
   if (wasManualStep) {
     record_(next, ctx, 'resumed', 'manual step released');
     return enterStep(next, next.stepIndex + 1, ctx);
+  }
+  if (wasUnjudged) {
+    record_(next, ctx, 'resumed', 'released by a person without a judged check');
+    return next.state === 'baking' ? finish(next, ctx, 'bake time elapsed; released by a person') : enterStep(next, next.stepIndex + 1, ctx);
   }
   const hold = currentHold(next);
   // Restart the clock so exactly the remaining part of the interrupted hold is left.
@@ -198,6 +232,7 @@ function enterStep(next: RolloutRecord, index: number, ctx: MachineContext): Rol
     next.canaryWeight = step.weight;
     next.holdStartedAt = ctx.now;
     next.reason = null;
+    delete next.holdChecks;
     record_(next, ctx, 'step', { step: i + 1, of: steps.length, weight: step.weight, hold: step.hold });
     if (step.hold === 'manual') {
       next.state = 'paused';
@@ -225,6 +260,7 @@ function afterFull(next: RolloutRecord, ctx: MachineContext): RolloutRecord {
   if (next.promoteRequested || next.plan.bakeTimeMs === 0) return finish(next, ctx, next.promoteRequested ? 'promoted by a person' : 'all steps done');
   next.state = 'baking';
   next.holdStartedAt = ctx.now;
+  delete next.holdChecks;
   return record_(next, ctx, 'baking', { bakeTimeMs: next.plan.bakeTimeMs });
 }
 

@@ -312,6 +312,12 @@ describe.skipIf(missing !== undefined)('Prometheus provider against a real Prome
     expect(stats.requests).toBeGreaterThanOrEqual(20);
     expect(stats.requests).toBeLessThanOrEqual((20 * windowMs) / (windowMs - 2 * 1.1 * longestGapMs(after)));
     expect(stats.failures / stats.requests).toBeCloseTo(5 / 20, 9);
+
+    // A window that ended before the burst (a frozen baseline's) is the same queries evaluated
+    // then, at the last scrape that still held phase A's 80: phase A alone.
+    const lastBeforeBurst = (before.at(-1) as [number, number])[0];
+    const earlier = await source.windowStats('shop', 'green', 'canary', 120_000, Date.now() - lastBeforeBurst * 1000);
+    expect([earlier.requests, earlier.failures]).toEqual([80, 20]);
   });
 
   it('label values are escaped into valid PromQL that selects the very value', async () => {

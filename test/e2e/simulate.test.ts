@@ -125,6 +125,41 @@ describe('shiftproxy simulate', () => {
     expect(run.stdout).toMatch(/outcome\s+promoted/);
   });
 
+  it('bakes a comparison with stable against its frozen baseline and promotes; warns first about an alarm that can never decide', async () => {
+    // The README's headline alarms on a shorter schedule (10% for 1m, a 1m bake), plus a stable alarm the bake cannot judge.
+    const headline = writeTempConfig(`
+services:
+  - name: checkout
+    blue:  { targets: [ { url: "http://127.0.0.1:9001" } ] }
+    green: { targets: [ { url: "http://127.0.0.1:9002" } ] }
+    rollout:
+      strategy: canary
+      canary: { weight: 10, interval: 1m }
+      bakeTime: 1m
+      analysis:
+        interval: 10s
+        alarms:
+          - { name: canary-errors, metric: error_rate, role: canary, window: 1m, max: 0.05, minRequests: 20 }
+          - { name: worse-than-stable, metric: error_rate, relativeTo: stable, maxRatio: 2, confidence: 0.95 }
+          - { name: canary-p99, metric: latency_p99, role: canary, window: 1m, max: 0.5 }
+          - { name: stable-errors, metric: error_rate, role: stable, window: 1m, max: 0.05 }
+`);
+    const run = await runCli(['simulate', '-c', headline, '--speed', '30', '--rps', '600', '--seed', '3', '--json', '--expect', 'promoted']);
+    type Check = { alarm: string; verdict: string; reason: string };
+    const result = JSON.parse(run.stdout) as Omit<SimulationJson, 'history'> & { history: { event: string; canaryWeight: number; detail?: { alarms?: Check[] } }[] };
+    expect(result.outcome, result.reason ?? '').toBe('promoted');
+    expect(run.code).toBe(0);
+    expect(run.stderr).toContain('warning: the bake (100%, 1m): stable-errors can never be evaluated: stable takes no traffic at 100%\n');
+    const bake = result.history.filter((h) => h.event === 'analysis' && h.canaryWeight === 100).slice(1);
+    expect(bake.length).toBeGreaterThanOrEqual(3);
+    for (const check of bake) {
+      const byAlarm = Object.fromEntries((check.detail?.alarms ?? []).map((a: Check) => [a.alarm, a]));
+      expect(byAlarm['worse-than-stable']?.verdict).toBe('pass');
+      expect(byAlarm['worse-than-stable']?.reason).toContain("(stable is a frozen baseline: its last full 1m window before its weight reached 0, ");
+      expect(byAlarm['stable-errors']).toMatchObject({ verdict: 'not-applicable', reason: 'not applicable: stable takes no traffic at 100%' });
+    }
+  });
+
   it('refuses bad arguments with exit 1 and a clear message', async () => {
     const bad = await runCli(['simulate', '-c', config, '--fail-canary', 'error=2']);
     expect(bad.code).toBe(1);

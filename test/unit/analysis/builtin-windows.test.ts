@@ -83,6 +83,32 @@ describe('builtin window statistics', () => {
     expect(BuiltinWindows.sizing([])).toEqual({ sampleIntervalMs: 2000, retentionMs: 64_000 });
   });
 
+  it('sizes the history a few analysis intervals past the largest window, so the next check still finds the window a weight change closed', () => {
+    expect(BuiltinWindows.sizing([60_000, 300_000], [10_000, 30_000])).toEqual({ sampleIntervalMs: 2000, retentionMs: 394_000 });
+  });
+
+  it('measures a window that ended in the past, up to the first sample at or after its end', async () => {
+    const { clock, windows, traffic } = setup(1000, 120_000);
+    traffic(60_000, 600, 60);
+    traffic(30_000, 300, 0);
+    // Nothing more arrives (the role's weight reached 0), and 25 s pass.
+    clock.advance(25_000);
+    const closed = await windows.windowStats('shop', 'green', 'canary', 60_000, 25_000);
+    expect([closed.requests, closed.failures, closed.windowMs]).toEqual([600, 30, 60_000]);
+    const earlier = await windows.windowStats('shop', 'green', 'canary', 30_000, 55_000);
+    expect([earlier.requests, earlier.failures, earlier.windowMs]).toEqual([300, 30, 30_000]);
+  });
+
+  it('reports a past window short when the ring no longer reaches back to its start', async () => {
+    const { clock, windows, traffic } = setup(1000, 10_000);
+    traffic(30_000, 300);
+    clock.advance(5000);
+    // Retention 10 s: 12 samples, the oldest 11 s ago; the window that ended 5 s ago starts 65 s ago.
+    const stats = await windows.windowStats('shop', 'green', 'canary', 60_000, 5000);
+    expect(stats.windowMs).toBe(6000);
+    expect(stats.windowMs).toBeLessThan(60_000);
+  });
+
   it('says so when the service is unknown', async () => {
     const { windows } = setup();
     await expect(windows.windowStats('nope', 'green', 'canary', 1000)).rejects.toThrow('no such service "nope"');
