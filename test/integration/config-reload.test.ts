@@ -135,7 +135,10 @@ describe('config reload (SIGHUP)', () => {
     const line = await sighup(run.cli, 'config reloaded');
     expect(line.changes).toEqual(['admin.token', 'services[0].rollout.analysis.alarms']);
     expect((await adminJson(`${run.admin}/api/v1/services/shop/rollout`, 'GET', 'old-token')).status).toBe(401);
-    const view = await adminJson(`${run.admin}/api/v1/services/shop/rollout`, 'GET', 'new-token');
+    // The history entry is written (durably) right after the reload is logged.
+    const rolloutView = () => adminJson(`${run.admin}/api/v1/services/shop/rollout`, 'GET', 'new-token');
+    await until('the change in the rollout history', async () => ((await rolloutView()).json.history as { event: string }[]).some((h) => h.event === 'analysis-changed'));
+    const view = await rolloutView();
     expect(view.json).toMatchObject({ state: 'progressing', canaryWeight: 10 });
     expect((view.json.history as { event: string }[]).at(-1)).toMatchObject({
       event: 'analysis-changed',
