@@ -2,6 +2,7 @@ import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { checkAlarmQuery } from '../../../src/analysis/promql-alarm-check.js';
 import { loadConfigFile, parseConfigText } from '../../../src/config/load-config.js';
 import { ConfigError } from '../../../src/core/errors.js';
 import { configYaml, loadText, locatedProblemsOf, problemsOf } from '../../helpers/config-text.js';
@@ -222,6 +223,13 @@ describe('defaults', () => {
 });
 
 describe('the example config in docs/design.md', () => {
+  it('shows PromQL alarms that are valid and draw no warning', () => {
+    const config = parseConfigText(designExample(), { env: {}, baseDir: '/srv/shiftproxy' });
+    const promql = config.services.flatMap((s) => s.rollout.analysis.alarms).filter((a) => a.promql !== undefined);
+    expect(promql.length).toBeGreaterThan(0);
+    for (const alarm of promql) expect(checkAlarmQuery(alarm.promql as string, alarm.onEmpty ?? 'inconclusive'), alarm.name).toEqual({ errors: [], warnings: [] });
+  });
+
   it('validates and yields the documented values', () => {
     const config = parseConfigText(designExample(), { env: {}, baseDir: '/srv/shiftproxy' });
     expect(config.listen).toEqual({ host: '0.0.0.0', port: 8080 });
@@ -267,7 +275,7 @@ describe('the example config in docs/design.md', () => {
       ['prom-5xx', 'promql', 'canary', 60_000, 0.01, undefined, 'rollback'],
     ]);
     expect(analysis?.alarms[3]?.promql).toBe(
-      'sum(rate(shiftproxy_requests_total{service="checkout",role="canary",code=~"5.."}[1m])) / sum(rate(shiftproxy_requests_total{service="checkout",role="canary"}[1m]))',
+      '(sum(rate(shiftproxy_requests_total{service="checkout",role="canary",code=~"5..|error"}[1m])) or vector(0)) / sum(rate(shiftproxy_requests_total{service="checkout",role="canary"}[1m]))',
     );
   });
 
