@@ -87,7 +87,7 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
   const green = new FakeBackend('green', seededRandom(seed + 1));
   await Promise.all([blue.start(), green.start()]);
   const stateDir = mkdtempSync(join(tmpdir(), 'shiftproxy-simulate-'));
-  const { config, adjustments } = simulationConfig(options.config, userService, { blue: blue.url, green: green.url }, join(stateDir, 'state.json'));
+  const { config, adjustments } = simulationConfig(options.config, userService, { blue: blue.url, green: green.url }, join(stateDir, 'state.json'), options.speed);
   const service = config.services[0]!;
   const from = service.live;
   const to = otherSlot(from);

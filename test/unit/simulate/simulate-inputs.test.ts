@@ -151,4 +151,12 @@ describe('the simulated config', () => {
     expect(service.rollout.analysis.alarms).toHaveLength(3);
     expect(service.match.host).toBe('shop.example.com');
   });
+
+  it("keeps a health probe's timeout in real time while its interval follows the fast clock", () => {
+    const config = loadText(configYaml([], ['healthCheck: { path: /healthz, interval: 5s, timeout: 2s }']));
+    const service = config.services[0]!;
+    const { config: simulated } = simulationConfig(config, service, { blue: 'http://127.0.0.1:7001', green: 'http://127.0.0.1:7002' }, '/tmp/x/state.json', 60);
+    expect(simulated.services[0]!.healthCheck).toMatchObject({ intervalMs: 5000, timeoutMs: 120_000 });
+    expect(service.healthCheck?.timeoutMs).toBe(2000);
+  });
 });
