@@ -82,7 +82,7 @@ export async function runCountSimulation(options: CountSimulationOptions): Promi
     clock,
     logger: silentLogger(),
     hooks: new HookRunner(silentLogger()),
-    ...(analysis ? { analysis: analysis.evaluator } : {}),
+    analysis: analysis.evaluator,
   });
   const traffic = new SyntheticCounts(options, seededRandom(options.seed));
   const from = service.live;
@@ -123,7 +123,7 @@ export async function runCountSimulation(options: CountSimulationOptions): Promi
 
   try {
     await controller.restore();
-    analysis?.start();
+    analysis.start();
     addTraffic();
     const largestWindow = Math.max(0, ...analysisConfig.alarms.map((a) => a.windowMs));
     await runUntil(clock, controller, clock.now() + (options.warmupMs ?? largestWindow + 2 * analysisConfig.intervalMs), () => false);
@@ -153,7 +153,7 @@ export async function runCountSimulation(options: CountSimulationOptions): Promi
       history: record.history,
     };
   } finally {
-    analysis?.stop();
+    analysis.stop();
     await controller.stop();
     await dataPlane.close();
   }
