@@ -14,6 +14,7 @@ import type { RolloutRecord } from '../../src/rollout/rollout-record.js';
 import { FakeBackend } from '../../src/simulate/fake-backend.js';
 import { get } from '../helpers/http-client.js';
 import { freeLoopbackPort, prometheusMissing, startPrometheus, type RealPrometheus } from '../helpers/real-prometheus.js';
+import { eventually } from '../helpers/wait-for.js';
 
 /**
  * The PromQL alarms shipped in config/codedeploy-preset.yaml, exactly as written there, judging
@@ -41,21 +42,6 @@ interface AlarmCheckView {
 
 function checksOf(record: RolloutRecord): AlarmCheckView[] {
   return record.history.filter((h) => h.event === 'analysis').flatMap((h) => (h.detail as { alarms: AlarmCheckView[] }).alarms);
-}
-
-async function eventually<T>(what: string, attempt: () => Promise<T | undefined>, timeoutMs = 15_000): Promise<T> {
-  const deadline = performance.now() + timeoutMs;
-  let last: unknown;
-  while (performance.now() < deadline) {
-    try {
-      const value = await attempt();
-      if (value !== undefined) return value;
-    } catch (err) {
-      last = err;
-    }
-    await sleep(100);
-  }
-  throw new Error(`timed out waiting for ${what}${last ? ` (last error: ${String(last)})` : ''}`);
 }
 
 class Collect extends Writable {

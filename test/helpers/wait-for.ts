@@ -23,3 +23,23 @@ export async function until(check: () => boolean | Promise<boolean>, what: strin
 export async function loopTurns(turns = 3): Promise<void> {
   for (let i = 0; i < turns; i++) await new Promise((resolve) => setImmediate(resolve));
 }
+
+/**
+ * Retries `attempt` until it yields a value (not undefined); errors count as "not yet" and the
+ * last one is named on failure. For state another process reaches in its own time (Prometheus
+ * scraping, a CLI's answer), polled every 100 ms.
+ */
+export async function eventually<T>(what: string, attempt: () => Promise<T | undefined>, timeoutMs = WAIT_MS): Promise<T> {
+  const deadline = performance.now() + timeoutMs;
+  let last: unknown;
+  while (performance.now() < deadline) {
+    try {
+      const value = await attempt();
+      if (value !== undefined) return value;
+    } catch (err) {
+      last = err;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error(`timed out waiting for ${what}${last ? ` (last error: ${String(last)})` : ''}`);
+}

@@ -1,10 +1,10 @@
-import { connect } from 'node:net';
 import { Agent, request } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
 import { listeningPorts, startCli, writeTempConfig } from '../helpers/cli-process.js';
 import { heldBackend, type HeldBackend } from '../helpers/held-backend.js';
 import { startProxy } from '../helpers/proxy-harness.js';
 import { until } from '../helpers/wait-for.js';
+import { refusesConnections } from '../helpers/port-probe.js';
 
 const cleanup: (() => Promise<unknown>)[] = [];
 afterEach(async () => {
@@ -27,17 +27,6 @@ function draining(proxy: Awaited<ReturnType<typeof proxyFor>>): boolean {
 }
 
 /** Whether a TCP connect to the port is refused (a probe that gets in is closed at once, sending nothing). */
-function refusesConnections(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect(port, '127.0.0.1');
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(false);
-    });
-    socket.once('error', () => resolve(true));
-  });
-}
-
 // Drain budgets and keep-alive timeouts far beyond the test's own timeout: a drain that waited
 // for either instead of for the requests would fail the test rather than pass slowly.
 const FAR = 600_000;

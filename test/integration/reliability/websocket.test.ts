@@ -76,9 +76,6 @@ function openTunnels(p: ProxyUnderTest): number {
 
 describe('WebSocket', () => {
   it('an upgrade and 10,000 echoed messages, byte-exact', async () => {
-    const backend = await wsBackend();
-    const p = await oneService(backend.url);
-    const ws = await wsClient(p);
     const sent: Buffer[] = [];
     for (let i = 0; i < 10_000; i++) {
       const size = i % 97 === 0 ? 70_000 : (i * 7919) % 300;
@@ -86,12 +83,18 @@ describe('WebSocket', () => {
       for (let k = 0; k < size; k++) payload[k] = (i + k * 31) & 0xff;
       sent.push(payload);
     }
+    const backend = await wsBackend();
+    // The test's own event loop is busy for a while sending (the tunnel reads nothing meanwhile):
+    // the idle timeout is far away, so only a broken tunnel could end the exchange early.
+    const p = await oneService(backend.url, { timeouts: { connect: 300, response: 500, idle: 60_000 } });
+    const ws = await wsClient(p);
     const received: Buffer[] = [];
-    const done = new Promise<void>((resolve) => {
+    const done = new Promise<void>((resolve, reject) => {
       ws.on('message', (data: Buffer) => {
         received.push(data);
         if (received.length === sent.length) resolve();
       });
+      ws.once('close', (code) => reject(new Error(`the tunnel closed (${code}) after ${received.length} of ${sent.length} messages`)));
     });
     for (const payload of sent) ws.send(payload, { binary: true });
     await done;
