@@ -61,10 +61,24 @@ export class BuiltinWindows implements MetricsSource {
   private readonly clock: Clock;
   private readonly sampleIntervalMs: number;
   private readonly rings = new Map<string, SampleRing>();
+  private readonly refresh: (() => Promise<void>) | undefined;
   private timer: TimerHandle | undefined;
+  private stopped = false;
 
-  constructor(options: { services: readonly string[]; lookup: CountersLookup; clock: Clock; sampleIntervalMs: number; retentionMs: number }) {
+  /**
+   * `refresh` brings the counters up to date before they are read (other processes report
+   * theirs on request), so each sample and each window's end is exact at its time.
+   */
+  constructor(options: {
+    services: readonly string[];
+    lookup: CountersLookup;
+    clock: Clock;
+    sampleIntervalMs: number;
+    retentionMs: number;
+    refresh?: () => Promise<void>;
+  }) {
     this.lookup = options.lookup;
+    this.refresh = options.refresh;
     this.clock = options.clock;
     this.sampleIntervalMs = options.sampleIntervalMs;
     const capacity = Math.ceil(options.retentionMs / options.sampleIntervalMs) + 2;
@@ -84,14 +98,24 @@ export class BuiltinWindows implements MetricsSource {
 
   start(): void {
     this.sampleAll();
-    const tick = () => {
-      this.sampleAll();
-      this.timer = this.clock.setTimeout(tick, this.sampleIntervalMs);
-    };
+    const refresh = this.refresh;
+    const tick = refresh
+      ? () => {
+          void refresh().then(() => {
+            if (this.stopped) return;
+            this.sampleAll();
+            this.timer = this.clock.setTimeout(tick, this.sampleIntervalMs);
+          });
+        }
+      : () => {
+          this.sampleAll();
+          this.timer = this.clock.setTimeout(tick, this.sampleIntervalMs);
+        };
     this.timer = this.clock.setTimeout(tick, this.sampleIntervalMs);
   }
 
   stop(): void {
+    this.stopped = true;
     this.clock.clearTimeout(this.timer);
     this.timer = undefined;
   }
@@ -99,6 +123,7 @@ export class BuiltinWindows implements MetricsSource {
   async windowStats(service: string, slot: SlotName, role: Role, windowMs: number): Promise<WindowStats> {
     const ring = this.rings.get(key(service, slot, role));
     if (!ring) throw new MeasurementError('bad-query', `no such service "${service}"`);
+    await this.refresh?.();
     const now = this.take(service, slot, role);
     const start = ring.atOrBefore(now.at - windowMs);
     if (!start) throw new MeasurementError('no-data', 'no traffic history yet');

@@ -18,7 +18,7 @@ export interface Analysis {
  * builtin metrics, a Prometheus client for `promql` alarms when one is configured, and the
  * judge for `relativeTo: stable`. Null when no service has alarms.
  */
-export function createAnalysis(config: ShiftproxyConfig, deps: { lookup: CountersLookup; clock: Clock }): Analysis | null {
+export function createAnalysis(config: ShiftproxyConfig, deps: { lookup: CountersLookup; clock: Clock; refresh?: () => Promise<void> }): Analysis | null {
   const alarms = config.services.flatMap((s) => s.rollout.analysis.alarms);
   if (alarms.length === 0) return null;
   const prometheus = config.metrics.prometheus ? new PrometheusClient({ url: config.metrics.prometheus.url, timeoutMs: config.metrics.prometheus.timeoutMs }) : undefined;
@@ -28,7 +28,13 @@ export function createAnalysis(config: ShiftproxyConfig, deps: { lookup: Counter
     source = new PrometheusMetricsSource(prometheus);
   } else {
     const sizing = BuiltinWindows.sizing(alarms.filter((a) => a.metric !== undefined).map((a) => a.windowMs));
-    windows = new BuiltinWindows({ services: config.services.map((s) => s.name), lookup: deps.lookup, clock: deps.clock, ...sizing });
+    windows = new BuiltinWindows({
+      services: config.services.map((s) => s.name),
+      lookup: deps.lookup,
+      clock: deps.clock,
+      ...sizing,
+      ...(deps.refresh ? { refresh: deps.refresh } : {}),
+    });
     source = windows;
   }
   const evaluator = new AlarmEvaluator({

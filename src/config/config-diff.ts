@@ -31,7 +31,7 @@ export function diffConfig(current: ShiftproxyConfig, next: ShiftproxyConfig): C
   const live: string[] = [];
   const restart: string[] = [];
 
-  for (const key of ['listen', 'admin', 'state', 'metrics', 'server'] as const) {
+  for (const key of ['listen', 'workers', 'admin', 'state', 'metrics', 'server'] as const) {
     for (const path of changedPaths(current[key], next[key], [key], key === 'listen' ? 0 : 1)) restart.push(`${path}${RESTART}`);
   }
 
