@@ -206,6 +206,7 @@ export async function startShiftproxy(config: ShiftproxyConfig, options: StartOp
           controller,
         },
         logger: logger.child({ component: 'config' }),
+        applied: () => fleet.publish(),
       })
     : null;
   if (reloader) registerConfigMetrics(registry, reloader);
@@ -223,15 +224,8 @@ export async function startShiftproxy(config: ShiftproxyConfig, options: StartOp
   registerRolloutRoutes(admin.router, controller);
   registerWorkerRoutes(admin.router, fleet);
   if (reloader) {
-    registerConfigRoutes(admin.router, {
-      view: () => reloader.view(),
-      // Answered once every worker serves the reloaded config.
-      reload: async (trigger) => {
-        const result = reloader.reload(trigger);
-        await fleet.publish();
-        return result;
-      },
-    });
+    // Answered once every worker serves the reloaded config.
+    registerConfigRoutes(admin.router, { view: () => reloader.view(), reload: (trigger) => reloader.reload(trigger) });
   }
   // The dashboard: GET / (the page) and GET /api/v1/events (its live feed).
   const dashboard = registerDashboardRoutes(admin.router, { dataPlane, controller, health: contributors.health, logger: logger.child({ component: 'dashboard' }) });

@@ -25,7 +25,7 @@ export async function runCommand(file: string, options: { resetState?: boolean; 
         logger,
         onChange: () => {
           if (!running) changedWhileStarting = true;
-          else if (signals === 0) running.reloader?.reload('file changed');
+          else if (signals === 0) void running.reloader?.reload('file changed');
         },
       })
     : null;
@@ -40,10 +40,10 @@ export async function runCommand(file: string, options: { resetState?: boolean; 
   process.on('uncaughtException', (err) => logger.error({ err: errorMessage(err), stack: err.stack }, 'uncaught exception; still serving'));
   process.on('unhandledRejection', (reason) => logger.error({ err: errorMessage(reason) }, 'unhandled rejection; still serving'));
   running = await startShiftproxy(config, { logger, configFile: file, ...(options.workers !== undefined ? { workers: options.workers } : {}) });
-  if (changedWhileStarting) running.reloader?.reload('file changed');
-  // Reloads are synchronous: a burst of SIGHUPs is handled one after the other. None once shutting down.
+  if (changedWhileStarting) void running.reloader?.reload('file changed');
+  // A reload applies synchronously (a burst of SIGHUPs is handled one after the other) and is logged once the workers have it. None once shutting down.
   process.on('SIGHUP', () => {
-    if (signals === 0) running?.reloader?.reload('SIGHUP');
+    if (signals === 0) void running?.reloader?.reload('SIGHUP');
   });
   const onSignal = (signal: NodeJS.Signals) => {
     signals += 1;

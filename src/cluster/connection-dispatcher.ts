@@ -43,6 +43,7 @@ export class ConnectionDispatcher {
     fleet.onFree = () => this.pump();
     fleet.onClosed = (listener, count) => this.closed(listener, count);
     fleet.onGone = (open) => open.forEach((count, listener) => this.closed(listener, count));
+    fleet.waitingConnections = () => this.queue.length;
   }
 
   listen(): Promise<AddressInfo[]> {

@@ -70,8 +70,12 @@ export interface ReportMessage {
   outcomes: OutcomeRun[];
   /** Client connections closed since the previous report, per listener. */
   closed: number[];
-  /** Requests and tunnels in flight now. */
+  /** Requests in flight now. */
   inFlight: number;
+  /** WebSocket tunnels open now. */
+  tunnels: number;
+  /** Client connections it holds now. */
+  connections: number;
 }
 
 export interface DrainedMessage {

@@ -20,7 +20,7 @@ export interface Fleet {
   publish(): Promise<void>;
   /** Brings every process's counters into the primary's data plane. */
   sync(): Promise<void>;
-  /** publish() then sync(): every change made so far is applied, everything counted so far is added. */
+  /** sync() then publish(): everything counted so far is added, and every change so far (including what the counts caused, an ejection) is applied. */
   settle(): Promise<void>;
   list(): WorkerView[];
   /** Requests in flight across the processes. */

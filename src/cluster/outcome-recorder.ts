@@ -9,13 +9,13 @@ interface Runs {
 }
 
 /**
- * A worker's stand-in for outlier detection: it records each target's successes and failures
- * (compressed to what consecutive-failure detection needs) for the primary, whose detector
- * decides ejections for the whole fleet. A failure asks for a prompt report, so an ejection is
- * not held back by the reporting interval.
+ * A worker's stand-in for passive health: it records each target's successes and failures
+ * (compressed to what consecutive-failure detection needs) for the primary, which keeps each
+ * target's failure streak and whose outlier detector decides ejections for the whole fleet. A
+ * failure asks for a prompt report, so an ejection is not held back by the reporting interval.
  */
 export class OutcomeRecorder implements PassiveHealthObserver {
-  private readonly threshold: number;
+  readonly threshold: number;
   private readonly onFailureSeen: () => void;
   private readonly byTarget = new Map<Target, Runs>();
 
@@ -28,7 +28,8 @@ export class OutcomeRecorder implements PassiveHealthObserver {
     const runs = this.runs(target);
     if (runs.succeeded) runs.current += 1;
     else runs.leading += 1;
-    this.onFailureSeen();
+    // Only an ejection is worth a prompt report; a streak alone waits for the next one.
+    if (this.threshold !== Infinity) this.onFailureSeen();
   }
 
   onSuccess(target: Target): void {
@@ -36,6 +37,12 @@ export class OutcomeRecorder implements PassiveHealthObserver {
     if (runs.current >= this.threshold) runs.runs.push(runs.current);
     runs.current = 0;
     runs.succeeded = true;
+  }
+
+  /** Keeps what `previous` recorded and did not report yet (a reload changed the threshold). */
+  carry(previous: OutcomeRecorder): void {
+    for (const [target, runs] of previous.byTarget) this.byTarget.set(target, runs);
+    previous.byTarget.clear();
   }
 
   /** Everything recorded since the last call. */

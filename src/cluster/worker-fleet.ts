@@ -9,7 +9,7 @@ import type { Target } from '../proxy/target.js';
 import type { Fleet, WorkerView } from './fleet.js';
 import type { InitMessage, OutcomeRun, ReportMessage, StateMessage, WorkerMessage } from './fleet-messages.js';
 import { workerConfig } from './worker-config.js';
-import { WorkerProcess } from './worker-process.js';
+import { WorkerProcess, type UpstreamPoolView } from './worker-process.js';
 
 export interface WorkerFleetOptions {
   workers: number;
@@ -88,6 +88,8 @@ export class WorkerFleet implements Fleet {
   onFree: () => void = () => undefined;
   /** A worker went away with these connections still open on it, per listener. */
   onGone: (open: readonly number[]) => void = () => undefined;
+  /** Connections accepted and waiting for a worker (the dispatcher's queue). */
+  waitingConnections: () => number = () => 0;
   /** A worker reported connections closed on listener `listener`. */
   onClosed: (listener: number, count: number) => void = () => undefined;
 
@@ -138,10 +140,13 @@ export class WorkerFleet implements Fleet {
     return this.pendingSync.promise;
   }
 
-  /** Every change made so far is applied by every worker, and everything they counted is added. */
+  /**
+   * Everything the workers counted so far is added, and every change made so far (including
+   * those their reports caused, such as an ejection) is applied by every worker.
+   */
   async settle(): Promise<void> {
-    await this.publish();
     await this.sync();
+    await this.publish();
   }
 
   list(): WorkerView[] {
@@ -150,9 +155,38 @@ export class WorkerFleet implements Fleet {
       .map((w) => ({ pid: w.pid, snapshotVersion: w.appliedVersion, requests: w.requests, startedAt: new Date(w.startedAt).toISOString() }));
   }
 
-  /** Requests in flight on every worker, as last reported. */
+  /**
+   * Requests in flight on every worker, as last reported, plus the connections accepted and not
+   * yet in a worker's hands (their requests are on their way).
+   */
   inFlight(): number {
-    return this.live().reduce((sum, w) => sum + w.inFlight, 0);
+    let count = this.waitingConnections();
+    for (const worker of this.live()) count += worker.inFlight + (worker.awaitingTook ? 1 : 0);
+    return count;
+  }
+
+  /** WebSocket tunnels open on the workers, as last reported. */
+  openTunnels(): number {
+    return this.live().reduce((sum, w) => sum + w.tunnels, 0);
+  }
+
+  /** Client connections the workers hold, as last reported. */
+  clientConnections(): number {
+    return this.live().reduce((sum, w) => sum + w.connections, 0);
+  }
+
+  /** A target's upstream pools summed over the workers, as last reported. */
+  upstreamPool(service: string, slot: 'blue' | 'green', url: string): UpstreamPoolView {
+    const key = targetKey(service, slot, url);
+    const sum: UpstreamPoolView = { connected: 0, running: 0, pending: 0 };
+    for (const worker of this.live()) {
+      const pool = worker.pools.get(key);
+      if (!pool) continue;
+      sum.connected += pool.connected;
+      sum.running += pool.running;
+      sum.pending += pool.pending;
+    }
+    return sum;
   }
 
   /** The next worker in turn that can take a connection now, if any. */
@@ -340,10 +374,13 @@ export class WorkerFleet implements Fleet {
     addCounterReport(model, report.counters);
     for (const counts of report.counters.roles) worker.requests += counts.responses + counts.clientAborts;
     worker.inFlight = report.inFlight;
+    worker.tunnels = report.tunnels;
+    worker.connections = report.connections;
     const moved = new Set<string>();
     for (const counts of report.counters.targets) {
       const key = targetKey(counts.service, counts.slot, counts.url);
       worker.active.set(key, counts.active);
+      worker.pools.set(key, { connected: counts.connected, running: counts.running, pending: counts.pending });
       moved.add(key);
     }
     if (moved.size > 0) this.sumActive(moved);

@@ -69,6 +69,8 @@ class Worker {
       outcomes,
       closed: this.closed.slice(),
       inFlight: this.dataPlane.server.inFlight(),
+      tunnels: this.dataPlane.server.openTunnels(),
+      connections: this.adopted.size,
     };
     if (id !== undefined) message.id = id;
     this.closed.fill(0);
@@ -93,18 +95,18 @@ class Worker {
     return this.draining;
   }
 
-  /** Outlier detection is the primary's; each service that has it gets a recorder here. */
+  /**
+   * Passive health is the primary's (each target's failure streak, and outlier detection where
+   * configured): every target reports its outcomes through its service's recorder.
+   */
   private installRecorders(): void {
     for (const runtime of this.dataPlane.runtimesList()) {
-      const outlier = runtime.config.outlierDetection;
+      const threshold = runtime.config.outlierDetection?.consecutiveErrors ?? Infinity;
       let recorder = this.recorders.get(runtime.name);
-      if (!outlier) {
-        this.recorders.delete(runtime.name);
-        for (const target of runtime.allTargets()) target.passive = null;
-        continue;
-      }
-      if (!recorder) {
-        recorder = new OutcomeRecorder(outlier.consecutiveErrors, () => this.reportSoon());
+      if (recorder?.threshold !== threshold) {
+        const previous = recorder;
+        recorder = new OutcomeRecorder(threshold, () => this.reportSoon());
+        if (previous) recorder.carry(previous);
         this.recorders.set(runtime.name, recorder);
       }
       for (const target of runtime.allTargets()) target.passive = recorder;

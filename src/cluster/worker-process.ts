@@ -4,6 +4,13 @@ import type { InitMessage, PrimaryMessage, WorkerMessage } from './fleet-message
 
 export type WorkerState = 'starting' | 'ready' | 'draining' | 'gone';
 
+/** A target's upstream pool in one worker (or summed over the fleet). */
+export interface UpstreamPoolView {
+  connected: number;
+  running: number;
+  pending: number;
+}
+
 /** What the fleet hears from one worker. */
 export interface WorkerEvents {
   message(worker: WorkerProcess, message: WorkerMessage): void;
@@ -25,12 +32,16 @@ export class WorkerProcess {
   /** Requests it answered (or saw aborted), from its reports. */
   requests = 0;
   inFlight = 0;
+  /** WebSocket tunnels and client connections it held, at its last report. */
+  tunnels = 0;
+  connections = 0;
   /** A connection sent and not yet acknowledged; the next one waits, so a stuck worker holds at most one. */
   awaitingTook = false;
   /** Client connections handed to it and not reported closed, per listener. */
   readonly open: number[];
-  /** Requests in flight per target (service, slot, url), from its last report. */
+  /** Per target (service, slot, url), from its last report: requests in flight and its upstream pool. */
   readonly active = new Map<string, number>();
+  readonly pools = new Map<string, UpstreamPoolView>();
   /** Monotonic ms of its last message. */
   lastHeardAt: number;
   /** The newest flush it answered. */

@@ -4,7 +4,7 @@ import type { AdminRouter } from './admin-router.js';
 export interface ConfigRouteDeps {
   view(): ConfigView;
   /** Settles once the processes that serve have the result. */
-  reload(trigger: string): ReloadResult | Promise<ReloadResult>;
+  reload(trigger: string): Promise<ReloadResult>;
 }
 
 /**

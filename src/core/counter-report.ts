@@ -39,4 +39,8 @@ export interface TargetCounts {
   protocol: number;
   /** Requests in flight now (a gauge, not a delta). */
   active: number;
+  /** The upstream pool now (gauges): open connections, requests running on them and waiting for one. */
+  connected: number;
+  running: number;
+  pending: number;
 }

@@ -3,6 +3,7 @@ import { LATENCY_BUCKET_COUNT } from '../core/latency-histogram.js';
 import type { TargetCounters, TrafficCounters } from '../core/traffic-counters.js';
 import { SLOT_NAMES, type Role } from '../core/types.js';
 import type { DataPlane } from './data-plane.js';
+import type { Target } from './target.js';
 
 const ROLES: readonly Role[] = ['stable', 'canary'];
 const STATUS_COUNT = 600;
@@ -37,7 +38,7 @@ export class CounterReader {
           if (counts) report.roles.push({ service: runtime.name, slot, role, ...counts });
         }
         for (const target of runtime.slot(slot).targets) {
-          const counts = this.targetDelta(target.counters);
+          const counts = this.targetDelta(target);
           if (counts) report.targets.push({ service: runtime.name, slot, url: target.url, ...counts });
         }
       }
@@ -76,22 +77,28 @@ export class CounterReader {
     return { byStatus, upstreamFailures, unavailable, clientAborts, responses, failures, latency, latencySum, latencyCount };
   }
 
-  private targetDelta(counters: TargetCounters): Omit<TargetCounts, 'service' | 'slot' | 'url'> | null {
+  private targetDelta(target: Target): Omit<TargetCounts, 'service' | 'slot' | 'url'> | null {
+    const counters = target.counters;
     let mark = this.targetMarks.get(counters);
     if (!mark) {
-      // The last slot is the active count last reported.
-      mark = new Float64Array(TARGET_FIELDS.length + 1);
+      // After the deltas' marks: the gauges last reported (active, connected, running, pending).
+      mark = new Float64Array(TARGET_FIELDS.length + 4);
       this.targetMarks.set(counters, mark);
     }
-    let moved = counters.active !== mark[TARGET_FIELDS.length];
-    const out = { requests: 0, connect: 0, timeout: 0, reset: 0, refused: 0, protocol: 0, active: counters.active };
+    const pool = target.pool.stats;
+    const gauges = [counters.active, pool.connected, pool.running, pool.pending];
+    let moved = false;
+    const out = { requests: 0, connect: 0, timeout: 0, reset: 0, refused: 0, protocol: 0, active: counters.active, connected: pool.connected, running: pool.running, pending: pool.pending };
     TARGET_FIELDS.forEach((field, i) => {
       const delta = counters[field] - (mark[i] as number);
       if (delta !== 0) moved = true;
       out[field] = delta;
       mark[i] = counters[field];
     });
-    mark[TARGET_FIELDS.length] = counters.active;
+    gauges.forEach((value, i) => {
+      if (mark[TARGET_FIELDS.length + i] !== value) moved = true;
+      mark[TARGET_FIELDS.length + i] = value;
+    });
     return moved ? out : null;
   }
 }
@@ -99,7 +106,7 @@ export class CounterReader {
 /**
  * Adds another process's report to this data plane's counters (requests, statuses, latency
  * buckets, target failure kinds). Services and targets it no longer has are skipped: a reload
- * removed them here first. The `active` gauges are the caller's, since they are not deltas.
+ * removed them here first. The gauges (`active`, the pool's) are the caller's: they are not deltas.
  */
 export function addCounterReport(dataPlane: DataPlane, report: CounterReport): void {
   const names = new Set(dataPlane.serviceNames());

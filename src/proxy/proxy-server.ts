@@ -123,6 +123,11 @@ export class ProxyServer {
     return this.listeners.reduce((sum, l) => sum + l.state.inFlight, 0);
   }
 
+  /** WebSocket tunnels open now (the drain waits for them too). */
+  openTunnels(): number {
+    return this.listeners.reduce((sum, l) => sum + l.tunnels.size, 0);
+  }
+
   /**
    * Stops accepting, lets in-flight requests finish (their responses say `Connection: close`),
    * closes idle keep-alive connections as they appear, and cuts whatever is left at the deadline.

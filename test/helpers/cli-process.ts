@@ -17,9 +17,14 @@ export interface CliProcess {
   openFds(): number;
 }
 
-/** Harness H4: `shiftproxy run` as a child process, its JSON logs parsed line by line. */
+/**
+ * Harness H4: `shiftproxy run` as a child process, its JSON logs parsed line by line. With
+ * SHIFTPROXY_TEST_WORKERS=N, `run` gets `--workers N` unless the test chose its own.
+ */
 export function startCli(args: string[], env: NodeJS.ProcessEnv = {}): CliProcess {
-  const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const workers = process.env.SHIFTPROXY_TEST_WORKERS;
+  const withWorkers = args[0] === 'run' && workers !== undefined && !args.includes('--workers') ? [...args, '--workers', workers] : args;
+  const child = spawn(process.execPath, [BIN, ...withWorkers], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   const logs: Record<string, unknown>[] = [];
   const stderr: string[] = [];
   const waiters: { test: (l: Record<string, unknown>) => boolean; resolve: (l: Record<string, unknown>) => void }[] = [];

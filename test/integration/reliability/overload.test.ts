@@ -90,10 +90,12 @@ describe('per-target limits (C9)', () => {
     expect(metrics).toMatch(/^shiftproxy_target_healthy\{service="shop",slot="blue",target="[^"]+"\} 1$/m);
   });
 
+  // With workers each gets its share of a target's limits (here 1 each, so more than 1 for the
+  // proxy): the two tests below are about one pool's queue and bypass, so they run in one process.
   it('a queued request whose client left is dropped before it reaches the target', async () => {
     const slow = await slowBackend('blue', 600);
     const green = await slowBackend('green', 0);
-    const proxy = await startProxy({ services: [{ name: 'shop', blue: [slow.url], green: [green.url], limits: { maxConnections: 1, maxPending: 1 } }] });
+    const proxy = await startProxy({ services: [{ name: 'shop', blue: [slow.url], green: [green.url], limits: { maxConnections: 1, maxPending: 1 } }] }, { workers: 1 });
     cleanup.push(() => proxy.stop());
     const agent = clientAgent();
 
@@ -114,7 +116,7 @@ describe('per-target limits (C9)', () => {
     const slow = await slowBackend('slow', 1000);
     const fast = await slowBackend('fast', 0);
     const green = await slowBackend('green', 0);
-    const proxy = await startProxy({ services: [{ name: 'shop', blue: [slow.url, fast.url], green: [green.url], limits: { maxConnections: 1 } }] });
+    const proxy = await startProxy({ services: [{ name: 'shop', blue: [slow.url, fast.url], green: [green.url], limits: { maxConnections: 1 } }] }, { workers: 1 });
     cleanup.push(() => proxy.stop());
     const agent = clientAgent();
 

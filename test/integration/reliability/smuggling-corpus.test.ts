@@ -168,7 +168,7 @@ class Reference {
 }
 
 /** Sends every vector on its own connection at once; returns what each connection received. */
-async function fire(port: number, batch: { id: string; bytes: string }[], busy: () => boolean): Promise<Map<string, string>> {
+async function fire(port: number, batch: { id: string; bytes: string }[], busy: () => boolean | Promise<boolean>): Promise<Map<string, string>> {
   let lastData = performance.now();
   const conns = batch.map(({ id, bytes }) => {
     const socket = connect(port, '127.0.0.1');
@@ -188,7 +188,7 @@ async function fire(port: number, batch: { id: string; bytes: string }[], busy: 
   while (performance.now() - started < 1200) {
     await sleep(20);
     if (conns.every((c) => c.closed)) break;
-    if (!busy() && performance.now() - lastData > 80 && performance.now() - started > 80) break;
+    if (performance.now() - lastData > 80 && performance.now() - started > 80 && !(await busy())) break;
   }
   for (const c of conns) c.socket.destroy();
   return new Map(conns.map((c) => [c.id, c.text]));
@@ -241,7 +241,8 @@ async function runCorpus(vectors: Vector[], prefix: string, setup: { p: ProxyUnd
   for (let start = 0; start < vectors.length; start += 40) {
     const batch = vectors.slice(start, start + 40).map((v, k) => ({ id: ids[start + k] as string, bytes: v.bytes(ids[start + k] as string), name: v.name }));
     await fire(refPort, batch, () => ref.busy > 0);
-    const answers = await fire(p.port, batch, () => p.running.dataPlane.server.inFlight() > 0);
+    // With workers, in flight is what they report: ask them first.
+    const answers = await fire(p.port, batch, async () => (await p.settle(), p.running.fleet.inFlight() > 0));
     for (const { id, name } of batch) {
       const where = `${name} [${id}]`;
       const expected = ref.seen.filter((r) => vectorOf(r.url) === id);

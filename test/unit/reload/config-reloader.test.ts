@@ -43,7 +43,7 @@ describe('ConfigReloader', () => {
   it('reports every problem of an invalid file and keeps the running config', async () => {
     const { c, reloader, next } = await rig({ services: [{ name: 'shop', blue: [B1], green: [G1] }] });
     next.config = new ConfigError(['services[0].blue.targets[0].url: not a URL', 'services[0].timeouts.connect: must be greater than 0']);
-    const result = reloader.reload('test');
+    const result = await reloader.reload('test');
     expect(result).toMatchObject({ ok: false, reason: 'invalid', problems: ['services[0].blue.targets[0].url: not a URL', 'services[0].timeouts.connect: must be greater than 0'] });
     expect(reloader.lastSuccessful).toBe(false);
     expect(reloader.config).toBe(c.config);
@@ -60,7 +60,7 @@ describe('ConfigReloader', () => {
     expect(first.plan.strategy).toBe('canary');
 
     next.config = variant(c.config, spec(B2, 'linear'));
-    const result = reloader.reload('test');
+    const result = await reloader.reload('test');
     expect(result.ok).toBe(true);
     expect(result.changes).toEqual(['services[0].blue.targets', 'services[0].rollout.strategy']);
     // The rollout's own green targets win over the configured ones; blue follows the file.
