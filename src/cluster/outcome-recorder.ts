@@ -64,3 +64,17 @@ export class OutcomeRecorder implements PassiveHealthObserver {
     return runs;
   }
 }
+
+/**
+ * Replays a worker's outcomes into the primary's copy of the target, in the order they
+ * happened: its failure streak and, through its passive observer, outlier detection.
+ */
+export function replayOutcomes(target: Target, run: OutcomeRun): void {
+  for (let i = 0; i < run.leading; i++) target.recordFailure();
+  if (run.succeeded) target.recordSuccess();
+  for (const length of run.runs) {
+    for (let i = 0; i < length; i++) target.recordFailure();
+    target.recordSuccess();
+  }
+  for (let i = 0; i < run.trailing; i++) target.recordFailure();
+}

@@ -7,7 +7,8 @@ import { captureState } from '../proxy/data-plane-state.js';
 import type { DrainResult } from '../proxy/proxy-server.js';
 import type { Target } from '../proxy/target.js';
 import type { Fleet, WorkerView } from './fleet.js';
-import type { InitMessage, OutcomeRun, ReportMessage, StateMessage, WorkerMessage } from './fleet-messages.js';
+import type { InitMessage, ReportMessage, StateMessage, WorkerMessage } from './fleet-messages.js';
+import { replayOutcomes } from './outcome-recorder.js';
 import { workerConfig } from './worker-config.js';
 import { WorkerProcess, type UpstreamPoolView } from './worker-process.js';
 
@@ -384,7 +385,10 @@ export class WorkerFleet implements Fleet {
       moved.add(key);
     }
     if (moved.size > 0) this.sumActive(moved);
-    for (const run of report.outcomes) replayOutcomes(findTarget(model, run.service, run.slot, run.url), run);
+    for (const run of report.outcomes) {
+      const target = findTarget(model, run.service, run.slot, run.url);
+      if (target) replayOutcomes(target, run);
+    }
     report.closed.forEach((count, listener) => {
       if (count === 0) return;
       worker.open[listener] = Math.max(0, (worker.open[listener] ?? 0) - count);
@@ -474,18 +478,6 @@ function targetKey(service: string, slot: string, url: string): string {
 function findTarget(model: DataPlane, service: string, slot: 'blue' | 'green', url: string): Target | undefined {
   if (!model.serviceNames().includes(service)) return undefined;
   return model.runtime(service).slot(slot).targets.find((t) => t.url === url);
-}
-
-/** Replays a worker's outcomes into the primary's outlier detection, in the order they happened. */
-function replayOutcomes(target: Target | undefined, run: OutcomeRun): void {
-  if (!target) return;
-  for (let i = 0; i < run.leading; i++) target.recordFailure();
-  if (run.succeeded) target.recordSuccess();
-  for (const length of run.runs) {
-    for (let i = 0; i < length; i++) target.recordFailure();
-    target.recordSuccess();
-  }
-  for (let i = 0; i < run.trailing; i++) target.recordFailure();
 }
 
 function deferred(): Pending {
