@@ -299,6 +299,7 @@ export async function startShiftproxy(config: ShiftproxyConfig, options: StartOp
         let result: { completed: boolean; cut: number };
         if (workers && dispatcher) {
           // Every connection accepted so far reaches a worker before the workers drain: none is dropped.
+          workers.beginDrain();
           await dispatcher.stopAccepting(drainTimeoutMs);
           result = await workers.drain(drainTimeoutMs);
         } else {

@@ -7,7 +7,7 @@ import type { SlotName } from '../core/types.js';
  * The messages between the primary and its workers (Node's IPC channel, structured-clone
  * serialisation). The primary decides; workers route, count and acknowledge.
  */
-export type PrimaryMessage = InitMessage | StateMessage | ConnectionMessage | FlushMessage | DrainMessage;
+export type PrimaryMessage = InitMessage | StateMessage | ConnectionMessage | FlushMessage | DrainingMessage | DrainMessage;
 export type WorkerMessage = ReadyMessage | AppliedMessage | TookMessage | ReportMessage | DrainedMessage;
 
 /** The first message a worker gets: the config its data plane is built from and the routing to apply before serving. */
@@ -38,6 +38,11 @@ export interface ConnectionMessage {
 export interface FlushMessage {
   t: 'flush';
   id: number;
+}
+
+/** A drain is coming: answer with `Connection: close` from now on (connections still being handed over are served). */
+export interface DrainingMessage {
+  t: 'draining';
 }
 
 /** Finish what is in flight (the drain), report, and exit. */

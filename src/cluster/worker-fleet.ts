@@ -156,6 +156,11 @@ export class WorkerFleet implements Fleet {
       .map((w) => ({ pid: w.pid, snapshotVersion: w.appliedVersion, requests: w.requests, startedAt: new Date(w.startedAt).toISOString() }));
   }
 
+  /** Each worker's state and load, as last reported (logs, tests). */
+  status(): { pid: number; state: string; inFlight: number; connections: number; tunnels: number }[] {
+    return this.live().map((w) => ({ pid: w.pid, state: w.state, inFlight: w.inFlight, connections: w.connections, tunnels: w.tunnels }));
+  }
+
   /**
    * Requests in flight on every worker, as last reported, plus the connections accepted and not
    * yet in a worker's hands (their requests are on their way).
@@ -206,6 +211,13 @@ export class WorkerFleet implements Fleet {
   /** True while some worker could still take a connection (now or once it acknowledges). */
   hasServingWorkers(): boolean {
     return this.workers.some((w) => w.state === 'ready' || w.state === 'starting');
+  }
+
+  /** The drain is coming: every response says `Connection: close` from now on; no replacements either. */
+  beginDrain(): void {
+    this.stopping = true;
+    clearTimeout(this.restartTimer);
+    for (const worker of this.live()) worker.send({ t: 'draining' });
   }
 
   /**

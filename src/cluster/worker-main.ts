@@ -77,9 +77,14 @@ class Worker {
     send(message);
   }
 
+  markDraining(): void {
+    this.dataPlane.server.markDraining();
+  }
+
   drain(timeoutMs: number): Promise<void> {
     this.draining ??= (async () => {
       const began = performance.now();
+      this.dataPlane.server.markDraining();
       // Connections handed over just before the drain may not have sent their request yet; the
       // drain would take them for idle and close them unanswered.
       while ([...this.adopted].some((s) => s.bytesRead === 0 && !s.destroyed) && performance.now() - began < Math.min(FIRST_BYTES_GRACE_MS, timeoutMs)) {
@@ -142,6 +147,9 @@ process.on('message', (message: PrimaryMessage, handle?: Socket) => {
         return;
       case 'flush':
         worker?.report(message.id);
+        return;
+      case 'draining':
+        worker?.markDraining();
         return;
       case 'drain':
         void leave(message.timeoutMs);

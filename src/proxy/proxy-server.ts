@@ -128,6 +128,11 @@ export class ProxyServer {
     return this.listeners.reduce((sum, l) => sum + l.tunnels.size, 0);
   }
 
+  /** From now on every response says `Connection: close` (a drain is coming; idle connections are left alone until it does). */
+  markDraining(): void {
+    for (const listener of this.listeners) listener.state.draining = true;
+  }
+
   /**
    * Stops accepting, lets in-flight requests finish (their responses say `Connection: close`),
    * closes idle keep-alive connections as they appear, and cuts whatever is left at the deadline.

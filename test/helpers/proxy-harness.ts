@@ -69,9 +69,17 @@ export interface ProxyUnderTest {
   stop(): Promise<void>;
 }
 
-export async function startProxy(spec: ConfigSpec | ShiftproxyConfig, options: { workers?: number } = {}): Promise<ProxyUnderTest> {
+export async function startProxy(
+  spec: ConfigSpec | ShiftproxyConfig,
+  options: { workers?: number; workerTimeouts?: StartOptions['workerTimeouts'] } = {},
+): Promise<ProxyUnderTest> {
   const config = 'listen' in spec && typeof spec.listen === 'object' ? (spec as ShiftproxyConfig) : buildConfig(spec as ConfigSpec);
-  const running = await startShiftproxy(config, { logger: silentLogger(), processMetrics: false, ...testWorkerOptions(options.workers) });
+  const running = await startShiftproxy(config, {
+    logger: silentLogger(),
+    processMetrics: false,
+    ...testWorkerOptions(options.workers),
+    ...(options.workerTimeouts ? { workerTimeouts: options.workerTimeouts } : {}),
+  });
   const port = running.proxyAddresses[0]?.port as number;
   return {
     running,
