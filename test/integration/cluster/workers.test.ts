@@ -242,4 +242,63 @@ describe('workers: 2', () => {
     // Blue has nothing left: both workers fail over to green.
     expect([(await a!.get('/')).body, (await b!.get('/')).body]).toEqual(['good', 'good']);
   });
+
+  it('testListen, sticky sessions, WebSocket tunnels and per-target limits work across workers', async () => {
+    const [blue, green] = [await backend('blue'), await backend('green')];
+    const slow = await backend('slow', 300);
+    const echo = new WebSocketServer({ port: 0, host: '127.0.0.1' });
+    cleanup.push(() => new Promise((resolve) => echo.close(resolve)));
+    await new Promise((resolve) => echo.once('listening', resolve));
+    echo.on('connection', (ws) => ws.on('message', (data) => ws.send(data)));
+    const echoUrl = `http://127.0.0.1:${(echo.address() as { port: number }).port}`;
+    const p = await proxyWithWorkers({
+      services: [
+        { name: 'shop', match: { host: 'shop.test' }, blue: [blue.url], green: [green.url], sticky: { cookie: 'sp' }, testListen: '127.0.0.1:0' },
+        { name: 'ws', match: { host: 'ws.test' }, blue: [echoUrl], green: [UNUSED] },
+        { name: 'slow', match: { host: 'slow.test' }, blue: [slow.url], green: [UNUSED], limits: { maxConnections: 2 } },
+      ],
+    });
+    await p.setCanaryWeight('shop', 50);
+    const host = { host: 'shop.test' };
+
+    // The test listener reaches the non-live slot on every worker.
+    const testPort = p.running.proxyAddresses[1]?.port as number;
+    for (const c of Array.from({ length: 4 }, () => new OneConnection(`http://127.0.0.1:${testPort}`))) {
+      cleanup.push(() => c.close());
+      expect((await c.get('/', host)).body).toBe('green');
+    }
+
+    // A sticky client lands on the same slot whichever worker its connection is on.
+    const clients = connections(p, 4);
+    for (let i = 0; i < 10; i++) {
+      const cookie = `sp=client-${i}`;
+      const slots = new Set<string>();
+      for (const c of clients) slots.add((await c.get('/', { ...host, cookie })).body);
+      expect(slots.size).toBe(1);
+    }
+
+    // A tunnel through a worker echoes, and its 101 is counted by the primary.
+    const ws = new WebSocket(`ws://127.0.0.1:${p.port}/`, { headers: { host: 'ws.test' } });
+    cleanup.push(async () => ws.terminate());
+    await new Promise((resolve, reject) => (ws.once('open', resolve), ws.once('error', reject)));
+    ws.send('hello');
+    expect(String(await new Promise((resolve) => ws.once('message', resolve)))).toBe('hello');
+    await p.settle();
+    expect(p.running.workers!.openTunnels()).toBe(1);
+    expect(metricValue(await (await request(`${p.adminUrl}/metrics`)).body.text(), 'shiftproxy_requests_total', { service: 'ws', code: '101' })).toBe(1);
+
+    // maxConnections: 2 is split between the two workers: the target never holds more than 2.
+    const agent = new Agent({ connections: 8 });
+    cleanup.push(() => agent.close());
+    const statuses = await Promise.all(
+      Array.from({ length: 8 }, async () => {
+        const res = await request(p.url, { dispatcher: agent, headers: { host: 'slow.test' } });
+        await res.body.dump();
+        return res.statusCode;
+      }),
+    );
+    expect(slow.maxInFlight).toBeLessThanOrEqual(2);
+    expect(statuses.filter((s) => s === 200).length).toBeGreaterThan(0);
+    expect(statuses.every((s) => s === 200 || s === 503)).toBe(true);
+  });
 });
