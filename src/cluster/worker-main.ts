@@ -57,6 +57,8 @@ class Worker {
     socket.once('close', () => {
       this.adopted.delete(socket);
       this.closed[listener] = (this.closed[listener] ?? 0) + 1;
+      // The primary counts connections against server.maxConnections: a freed place is told at once.
+      if (this.config.server.maxConnections > 0) this.reportSoon();
     });
     this.dataPlane.server.adopt(listener, socket);
   }

@@ -39,12 +39,14 @@ export function describeRssPeak(peak, idle) {
 }
 
 /**
- * Runs one big transfer through the proxy while sampling its RSS every 250 ms; resolves with what
- * `transfer()` resolved, its duration, the idle RSS before, every sample and the peak.
+ * Runs one big transfer through the proxy while sampling its RSS every 250 ms (with workers, of
+ * its largest process); resolves with what `transfer()` resolved, its duration, the idle RSS
+ * before, every sample and the peak.
  */
 export async function measureTransfer(proxy, transfer) {
-  const rssBefore = proxy.rss();
-  const sampler = startSampler(async () => rssParts(proxy.pid), 250);
+  // With workers, the process carrying the transfer is the one whose memory the limit is about.
+  const rssBefore = proxy.largestRss();
+  const sampler = startSampler(async () => proxy.largestRssParts(), 250);
   const began = performance.now();
   const result = await transfer();
   const seconds = (performance.now() - began) / 1000;
@@ -69,24 +71,29 @@ export function openFds(pid) {
 }
 
 /**
- * Starts measuring how busy one CPU is and how much of that is process `pid`; `stop()` returns
- * both in percent of the CPU. The rest is other processes on the machine: a proxy that shares
+ * Starts measuring how busy one CPU is and how much of that is the processes `pids` (one PID or
+ * a list: a proxy and its workers); `stop()` returns both in percent of the CPU. The rest is other processes on the machine: a proxy that shares
  * its CPU shows event-loop delays that are not its own.
  */
-export function cpuShare(cpu, pid) {
+export function cpuShare(cpu, pids) {
+  const list = Array.isArray(pids) ? pids : [pids];
   const busy = () => {
     const line = readFileSync('/proc/stat', 'utf8').split('\n').find((l) => l.startsWith(`cpu${cpu} `));
     const [user, nice, system] = line.trim().split(/\s+/).slice(1, 4).map(Number);
     return user + nice + system;
   };
   const own = () => {
-    try {
-      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      return Number(fields[11]) + Number(fields[12]);
-    } catch {
-      return NaN;
+    let ticks = 0;
+    for (const pid of list) {
+      try {
+        const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+        const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+        ticks += Number(fields[11]) + Number(fields[12]);
+      } catch {
+        return NaN;
+      }
     }
+    return ticks;
   };
   const t0 = performance.now();
   const busy0 = busy();
