@@ -1,2 +1,2 @@
-// The command line's entry point, `node dist/cli.js` (DESIGN.md); bin/shiftproxy.js loads it too.
+// The command line's entry point, `node dist/cli.js` (docs/design.md); bin/shiftproxy.js loads it too.
 import './cli/main.js';

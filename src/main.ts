@@ -195,6 +195,7 @@ export async function startShiftproxy(config: ShiftproxyConfig, options: StartOp
         file: options.configFile,
         initial: config,
         load: (file) => loadConfigFile(file),
+        // admin is built below; a reload can only come once start-up is done.
         targets: {
           dataPlane: {
             // The workers get the new config with the snapshot the reload produces.
@@ -204,6 +205,8 @@ export async function startShiftproxy(config: ShiftproxyConfig, options: StartOp
             },
           },
           controller,
+          ...(analysis ? { analysis } : {}),
+          admin: { setToken: (token) => admin.setToken(token) },
         },
         logger: logger.child({ component: 'config' }),
         applied: () => fleet.publish(),

@@ -1,14 +1,26 @@
-// Macro benchmark: direct-to-upstream vs shiftproxy vs an http-proxy baseline, interleaved, in
-// separate processes. The load generator (autocannon) is pinned to CPU 0 and everything it loads
-// (proxy and upstream) to CPU 1, so each proxy gets the same single core. Reports req/s, p50,
-// p99, CPU time per request of the process under test, and ratios to the direct run measured in
-// the same invocation.
+// Macro benchmark: direct to the backend, shiftproxy, an http-proxy baseline and nginx (when
+// installed), in separate processes, in interleaved rounds, in one invocation. The load
+// generator is wrk when installed (autocannon otherwise) pinned to one CPU; every server under
+// test and the backend share the other, so each proxy gets the same single core. Reports req/s,
+// CPU time per request of the process under test, p50/p99 and RSS, with ratios to direct,
+// http-proxy and nginx taken round by round (paired) and given as medians.
 //
-//   npm run bench -- [--duration 10] [--warmup 2] [--connections 50] [--rounds 3] [--canary 10] [--profile]
-import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+//   npm run bench -- [--duration 10] [--warmup 2] [--connections 50] [--rounds 3] [--canary 10]
+//                    [--tool wrk|autocannon] [--compare DIR] [--profile] [--workers N|auto]
+//
+// --compare DIR adds DIR's shiftproxy (another checkout, built) as one more subject, so a
+// change is measured against its base in the same run. --workers compares shiftproxy with
+// `workers: N` against nginx with `worker_processes N`, both unpinned (every core), with wrk
+// using as many threads as there are cores.
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer, connect } from 'node:net';
+import { availableParallelism, tmpdir } from 'node:os';
+import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { runLoad, wrkInstalled } from './load-generator.js';
+import { nginxBinary, nginxConfig } from './nginx-subject.js';
+import { cpuMicros, loadAverage, processTree, rssBytes } from './process-stats.js';
 import { summariseProfile } from './profile-summary.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -20,100 +32,165 @@ const options = parseArgs(process.argv.slice(2), {
   rounds: 3,
   canary: 10,
   profile: false,
+  tool: wrkInstalled() ? 'wrk' : 'autocannon',
+  compare: '',
+  workers: '',
 });
-const LOAD_CPU = 0;
-const SERVER_CPU = 1;
-const CLOCK_TICK_US = 10_000; // /proc/<pid>/stat counts in 1/100 s on Linux (CLK_TCK 100)
+const LOAD_CPU = '0';
+const SERVER_CPU = '1';
+const multi = options.workers !== '';
+const workerCount = options.workers === 'auto' ? availableParallelism() : Number(options.workers);
+if (multi && !(Number.isInteger(workerCount) && workerCount > 0)) throw new Error('--workers takes a positive number or auto');
 
 if (!existsSync(join(root, 'dist', 'main.js'))) {
   console.error('dist/ is missing: run `npm run build` (npm ci does it) first');
   process.exit(1);
 }
+if (options.compare !== '' && !existsSync(join(resolve(options.compare), 'dist', 'main.js'))) {
+  console.error(`--compare ${options.compare}: no dist/main.js there (run npm ci in that checkout)`);
+  process.exit(1);
+}
 
 const children = [];
-process.on('exit', () => children.forEach((c) => c.kill('SIGKILL')));
+// SIGTERM, not SIGKILL: nginx's master stops its workers on it, a killed master would orphan them.
+process.on('exit', () => children.forEach((c) => c.exitCode === null && c.kill('SIGTERM')));
+const serverCpu = multi ? null : SERVER_CPU;
+const loadCpu = multi ? null : LOAD_CPU;
 
-const upstream = await startJsonProcess(SERVER_CPU, join(here, 'upstream.js'), []);
-const proxyArgs = [String(upstream.info.blue), String(upstream.info.green), String(options.canary)];
-const shiftproxy = await startJsonProcess(SERVER_CPU, join(here, 'shiftproxy-server.js'), proxyArgs);
-const baseline = await startJsonProcess(SERVER_CPU, join(here, 'http-proxy-baseline.js'), proxyArgs);
+const upstream = await startJsonProcess(serverCpu, join(here, 'upstream.js'), []);
+const { blue: bluePort, green: greenPort } = upstream.info;
+const proxyArgs = [String(bluePort), String(greenPort), String(options.canary)];
+const subjects = [{ name: 'direct', url: `http://127.0.0.1:${bluePort}/`, pid: upstream.child.pid }];
+const notes = [];
 
-const subjects = [
-  { name: 'direct', url: `http://127.0.0.1:${upstream.info.blue}/`, cpuOf: upstream.child.pid },
-  { name: 'shiftproxy', url: `http://127.0.0.1:${shiftproxy.info.port}/`, cpuOf: shiftproxy.child.pid },
-  { name: 'http-proxy', url: `http://127.0.0.1:${baseline.info.port}/`, cpuOf: baseline.child.pid },
-];
+if (multi) {
+  const sp = await startShiftproxyWorkers(workerCount);
+  if (sp.ok) subjects.push({ name: `shiftproxy x${workerCount}`, key: 'shiftproxy', url: sp.url, pid: sp.pid });
+  else notes.push(`shiftproxy: ${sp.reason}`);
+} else {
+  const sp = await startJsonProcess(serverCpu, join(here, 'shiftproxy-server.js'), proxyArgs);
+  subjects.push({ name: 'shiftproxy', url: `http://127.0.0.1:${sp.info.port}/`, pid: sp.child.pid });
+  if (options.compare !== '') {
+    const other = resolve(options.compare);
+    const cmp = await startJsonProcess(serverCpu, join(other, 'bench', 'macro', 'shiftproxy-server.js'), proxyArgs);
+    subjects.push({ name: `shiftproxy@${basename(other)}`, url: `http://127.0.0.1:${cmp.info.port}/`, pid: cmp.child.pid });
+  }
+  // http-proxy calls the deprecated util._extend: keep its warning out of the report.
+  const baseline = await startJsonProcess(serverCpu, join(here, 'http-proxy-baseline.js'), proxyArgs, ['--no-deprecation']);
+  subjects.push({ name: 'http-proxy', url: `http://127.0.0.1:${baseline.info.port}/`, pid: baseline.child.pid });
+}
+const nginx = nginxBinary();
+if (nginx !== null) {
+  const port = await freePort();
+  const { args } = nginxConfig({ port, bluePort, greenPort, canaryPercent: options.canary, workers: multi ? workerCount : 1 });
+  const child = spawnPinned(serverCpu, nginx, args, 'inherit');
+  await waitForPort(port, child, 'nginx');
+  subjects.push({ name: multi ? `nginx x${workerCount}` : 'nginx', key: 'nginx', url: `http://127.0.0.1:${port}/`, pid: child.pid });
+} else {
+  notes.push('nginx: not installed (apt-get install nginx), left out');
+}
 
+const threads = multi ? availableParallelism() : 1;
+const connections = multi ? options.connections * threads : options.connections;
+const loadBefore = loadAverage();
 console.log(
-  `macro bench: ${options.rounds} interleaved rounds x ${options.duration}s (+${options.warmup}s warm-up), ` +
-    `${options.connections} connections, canary ${options.canary}%, load on CPU ${LOAD_CPU}, servers on CPU ${SERVER_CPU}`,
+  `macro bench: ${options.tool}, ${options.rounds} interleaved rounds x ${options.duration}s (+${options.warmup}s warm-up), ` +
+    `${connections} connections, ${threads} load thread(s), canary ${options.canary}%, ` +
+    (multi ? `${workerCount} workers, nothing pinned` : `load on CPU ${LOAD_CPU}, servers on CPU ${SERVER_CPU}`) +
+    `; load average ${loadBefore.join(' ')}`,
 );
+for (const note of notes) console.log(`  note: ${note}`);
+
 const runs = Object.fromEntries(subjects.map((s) => [s.name, []]));
 for (let round = 1; round <= options.rounds; round++) {
-  for (const subject of subjects) {
-    if (options.warmup > 0) await autocannon(subject.url, options.warmup);
-    const before = cpuTicks(subject.cpuOf);
-    const result = await autocannon(subject.url, options.duration);
-    const ticks = cpuTicks(subject.cpuOf) - before;
-    const total = result.requests.total;
-    const run = {
-      rps: result.requests.average,
-      p50: result.latency.p50,
-      p99: result.latency.p99,
-      cpuUsPerRequest: total > 0 ? (ticks * CLOCK_TICK_US) / total : NaN,
-      non2xx: result.non2xx,
-      errors: result.errors + result.timeouts,
-    };
+  // Every other round runs the subjects in reverse, so none always follows the same neighbour.
+  const order = round % 2 === 1 ? subjects : [...subjects].reverse();
+  for (const subject of order) {
+    const load = { tool: options.tool, url: subject.url, connections, threads, cpus: loadCpu };
+    if (options.warmup > 0) await runLoad({ ...load, seconds: options.warmup });
+    const tree = processTree(subject.pid);
+    const before = cpuMicros(tree);
+    const result = await runLoad({ ...load, seconds: options.duration });
+    const cpu = cpuMicros(tree) - before;
+    const run = { ...result, cpuUsPerRequest: result.requests > 0 ? cpu / result.requests : NaN, rssMiB: rssBytes(processTree(subject.pid)) / 1048576 };
     runs[subject.name].push(run);
     console.log(
-      `  round ${round} ${subject.name.padEnd(10)} ${fmt(run.rps, 0).padStart(7)} req/s  p50 ${fmt(run.p50, 2)} ms  p99 ${fmt(run.p99, 2)} ms  ` +
-        `CPU ${fmt(run.cpuUsPerRequest, 1)} us/req${run.non2xx || run.errors ? `  non-2xx ${run.non2xx} errors ${run.errors}` : ''}`,
+      `  round ${round} ${subject.name.padEnd(22)} ${fmt(run.rps, 0).padStart(7)} req/s  p50 ${fmt(run.p50, 2)} ms  p99 ${fmt(run.p99, 2)} ms  ` +
+        `CPU ${fmt(run.cpuUsPerRequest, 1)} us/req  RSS ${fmt(run.rssMiB, 0)} MiB` +
+        (run.non2xx || run.errors ? `  non-2xx ${run.non2xx} errors ${run.errors}` : ''),
     );
   }
 }
+const loadAfter = loadAverage();
 
+const byKey = (key) => subjects.find((s) => (s.key ?? s.name) === key);
+const references = [['direct', byKey('direct')], ['http-proxy', byKey('http-proxy')], ['nginx', byKey('nginx')]].filter(([, s]) => s !== undefined);
 const summary = Object.fromEntries(
   subjects.map((s) => {
     const list = runs[s.name];
-    return [s.name, { rps: median(list.map((r) => r.rps)), p50: median(list.map((r) => r.p50)), p99: median(list.map((r) => r.p99)), cpuUsPerRequest: median(list.map((r) => r.cpuUsPerRequest)) }];
+    const rps = list.map((r) => r.rps);
+    const ratios = Object.fromEntries(references.map(([label, ref]) => [label, median(list.map((r, i) => r.rps / runs[ref.name][i].rps))]));
+    return [
+      s.name,
+      {
+        rps: median(rps),
+        spread: (Math.max(...rps) - Math.min(...rps)) / median(rps),
+        p50: median(list.map((r) => r.p50)),
+        p99: median(list.map((r) => r.p99)),
+        cpuUsPerRequest: median(list.map((r) => r.cpuUsPerRequest)),
+        rssMiB: median(list.map((r) => r.rssMiB)),
+        ratios,
+      },
+    ];
   }),
 );
-const direct = summary.direct.rps;
-console.log('\nmedian of rounds');
-console.log('  subject       req/s   x direct   p50 ms   p99 ms   CPU us/req');
+
+console.log('\nmedians of rounds (ratios: median of the per-round ratios; spread: req/s max-min over the median)');
+const head = ['subject'.padEnd(22), 'req/s'.padStart(8), ...references.map(([l]) => `x ${l}`.padStart(12)), 'p50 ms'.padStart(8), 'p99 ms'.padStart(8), 'CPU us/req'.padStart(11), 'RSS MiB'.padStart(8), 'spread'.padStart(7)];
+console.log(`  ${head.join(' ')}`);
 for (const s of subjects) {
   const m = summary[s.name];
+  const cells = [
+    s.name.padEnd(22),
+    fmt(m.rps, 0).padStart(8),
+    ...references.map(([l]) => `${fmt(m.ratios[l], 3)}x`.padStart(12)),
+    fmt(m.p50, 2).padStart(8),
+    fmt(m.p99, 2).padStart(8),
+    fmt(m.cpuUsPerRequest, 1).padStart(11),
+    fmt(m.rssMiB, 0).padStart(8),
+    `${fmt(m.spread * 100, 0)}%`.padStart(7),
+  ];
+  console.log(`  ${cells.join(' ')}`);
+}
+const sp = summary[byKey('shiftproxy')?.name];
+const hp = summary['http-proxy'];
+if (sp && hp) {
   console.log(
-    `  ${s.name.padEnd(10)} ${fmt(m.rps, 0).padStart(8)}   ${fmt(m.rps / direct, 3).padStart(7)}x  ${fmt(m.p50, 2).padStart(7)}  ${fmt(m.p99, 2).padStart(7)}   ${fmt(m.cpuUsPerRequest, 1).padStart(9)}`,
+    `\nshiftproxy vs http-proxy: ${fmt(sp.ratios['http-proxy'], 2)}x req/s, p99 ${fmt(sp.p99, 2)} vs ${fmt(hp.p99, 2)} ms, ` +
+      `CPU ${fmt(sp.cpuUsPerRequest, 1)} vs ${fmt(hp.cpuUsPerRequest, 1)} us/req (${fmt(sp.cpuUsPerRequest / hp.cpuUsPerRequest, 2)}x)`,
   );
 }
-const speedup = summary.shiftproxy.rps / summary['http-proxy'].rps;
-console.log(
-  `\nshiftproxy vs http-proxy: ${fmt(speedup, 2)}x req/s, p99 ${fmt(summary.shiftproxy.p99, 2)} vs ${fmt(summary['http-proxy'].p99, 2)} ms, ` +
-    `CPU ${fmt(summary.shiftproxy.cpuUsPerRequest, 1)} vs ${fmt(summary['http-proxy'].cpuUsPerRequest, 1)} us/req`,
-);
+console.log(`load average before ${loadBefore.join(' ')}, after ${loadAfter.join(' ')} (the machine's other work shows here)`);
 
 const resultsDir = join(root, 'bench', 'results');
 mkdirSync(resultsDir, { recursive: true });
 const stamp = new Date().toISOString().replace(/[:.]/g, '-');
-writeFileSync(join(resultsDir, `macro-${stamp}.json`), JSON.stringify({ options, runs, summary, node: process.version }, null, 2));
+const record = { options, subjects: subjects.map((s) => s.name), runs, summary, notes, loadBefore, loadAfter, node: process.version };
+writeFileSync(join(resultsDir, `macro-${multi ? 'workers-' : ''}${stamp}.json`), JSON.stringify(record, null, 2));
 
-for (const p of [shiftproxy, baseline]) p.child.kill('SIGTERM');
-
-if (options.profile) await profileShiftproxy();
-upstream.child.kill('SIGTERM');
+if (options.profile && !multi) await profileShiftproxy();
 process.exit(0);
 
 /** Runs shiftproxy once more under --cpu-prof and prints where its time goes. */
 async function profileShiftproxy() {
   const dir = join(resultsDir, `profile-${stamp}`);
   mkdirSync(dir, { recursive: true });
-  const profiled = await startJsonProcess(SERVER_CPU, join(here, 'shiftproxy-server.js'), proxyArgs, ['--cpu-prof', `--cpu-prof-dir=${dir}`]);
-  const url = `http://127.0.0.1:${profiled.info.port}/`;
-  await autocannon(url, options.warmup);
-  await autocannon(url, options.duration);
-  await new Promise((resolve) => {
-    profiled.child.once('exit', resolve);
+  const profiled = await startJsonProcess(serverCpu, join(here, 'shiftproxy-server.js'), proxyArgs, ['--cpu-prof', `--cpu-prof-dir=${dir}`]);
+  const load = { tool: options.tool, url: `http://127.0.0.1:${profiled.info.port}/`, connections, threads, cpus: loadCpu };
+  await runLoad({ ...load, seconds: options.warmup });
+  await runLoad({ ...load, seconds: options.duration });
+  await new Promise((done) => {
+    profiled.child.once('exit', done);
     profiled.child.kill('SIGTERM');
   });
   const file = readdirSync(dir).find((f) => f.endsWith('.cpuprofile'));
@@ -125,38 +202,108 @@ async function profileShiftproxy() {
   console.log(summariseProfile(JSON.parse(readFileSync(join(dir, file), 'utf8'))));
 }
 
+/**
+ * shiftproxy as a user runs it (`shiftproxy run`), with `workers: N` in the file and `--workers N`
+ * on the command line, the canary held at the benchmark's weight by a manual step. A build
+ * whose config or command line does not know `workers` is reported, not benchmarked.
+ */
+async function startShiftproxyWorkers(count) {
+  const dir = mkdtempSync(join(tmpdir(), 'shiftproxy-bench-'));
+  const port = await freePort();
+  const adminPort = await freePort();
+  const file = join(dir, 'shiftproxy.yaml');
+  writeFileSync(
+    file,
+    [
+      `listen: 127.0.0.1:${port}`,
+      `admin: { listen: 127.0.0.1:${adminPort} }`,
+      `state: { path: ${join(dir, 'state.json')} }`,
+      `workers: ${count}`,
+      'server: { keepAliveTimeout: 60s }',
+      'services:',
+      '  - name: bench',
+      `    blue: { targets: [ { url: "http://127.0.0.1:${bluePort}" } ] }`,
+      `    green: { targets: [ { url: "http://127.0.0.1:${greenPort}" } ] }`,
+      `    rollout: { strategy: steps, steps: [ { weight: ${options.canary}, pause: manual }, { weight: 100 } ] }`,
+    ].join('\n'),
+  );
+  const cli = join(root, 'bin', 'shiftproxy.js');
+  const validated = spawnSync(process.execPath, [cli, 'validate', '-c', file], { encoding: 'utf8' });
+  if (validated.status !== 0) {
+    return { ok: false, reason: `this build does not support \`workers\` yet (validate: ${(validated.stderr || validated.stdout).trim().replace(/\s+/g, ' ')})` };
+  }
+  const child = spawn(process.execPath, [cli, 'run', '-c', file, '--workers', String(count)], { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
+  children.push(child);
+  let stderr = '';
+  child.stderr.on('data', (chunk) => (stderr += chunk));
+  try {
+    await waitForPort(port, child, 'shiftproxy run');
+  } catch (err) {
+    return { ok: false, reason: `this build does not run with --workers ${count} (${(stderr || String(err)).trim().replace(/\s+/g, ' ').slice(0, 300)})` };
+  }
+  const admin = `http://127.0.0.1:${adminPort}/api/v1/services/bench/rollout`;
+  if (options.canary > 0) {
+    const started = await fetch(admin, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+    if (started.status !== 202) return { ok: false, reason: `the rollout to ${options.canary}% did not start (${started.status})` };
+    for (let i = 0; i < 200; i++) {
+      const view = await (await fetch(admin)).json();
+      if (view.state === 'paused' || view.canaryWeight === options.canary) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+  return { ok: true, url: `http://127.0.0.1:${port}/`, pid: child.pid };
+}
+
+function spawnPinned(cpu, command, args, stdout) {
+  const child =
+    cpu === null ? spawn(command, args, { stdio: ['ignore', stdout, 'inherit'] }) : spawn('taskset', ['-c', cpu, command, ...args], { stdio: ['ignore', stdout, 'inherit'] });
+  children.push(child);
+  return child;
+}
+
 function startJsonProcess(cpu, script, args, nodeArgs = []) {
-  return new Promise((resolve, reject) => {
-    const child = spawn('taskset', ['-c', String(cpu), process.execPath, ...nodeArgs, script, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+  // Each server gets its own working folder: shiftproxy keeps its state file relative to it.
+  const cwd = mkdtempSync(join(tmpdir(), 'shiftproxy-bench-'));
+  return new Promise((done, fail) => {
+    const command = cpu === null ? [process.execPath, ...nodeArgs, script, ...args] : ['taskset', '-c', cpu, process.execPath, ...nodeArgs, script, ...args];
+    const child = spawn(command[0], command.slice(1), { cwd, stdio: ['ignore', 'pipe', 'inherit'] });
     children.push(child);
     let buffered = '';
     child.stdout.on('data', (chunk) => {
       buffered += chunk;
       const newline = buffered.indexOf('\n');
-      if (newline >= 0) resolve({ child, info: JSON.parse(buffered.slice(0, newline)) });
+      if (newline >= 0) done({ child, info: JSON.parse(buffered.slice(0, newline)) });
     });
-    child.once('exit', (code) => reject(new Error(`${script} exited with ${code} before it was ready`)));
+    child.once('exit', (code) => fail(new Error(`${script} exited with ${code} before it was ready`)));
   });
 }
 
-function autocannon(url, seconds) {
-  return new Promise((resolve, reject) => {
-    const child = spawn(
-      'taskset',
-      ['-c', String(LOAD_CPU), process.execPath, join(root, 'node_modules', 'autocannon', 'autocannon.js'), '-c', String(options.connections), '-d', String(seconds), '-j', url],
-      { stdio: ['ignore', 'pipe', 'pipe'] },
-    );
-    let out = '';
-    child.stdout.on('data', (chunk) => (out += chunk));
-    child.stderr.resume();
-    child.once('exit', (code) => (code === 0 ? resolve(JSON.parse(out)) : reject(new Error(`autocannon exited with ${code}`))));
+function freePort() {
+  return new Promise((done, fail) => {
+    const server = createServer();
+    server.once('error', fail);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address();
+      server.close(() => done(port));
+    });
   });
 }
 
-function cpuTicks(pid) {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return Number(fields[11]) + Number(fields[12]);
+async function waitForPort(port, child, what) {
+  for (let i = 0; i < 300; i++) {
+    if (child.exitCode !== null) throw new Error(`${what} exited with ${child.exitCode} before listening`);
+    const open = await new Promise((done) => {
+      const socket = connect(port, '127.0.0.1');
+      socket.once('connect', () => {
+        socket.destroy();
+        done(true);
+      });
+      socket.once('error', () => done(false));
+    });
+    if (open) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`${what} did not listen on ${port} within 15 s`);
 }
 
 function median(values) {
@@ -175,7 +322,9 @@ function parseArgs(argv, defaults) {
     const key = argv[i].replace(/^--/, '');
     if (!(key in defaults)) throw new Error(`unknown option --${key}`);
     if (typeof defaults[key] === 'boolean') out[key] = true;
-    else out[key] = Number(argv[++i]);
+    else if (typeof defaults[key] === 'number') out[key] = Number(argv[++i]);
+    else out[key] = argv[++i];
   }
+  if (out.tool !== 'wrk' && out.tool !== 'autocannon') throw new Error('--tool is wrk or autocannon');
   return out;
 }

@@ -1,4 +1,4 @@
-import { afterAll, bench, describe } from 'vitest';
+import { afterAll, test } from 'vitest';
 import { parseConfigText } from '../../src/config/load-config.js';
 import { VirtualClock } from '../../src/core/clock.js';
 import { HealthFlag } from '../../src/core/health-flags.js';
@@ -64,30 +64,34 @@ afterAll(async () => {
   await dataPlane.close();
 });
 
-describe('target pick with and without health', () => {
-  bench(`${BATCH}x pick, service without health config`, () => {
-    for (let i = 0; i < BATCH; i++) plain.stable.pick();
-  });
-  bench(`${BATCH}x pick, service with active checks and outlier detection, all healthy`, () => {
-    for (let i = 0; i < BATCH; i++) checked.stable.pick();
-  });
-  bench(`${BATCH}x pick, one of three targets ejected (skipped by its flag)`, () => {
-    for (let i = 0; i < BATCH; i++) degraded.stable.pick();
-  });
-  bench(`${BATCH}x rotation that ignores health (floor: no flag read at all)`, () => {
-    for (let i = 0; i < BATCH; i++) {
-      const t = plainTargets[rotation] as Target;
-      rotation = rotation + 1 === plainTargets.length ? 0 : rotation + 1;
-      if (t === undefined) throw new Error('unreachable');
-    }
-  });
+test('target pick with and without health', async ({ bench }) => {
+  await bench.compare(
+    bench(`${BATCH}x pick, service without health config`, () => {
+      for (let i = 0; i < BATCH; i++) plain.stable.pick();
+    }),
+    bench(`${BATCH}x pick, service with active checks and outlier detection, all healthy`, () => {
+      for (let i = 0; i < BATCH; i++) checked.stable.pick();
+    }),
+    bench(`${BATCH}x pick, one of three targets ejected (skipped by its flag)`, () => {
+      for (let i = 0; i < BATCH; i++) degraded.stable.pick();
+    }),
+    bench(`${BATCH}x rotation that ignores health (floor: no flag read at all)`, () => {
+      for (let i = 0; i < BATCH; i++) {
+        const t = plainTargets[rotation] as Target;
+        rotation = rotation + 1 === plainTargets.length ? 0 : rotation + 1;
+        if (t === undefined) throw new Error('unreachable');
+      }
+    }),
+  );
 });
 
-describe('reporting an outcome (what the hot path calls after each response)', () => {
-  bench(`${BATCH}x recordSuccess, no outlier detection`, () => {
-    for (let i = 0; i < BATCH; i++) plainTarget.recordSuccess();
-  });
-  bench(`${BATCH}x recordSuccess, outlier detection installed`, () => {
-    for (let i = 0; i < BATCH; i++) checkedTarget.recordSuccess();
-  });
+test('reporting an outcome (what the hot path calls after each response)', async ({ bench }) => {
+  await bench.compare(
+    bench(`${BATCH}x recordSuccess, no outlier detection`, () => {
+      for (let i = 0; i < BATCH; i++) plainTarget.recordSuccess();
+    }),
+    bench(`${BATCH}x recordSuccess, outlier detection installed`, () => {
+      for (let i = 0; i < BATCH; i++) checkedTarget.recordSuccess();
+    }),
+  );
 });

@@ -1,7 +1,9 @@
-import { afterAll, bench, describe } from 'vitest';
+import type { IncomingMessage } from 'node:http';
+import { afterAll, test } from 'vitest';
 import { parseConfigText } from '../../src/config/load-config.js';
 import { DataPlane } from '../../src/proxy/data-plane.js';
 import { RequestHeaderScan } from '../../src/proxy/request-headers.js';
+import { adoptAbsoluteForm } from '../../src/proxy/request-target.js';
 import { forwardableResponseHeaders } from '../../src/proxy/response-headers.js';
 import { SlotSplit } from '../../src/proxy/slot-split.js';
 
@@ -52,32 +54,46 @@ const upstreamHeaders = ['Content-Type', 'application/json', 'Content-Length', '
   Buffer.from(s, 'latin1'),
 );
 
-describe('routing decisions', () => {
-  bench(`${BATCH}x route match: third service (falls through two host rules)`, () => {
-    for (let i = 0; i < BATCH; i++) snapshot.match('www.example.net', '/index.html');
-  });
-  bench(`${BATCH}x route match: first service (host + path prefix)`, () => {
-    for (let i = 0; i < BATCH; i++) snapshot.match('api.example.com', '/v1/orders');
-  });
-  bench(`${BATCH}x slot split (smooth weighted round robin, 10% canary)`, () => {
-    for (let i = 0; i < BATCH; i++) split.nextIsCanary();
-  });
-  bench(`${BATCH}x target pick: weighted round robin over 2 targets`, () => {
-    for (let i = 0; i < BATCH; i++) web.stable.pick();
-  });
-  bench(`${BATCH}x target pick: least-request over 2 weighted targets`, () => {
-    for (let i = 0; i < BATCH; i++) shop.stable.pick();
-  });
+test('routing decisions', async ({ bench }) => {
+  await bench.compare(
+    bench(`${BATCH}x route match: third service (falls through two host rules)`, () => {
+      for (let i = 0; i < BATCH; i++) snapshot.match('www.example.net', '/index.html');
+    }),
+    bench(`${BATCH}x route match: first service (host + path prefix)`, () => {
+      for (let i = 0; i < BATCH; i++) snapshot.match('api.example.com', '/v1/orders');
+    }),
+    bench(`${BATCH}x slot split (smooth weighted round robin, 10% canary)`, () => {
+      for (let i = 0; i < BATCH; i++) split.nextIsCanary();
+    }),
+    bench(`${BATCH}x target pick: weighted round robin over 2 targets`, () => {
+      for (let i = 0; i < BATCH; i++) web.stable.pick();
+    }),
+    bench(`${BATCH}x target pick: least-request over 2 weighted targets`, () => {
+      for (let i = 0; i < BATCH; i++) shop.stable.pick();
+    }),
+  );
 });
 
-describe('header passes', () => {
-  bench(`${BATCH}x request headers: scan 6 client headers, drop hop-by-hop, append X-Forwarded-*`, () => {
+test('header passes', async ({ bench }) => {
+  await bench.compare(
+    bench(`${BATCH}x request headers: scan 6 client headers, drop hop-by-hop, append X-Forwarded-*`, () => {
+      for (let i = 0; i < BATCH; i++) {
+        scan.scan(rawHeaders);
+        scan.appendForwarded('10.0.0.1', 'http');
+      }
+    }),
+    bench(`${BATCH}x response headers: filter 5 upstream headers`, () => {
+      for (let i = 0; i < BATCH; i++) forwardableResponseHeaders(upstreamHeaders, false);
+    }),
+  );
+});
+
+// Origin-form targets (nearly every request) pay one character check; only an absolute-form
+// target takes this path: parse, compare with Host, rewrite the request to origin-form.
+test('request target', async ({ bench }) => {
+  await bench(`${BATCH}x absolute form: parse, check Host, rewrite to origin-form`, () => {
     for (let i = 0; i < BATCH; i++) {
-      scan.scan(rawHeaders);
-      scan.appendForwarded('10.0.0.1', 'http');
+      adoptAbsoluteForm({ url: 'http://shop.example.com/cart?item=42', rawHeaders, httpVersionMinor: 1 } as IncomingMessage);
     }
-  });
-  bench(`${BATCH}x response headers: filter 5 upstream headers`, () => {
-    for (let i = 0; i < BATCH; i++) forwardableResponseHeaders(upstreamHeaders, false);
-  });
+  }).run();
 });

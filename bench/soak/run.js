@@ -1,6 +1,6 @@
-// Load and soak suite (RELIABILITY.md §4.5, group E): each scenario runs the built proxy as a
-// child process against bench/soak/upstream-server.js, drives it, and prints one PASS/FAIL line
-// per check with the measured value and its threshold. Exit code 1 when any check failed.
+// Load and soak suite: each scenario runs the built proxy as a child process against
+// bench/soak/upstream-server.js, drives it, and prints one PASS/FAIL line per check with the
+// measured value and its threshold. Exit code 1 when any check failed.
 // Thresholds are asserted only here, never in `npm test`: a full run takes minutes.
 //
 //   npm run soak -- <scenario> [--seconds N] [--mib N] ...     (`npm run soak -- help` lists them)
@@ -66,17 +66,17 @@ const timings = [];
 for (const scenario of selected) {
   // `all` is a health check of the suite: every scenario with its short settings.
   const options = { ...scenario.defaults, ...(name === 'all' ? scenario.quick : {}), ...overrides };
-  report.section(scenario.id, scenario.name, scenario.description);
+  report.section(scenario.name, scenario.description);
   report.info(`options: ${Object.entries(options).map(([k, v]) => `--${k} ${v}`).join(' ')}; machine load average ${loadAverage()}`);
   const began = performance.now();
   try {
     await scenario.run({ report, dir, options });
   } catch (err) {
     report.check('scenario ran to completion', false, err.stack ?? String(err), 'no error');
-    // A dead proxy is the usual reason a scenario breaks off: say so plainly (I1).
+    // A dead proxy is the usual reason a scenario breaks off: say so plainly.
     for (const proxy of crashedProxies()) {
       const { exitCode, signalCode } = proxy.child;
-      report.check('proxy stayed up (I1)', false, `exited (code ${exitCode}, signal ${signalCode}); log ${proxy.logPath}`, 'alive');
+      report.check('proxy stayed up', false, `exited (code ${exitCode}, signal ${signalCode}); log ${proxy.logPath}`, 'alive');
     }
   } finally {
     await stopAll();
@@ -108,9 +108,9 @@ function parseOptions(argv, defaults) {
 function printUsage() {
   console.log('usage: npm run soak -- <scenario> [--option N ...] [--workers N]\n');
   for (const s of SCENARIOS) {
-    console.log(`  ${s.name.padEnd(17)} ${s.id}  ${s.description}`);
-    console.log(`  ${''.padEnd(17)}     ${Object.entries(s.defaults).map(([k, v]) => `--${k} ${v}`).join(' ')}`);
+    console.log(`  ${s.name.padEnd(17)} ${s.description}`);
+    console.log(`  ${''.padEnd(17)} ${Object.entries(s.defaults).map(([k, v]) => `--${k} ${v}`).join(' ')}`);
   }
-  console.log(`  ${'all'.padEnd(17)}     every scenario with short settings (a few minutes)`);
+  console.log(`  ${'all'.padEnd(17)} every scenario with short settings (a few minutes)`);
   console.log('\n  --workers N runs every proxy with N data-plane processes (memory, descriptors and CPU are then those of all of them)');
 }

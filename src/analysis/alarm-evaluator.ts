@@ -1,13 +1,21 @@
 import type { AlarmConfig, AlarmMetric, ShiftproxyConfig } from '../core/config-types.js';
 import { errorMessage } from '../core/errors.js';
 import { formatDuration } from '../core/duration.js';
+import type { Role } from '../core/types.js';
 import type { AnalysisPort, AnalysisReport } from '../rollout/ports.js';
-import type { RolloutRecord } from '../rollout/rollout-record.js';
+import type { FrozenWindow, RolloutRecord } from '../rollout/rollout-record.js';
+import { freezeWindow, planSide } from './frozen-baseline.js';
 import { quantileOf } from './latency-quantile.js';
 import type { MetricsSource, PromqlSource } from './metrics-source.js';
+import { compareSides, type ComparedSide } from './relative-comparison.js';
+import { roleTraffic, type RoleTraffic } from './role-traffic.js';
 import { MeasurementError, type WindowStats } from './window-stats.js';
 
-export type AlarmVerdict = 'pass' | 'breach' | 'inconclusive';
+/**
+ * `not-applicable`: the alarm reads a role that takes no traffic at this weight (and, for a
+ * comparison, has no frozen baseline). It neither passes, fails nor counts toward inconclusiveLimit.
+ */
+export type AlarmVerdict = 'pass' | 'breach' | 'inconclusive' | 'not-applicable';
 
 /** One alarm's check: what was measured, against what, and the verdict — kept in the rollout history. */
 export interface AlarmCheck {
@@ -21,6 +29,8 @@ export interface AlarmCheck {
   windowMs?: number;
   /** Why: the comparison, or what was missing. */
   reason: string;
+  /** The frozen window a comparison used for the role that takes no traffic (times ISO). */
+  baseline?: { role: Role; slot: string; from: string; to: string; takenAt: string; requests: number; failures: number };
 }
 
 /** The statistical comparison of canary and stable (see judge.ts). */
@@ -37,17 +47,22 @@ export interface JudgeOutcome {
   stableRequests: number;
 }
 
-const QUANTILES: Partial<Record<AlarmMetric, number>> = { latency_p50: 0.5, latency_p90: 0.9, latency_p99: 0.99 };
+/** The quantile each latency metric reads. */
+export const METRIC_QUANTILES: Partial<Record<AlarmMetric, number>> = { latency_p50: 0.5, latency_p90: 0.9, latency_p99: 0.99 };
 
 /**
  * Evaluates a service's alarms once, all alarms concurrently. An alarm that cannot be measured
- * (no data, too few requests, the provider down) is inconclusive, never a pass. The report's
- * outcome is a breach if any alarm breached, else inconclusive if any was, else a pass.
+ * (no data, too few requests, the provider down) is inconclusive, never a pass. An alarm on a
+ * role that takes no traffic at the current weight is not applicable, except that a comparison
+ * with stable uses the idle role's frozen baseline (its last full window before its weight
+ * reached 0), frozen by the first check that needs it and kept in the rollout record. The
+ * report's outcome is a breach if any alarm breached, else inconclusive if any was, else a pass
+ * if any passed, else not applicable.
  */
 export class AlarmEvaluator implements AnalysisPort {
-  private readonly alarmsByService: ReadonlyMap<string, readonly AlarmConfig[]>;
-  private readonly source: MetricsSource;
-  private readonly promql: PromqlSource | undefined;
+  private alarmsByService: ReadonlyMap<string, readonly AlarmConfig[]>;
+  private source: MetricsSource;
+  private promql: PromqlSource | undefined;
   private readonly judge: JudgePort;
   /** Last measured value per service and alarm, for shiftproxy_alarm_value. */
   readonly lastValues = new Map<string, Map<string, number>>();
@@ -59,20 +74,42 @@ export class AlarmEvaluator implements AnalysisPort {
     this.judge = options.judge;
   }
 
-  async evaluate(service: string, rollout: RolloutRecord): Promise<AnalysisReport> {
+  /** A reloaded config: its alarms and sources apply from the next evaluation (one in flight finishes with the old ones). */
+  reconfigure(options: { config: ShiftproxyConfig; source: MetricsSource; promql?: PromqlSource }): void {
+    this.alarmsByService = new Map(options.config.services.map((s) => [s.name, s.rollout.analysis.alarms]));
+    this.source = options.source;
+    this.promql = options.promql;
+    // Gauges of alarms that are gone would otherwise report their last value forever.
+    for (const [service, values] of this.lastValues) {
+      const names = new Set((this.alarmsByService.get(service) ?? []).map((a) => a.name));
+      for (const name of values.keys()) if (!names.has(name)) values.delete(name);
+    }
+  }
+
+  /** `now`: the rollout's wall-clock time (the controller's), which its history's times are in. */
+  async evaluate(service: string, rollout: RolloutRecord, now: number = Date.now()): Promise<AnalysisReport> {
     const alarms = this.alarmsByService.get(service) ?? [];
-    const checks = await Promise.all(alarms.map((alarm) => this.check(alarm, service, rollout)));
+    const at: CheckContext = {
+      service,
+      rollout,
+      now,
+      traffic: { canary: roleTraffic(rollout.history, 'canary'), stable: roleTraffic(rollout.history, 'stable') },
+      frozen: {},
+    };
+    const checks = await Promise.all(alarms.map((alarm) => this.check(alarm, at)));
     const values = this.lastValues.get(service) ?? new Map<string, number>();
     this.lastValues.set(service, values);
     for (const check of checks) if (check.value !== null && Number.isFinite(check.value)) values.set(check.alarm, check.value);
-    return summarise(checks, alarms);
+    const report = summarise(checks, alarms);
+    if (Object.keys(at.frozen).length > 0) report.baselines = at.frozen;
+    return report;
   }
 
-  private async check(alarm: AlarmConfig, service: string, rollout: RolloutRecord): Promise<AlarmCheck> {
+  private async check(alarm: AlarmConfig, at: CheckContext): Promise<AlarmCheck> {
     try {
       if (alarm.promql !== undefined) return await this.checkPromql(alarm);
-      if (alarm.relativeTo === 'stable') return await this.checkRelative(alarm, service, rollout);
-      return await this.checkAbsolute(alarm, service, rollout);
+      if (alarm.relativeTo === 'stable') return await this.checkRelative(alarm, at);
+      return await this.checkAbsolute(alarm, at);
     } catch (err) {
       const why = err instanceof MeasurementError ? err.message : `evaluation failed: ${errorMessage(err)}`;
       return { alarm: alarm.name, verdict: 'inconclusive', value: null, threshold: thresholdOf(alarm), reason: why };
@@ -81,11 +118,25 @@ export class AlarmEvaluator implements AnalysisPort {
 
   private async checkPromql(alarm: AlarmConfig): Promise<AlarmCheck> {
     if (!this.promql) throw new MeasurementError('provider-error', 'no Prometheus is configured (metrics.prometheus.url)');
-    const value = await this.promql.scalar(alarm.promql as string);
+    let value: number;
+    try {
+      value = await this.promql.scalar(alarm.promql as string);
+    } catch (err) {
+      // The alarm said an absent series means none happened; config validation refused
+      // onEmpty: zero wherever emptiness could also mean no traffic (a ratio's divisor).
+      if (alarm.onEmpty === 'zero' && err instanceof MeasurementError && err.emptyAnswer) return compare(alarm, 0, 'promql = 0 (no series, read as 0: onEmpty: zero)');
+      throw err;
+    }
     return compare(alarm, value, `promql = ${format(value)}`);
   }
 
-  private async checkAbsolute(alarm: AlarmConfig, service: string, rollout: RolloutRecord): Promise<AlarmCheck> {
+  private async checkAbsolute(alarm: AlarmConfig, at: CheckContext): Promise<AlarmCheck> {
+    const { service, rollout } = at;
+    const idle = at.traffic[alarm.role];
+    if (idle.kind !== 'taking') {
+      const who = alarm.role === 'canary' ? 'the canary takes no traffic at 0%' : 'stable takes no traffic at 100%';
+      return { alarm: alarm.name, verdict: 'not-applicable', value: null, threshold: thresholdOf(alarm), reason: `not applicable: ${who}` };
+    }
     const slot = alarm.role === 'canary' ? rollout.to : rollout.from;
     const stats = await this.source.windowStats(service, slot, alarm.role, alarm.windowMs);
     const metric = alarm.metric as AlarmMetric;
@@ -108,25 +159,65 @@ export class AlarmEvaluator implements AnalysisPort {
     return { ...compare(alarm, value, `${metric} = ${format(value)} (${seen})`), requests: stats.requests, windowMs: stats.windowMs };
   }
 
-  private async checkRelative(alarm: AlarmConfig, service: string, rollout: RolloutRecord): Promise<AlarmCheck> {
-    const [canary, stable] = await Promise.all([
-      this.source.windowStats(service, rollout.to, 'canary', alarm.windowMs),
-      this.source.windowStats(service, rollout.from, 'stable', alarm.windowMs),
-    ]);
+  private async checkRelative(alarm: AlarmConfig, at: CheckContext): Promise<AlarmCheck> {
+    const [canary, stable] = await Promise.all([this.side(alarm, 'canary', at), this.side(alarm, 'stable', at)]);
     const options = { maxRatio: alarm.maxRatio as number, confidence: alarm.confidence, minRequests: alarm.minRequests };
-    const quantile = QUANTILES[alarm.metric as AlarmMetric];
-    const outcome = quantile === undefined ? this.judge.errorRate(canary, stable, options) : this.judge.latency(canary, stable, { ...options, quantile });
-    return {
+    const quantile = METRIC_QUANTILES[alarm.metric as AlarmMetric];
+    const comparison = compareSides(canary, stable, (c, s) =>
+      quantile === undefined ? this.judge.errorRate(c, s, options) : this.judge.latency(c, s, { ...options, quantile }),
+    );
+    const threshold = { maxRatio: options.maxRatio, confidence: options.confidence };
+    const outcome = comparison.outcome;
+    if (!outcome) return { alarm: alarm.name, verdict: comparison.verdict, value: null, threshold, reason: comparison.reason };
+    const windows = [canary, stable].map((side) => (side.kind === 'live' ? side.stats.windowMs : side.kind === 'frozen' ? side.baseline.to - side.baseline.from : 0));
+    const check: AlarmCheck = {
       alarm: alarm.name,
-      verdict: outcome.verdict,
+      verdict: comparison.verdict,
       value: Number.isFinite(outcome.ratio) ? outcome.ratio : null,
-      threshold: { maxRatio: options.maxRatio, confidence: options.confidence },
+      threshold,
       requests: outcome.canaryRequests,
       stableRequests: outcome.stableRequests,
-      windowMs: Math.min(canary.windowMs, stable.windowMs),
-      reason: outcome.explanation,
+      windowMs: Math.min(...windows),
+      reason: comparison.reason,
     };
+    const b = comparison.baseline;
+    if (b) {
+      const iso = (ms: number) => new Date(ms).toISOString();
+      check.baseline = { role: b.role, slot: b.slot, from: iso(b.from), to: iso(b.to), takenAt: iso(b.takenAt), requests: b.requests, failures: b.failures };
+    }
+    return check;
   }
+
+  /** One side of a comparison: measured now, frozen earlier, frozen now, or not applicable. */
+  private async side(alarm: AlarmConfig, role: Role, at: CheckContext): Promise<ComparedSide> {
+    const slot = role === 'canary' ? at.rollout.to : at.rollout.from;
+    const plan = planSide(role, at.traffic[role], at.rollout.baselines?.[alarm.name], alarm.windowMs, at.now);
+    switch (plan.kind) {
+      case 'live':
+        return { kind: 'live', stats: await this.source.windowStats(at.service, slot, role, alarm.windowMs) };
+      case 'frozen':
+        return { kind: 'frozen', baseline: plan.baseline };
+      case 'not-applicable':
+        return plan;
+      case 'freeze': {
+        const stats = await this.source.windowStats(at.service, slot, role, alarm.windowMs, plan.endedAgoMs);
+        const keepLatency = METRIC_QUANTILES[alarm.metric as AlarmMetric] !== undefined;
+        const frozen = freezeWindow({ role, slot, zeroAt: plan.zeroAt, windowMs: alarm.windowMs, takenAt: at.now, keepLatency }, stats);
+        if ('notApplicable' in frozen) return { kind: 'not-applicable', reason: frozen.notApplicable };
+        at.frozen[alarm.name] = frozen.baseline;
+        return { kind: 'frozen', baseline: frozen.baseline };
+      }
+    }
+  }
+}
+
+/** What every alarm of one evaluation shares: the rollout, its time, each role's traffic, the baselines frozen so far. */
+interface CheckContext {
+  service: string;
+  rollout: RolloutRecord;
+  now: number;
+  traffic: Record<Role, RoleTraffic>;
+  frozen: Record<string, FrozenWindow>;
 }
 
 function measure(metric: AlarmMetric, stats: WindowStats): number {
@@ -136,7 +227,7 @@ function measure(metric: AlarmMetric, stats: WindowStats): number {
     case 'request_rate':
       return stats.windowMs <= 0 ? Number.NaN : stats.requests / (stats.windowMs / 1000);
     default:
-      return quantileOf(stats.latency, QUANTILES[metric] as number);
+      return quantileOf(stats.latency, METRIC_QUANTILES[metric] as number);
   }
 }
 
@@ -153,6 +244,7 @@ function compare(alarm: AlarmConfig, value: number, measured: string): AlarmChec
 function summarise(checks: AlarmCheck[], alarms: readonly AlarmConfig[]): AnalysisReport {
   const breached = checks.filter((c) => c.verdict === 'breach');
   const inconclusive = checks.filter((c) => c.verdict === 'inconclusive');
+  const judged = checks.filter((c) => c.verdict !== 'not-applicable');
   const detail = { alarms: checks };
   if (breached.length > 0) {
     const rollback = breached.some((c) => alarms.find((a) => a.name === c.alarm)?.onBreach !== 'pause');
@@ -166,6 +258,9 @@ function summarise(checks: AlarmCheck[], alarms: readonly AlarmConfig[]): Analys
   }
   if (inconclusive.length > 0) {
     return { outcome: 'inconclusive', breachAction: 'rollback', alarm: inconclusive[0]?.alarm as string, summary: inconclusive.map((c) => `${c.alarm}: ${c.reason}`).join('; '), detail };
+  }
+  if (judged.length === 0 && checks.length > 0) {
+    return { outcome: 'not-applicable', breachAction: 'rollback', summary: checks.map((c) => `${c.alarm}: ${c.reason}`).join('; '), detail };
   }
   return { outcome: 'pass', breachAction: 'rollback', summary: checks.map((c) => `${c.alarm}: ${c.reason}`).join('; '), detail };
 }

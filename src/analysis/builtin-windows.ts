@@ -31,6 +31,15 @@ class SampleRing {
     this.size = Math.min(this.size + 1, this.samples.length);
   }
 
+  /** A ring of another capacity holding the newest of these samples, in order. */
+  resized(capacity: number): SampleRing {
+    const ring = new SampleRing(capacity);
+    for (let k = Math.min(this.size, capacity) - 1; k >= 0; k--) {
+      ring.push(this.samples[(this.next - 1 - k + this.samples.length) % this.samples.length] as Sample);
+    }
+    return ring;
+  }
+
   /** The newest sample taken at or before `time`, else the oldest one kept. */
   atOrBefore(time: number): Sample | undefined {
     let best: Sample | undefined;
@@ -44,6 +53,17 @@ class SampleRing {
       }
     }
     return best ?? oldest;
+  }
+
+  /** The oldest sample taken at or after `time`, else undefined (none taken since). */
+  atOrAfter(time: number): Sample | undefined {
+    let best: Sample | undefined;
+    for (let k = 0; k < this.size; k++) {
+      const sample = this.samples[(this.next - 1 - k + this.samples.length) % this.samples.length] as Sample;
+      if (sample.at < time) break;
+      best = sample;
+    }
+    return best;
   }
 }
 
@@ -59,7 +79,7 @@ const BOUNDS: readonly number[] = Array.from(LATENCY_BOUNDS_S);
 export class BuiltinWindows implements MetricsSource {
   private readonly lookup: CountersLookup;
   private readonly clock: Clock;
-  private readonly sampleIntervalMs: number;
+  private sampleIntervalMs: number;
   private readonly rings = new Map<string, SampleRing>();
   private readonly refresh: (() => Promise<void>) | undefined;
   private timer: TimerHandle | undefined;
@@ -87,13 +107,29 @@ export class BuiltinWindows implements MetricsSource {
     }
   }
 
-  /** Picks a sampling period and history length that fit the alarms' windows. */
-  static sizing(windowsMs: readonly number[]): { sampleIntervalMs: number; retentionMs: number } {
+  /**
+   * Picks a sampling period and history length that fit the alarms' windows. The history also
+   * spans a few analysis intervals beyond the largest window: when a role's weight reaches 0,
+   * the next check (an interval later, or a little more when it runs late) still finds the full
+   * window that ended then, and freezes it as that role's baseline.
+   */
+  static sizing(windowsMs: readonly number[], analysisIntervalsMs: readonly number[] = []): { sampleIntervalMs: number; retentionMs: number } {
     const smallest = windowsMs.length > 0 ? Math.min(...windowsMs) : 60_000;
     const largest = windowsMs.length > 0 ? Math.max(...windowsMs) : 60_000;
+    const interval = analysisIntervalsMs.length > 0 ? Math.max(...analysisIntervalsMs) : 0;
     // About 30 samples across the smallest window keeps its edges within ~3% of its length.
     const sampleIntervalMs = Math.min(5000, Math.max(100, Math.floor(smallest / 30)));
-    return { sampleIntervalMs, retentionMs: largest + 2 * sampleIntervalMs };
+    return { sampleIntervalMs, retentionMs: largest + 3 * interval + 2 * sampleIntervalMs };
+  }
+
+  /**
+   * New alarm windows from a config reload: the history kept grows or shrinks to the largest
+   * window (what was sampled so far is kept), and the sampling period applies from the next sample.
+   */
+  resize(options: { sampleIntervalMs: number; retentionMs: number }): void {
+    this.sampleIntervalMs = options.sampleIntervalMs;
+    const capacity = Math.ceil(options.retentionMs / options.sampleIntervalMs) + 2;
+    for (const [k, ring] of this.rings) this.rings.set(k, ring.resized(capacity));
   }
 
   start(): void {
@@ -120,20 +156,29 @@ export class BuiltinWindows implements MetricsSource {
     this.timer = undefined;
   }
 
-  async windowStats(service: string, slot: SlotName, role: Role, windowMs: number): Promise<WindowStats> {
+  /**
+   * A window ending now, or `endedAgoMs` ago. A past window ends at the first sample taken at or
+   * after its end (a role whose weight reached 0 then gets nothing new, so that sample holds all
+   * it served, answers still in flight at the switch included). Its `windowMs` falls short of
+   * the one asked for when the ring no longer reaches back that far.
+   */
+  async windowStats(service: string, slot: SlotName, role: Role, windowMs: number, endedAgoMs = 0): Promise<WindowStats> {
     const ring = this.rings.get(key(service, slot, role));
     if (!ring) throw new MeasurementError('bad-query', `no such service "${service}"`);
-    await this.refresh?.();
+    // Without workers the read is synchronous: under a virtual clock, an await here would let
+    // the timers due at the same instant (traffic, in the count simulation) count into the window.
+    if (this.refresh) await this.refresh();
     const now = this.take(service, slot, role);
-    const start = ring.atOrBefore(now.at - windowMs);
+    const end = endedAgoMs > 0 ? (ring.atOrAfter(now.at - endedAgoMs) ?? now) : now;
+    const start = ring.atOrBefore(end.at - windowMs);
     if (!start) throw new MeasurementError('no-data', 'no traffic history yet');
-    const latency = new Array<number>(now.latency.length);
-    for (let i = 0; i < latency.length; i++) latency[i] = (now.latency[i] as number) - (start.latency[i] as number);
+    const latency = new Array<number>(end.latency.length);
+    for (let i = 0; i < latency.length; i++) latency[i] = (end.latency[i] as number) - (start.latency[i] as number);
     return {
-      requests: now.responses - start.responses,
-      failures: now.failures - start.failures,
+      requests: end.responses - start.responses,
+      failures: end.failures - start.failures,
       latency: { bounds: BOUNDS, counts: latency },
-      windowMs: now.at - start.at,
+      windowMs: Math.max(0, end.at - start.at),
     };
   }
 

@@ -1,5 +1,6 @@
 import type { Clock } from '../core/clock.js';
-import type { ShiftproxyConfig } from '../core/config-types.js';
+import type { MetricsConfig, ShiftproxyConfig } from '../core/config-types.js';
+import { sameValue } from '../core/same-value.js';
 import { AlarmEvaluator } from './alarm-evaluator.js';
 import { BuiltinWindows, type CountersLookup } from './builtin-windows.js';
 import { judgeErrorRate, judgeLatency } from './judge.js';
@@ -10,45 +11,63 @@ import { PrometheusMetricsSource } from './prometheus-metrics-source.js';
 export interface Analysis {
   readonly evaluator: AlarmEvaluator;
   start(): void;
+  /** A reloaded config: alarms, windows and the metrics provider apply from the next check. */
+  reconfigure(config: ShiftproxyConfig): void;
   stop(): Promise<void>;
 }
 
 /**
  * Builds alarm evaluation for a config: the builtin windows (or Prometheus) as the source of
  * builtin metrics, a Prometheus client for `promql` alarms when one is configured, and the
- * judge for `relativeTo: stable`. Null when no service has alarms.
+ * judge for `relativeTo: stable`. The builtin windows sample from the start whatever the
+ * provider and even with no alarm yet, so stable has history when a rollout begins, when a
+ * reload adds the first alarm, or when one switches the provider back to builtin.
  */
-export function createAnalysis(config: ShiftproxyConfig, deps: { lookup: CountersLookup; clock: Clock; refresh?: () => Promise<void> }): Analysis | null {
-  const alarms = config.services.flatMap((s) => s.rollout.analysis.alarms);
-  if (alarms.length === 0) return null;
-  const prometheus = config.metrics.prometheus ? new PrometheusClient({ url: config.metrics.prometheus.url, timeoutMs: config.metrics.prometheus.timeoutMs }) : undefined;
-  let windows: BuiltinWindows | undefined;
-  let source: MetricsSource;
-  if (config.metrics.provider === 'prometheus' && prometheus) {
-    source = new PrometheusMetricsSource(prometheus);
-  } else {
-    const sizing = BuiltinWindows.sizing(alarms.filter((a) => a.metric !== undefined).map((a) => a.windowMs));
-    windows = new BuiltinWindows({
-      services: config.services.map((s) => s.name),
-      lookup: deps.lookup,
-      clock: deps.clock,
-      ...sizing,
-      ...(deps.refresh ? { refresh: deps.refresh } : {}),
-    });
-    source = windows;
-  }
+export function createAnalysis(config: ShiftproxyConfig, deps: { lookup: CountersLookup; clock: Clock; refresh?: () => Promise<void> }): Analysis {
+  const windows = new BuiltinWindows({
+    services: config.services.map((s) => s.name),
+    lookup: deps.lookup,
+    clock: deps.clock,
+    ...windowSizing(config),
+    ...(deps.refresh ? { refresh: deps.refresh } : {}),
+  });
+  let metrics: MetricsConfig = config.metrics;
+  let prometheus = prometheusFor(metrics);
+  const sourceFor = (m: MetricsConfig): MetricsSource => (m.provider === 'prometheus' && prometheus ? new PrometheusMetricsSource(prometheus) : windows);
   const evaluator = new AlarmEvaluator({
     config,
-    source,
+    source: sourceFor(metrics),
     ...(prometheus ? { promql: prometheus } : {}),
     judge: { errorRate: judgeErrorRate, latency: judgeLatency },
   });
   return {
     evaluator,
-    start: () => windows?.start(),
+    start: () => windows.start(),
+    reconfigure(next) {
+      windows.resize(windowSizing(next));
+      if (!sameValue(metrics.prometheus, next.metrics.prometheus)) {
+        // Queries in flight finish on the old client (close waits for them), later ones use the new one.
+        void prometheus?.close();
+        prometheus = prometheusFor(next.metrics);
+      }
+      metrics = next.metrics;
+      evaluator.reconfigure({ config: next, source: sourceFor(metrics), ...(prometheus ? { promql: prometheus } : {}) });
+    },
     stop: async () => {
-      windows?.stop();
+      windows.stop();
       await prometheus?.close();
     },
   };
+}
+
+function prometheusFor(metrics: MetricsConfig): PrometheusClient | undefined {
+  return metrics.prometheus ? new PrometheusClient({ url: metrics.prometheus.url, timeoutMs: metrics.prometheus.timeoutMs }) : undefined;
+}
+
+function windowSizing(config: ShiftproxyConfig): { sampleIntervalMs: number; retentionMs: number } {
+  const alarms = config.services.flatMap((s) => s.rollout.analysis.alarms);
+  return BuiltinWindows.sizing(
+    alarms.filter((a) => a.metric !== undefined).map((a) => a.windowMs),
+    config.services.map((s) => s.rollout.analysis.intervalMs),
+  );
 }

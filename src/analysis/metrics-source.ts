@@ -7,7 +7,11 @@ import type { WindowStats } from './window-stats.js';
  * Implementations throw MeasurementError when they cannot answer.
  */
 export interface MetricsSource {
-  windowStats(service: string, slot: SlotName, role: Role, windowMs: number): Promise<WindowStats>;
+  /**
+   * The window of `windowMs` ending now, or `endedAgoMs` ago (a role's last window before its
+   * weight reached 0). `windowMs` of the answer is what the history really covers.
+   */
+  windowStats(service: string, slot: SlotName, role: Role, windowMs: number, endedAgoMs?: number): Promise<WindowStats>;
 }
 
 /** What a PromQL instant query returned, reduced to the one number an alarm compares. */

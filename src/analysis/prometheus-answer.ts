@@ -58,6 +58,7 @@ export function readAnswer(raw: RawAnswer, where: string): InstantAnswer {
  * reduction (sum of counts, max of ratios, ...) depends on what the query means, and a silent
  * sum would turn a forgotten `sum()` around a ratio into a wrong value. NaN (0/0 at zero
  * traffic) and ±Inf (a division by zero) are no-data: neither may pass or fail a threshold.
+ * An empty vector is no-data too, marked as such for the alarms that read it as 0 (`onEmpty: zero`).
  */
 export function singleValue(answer: InstantAnswer): number {
   let value: number;
@@ -65,7 +66,7 @@ export function singleValue(answer: InstantAnswer): number {
     value = answer.value;
   } else {
     const { samples } = answer;
-    if (samples.length === 0) throw new MeasurementError('no-data', 'the query returned no series (empty vector)');
+    if (samples.length === 0) throw new MeasurementError('no-data', EMPTY_ANSWER, { emptyAnswer: true });
     if (samples.length > 1) {
       const shown = samples.slice(0, 2).map((s) => labelText(s.labels)).join(', ');
       throw new MeasurementError(
@@ -82,6 +83,10 @@ export function singleValue(answer: InstantAnswer): number {
   }
   return value;
 }
+
+/** Says how to fix it: the usual cause is a selector with no series yet (no 5xx so far). */
+export const EMPTY_ANSWER =
+  'the query returned no series (empty vector); if no series means 0 here, add "or vector(0)" to the part that may have none, or set onEmpty: zero';
 
 function readResult(data: Record<string, unknown>, where: string): InstantAnswer {
   const { resultType, result } = data;

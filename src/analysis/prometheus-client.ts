@@ -47,15 +47,16 @@ export class PrometheusClient implements PromqlSource {
     return singleValue(await this.query(query));
   }
 
-  /** Every series of an instant vector (a scalar answers as one series without labels). */
-  async vector(query: string): Promise<readonly PromSample[]> {
-    const answer = await this.query(query);
+  /** Every series of an instant vector (a scalar answers as one series without labels); `atSeconds` evaluates it at that Unix time. */
+  async vector(query: string, atSeconds?: number): Promise<readonly PromSample[]> {
+    const answer = await this.query(query, atSeconds);
     return answer.resultType === 'vector' ? answer.samples : [{ labels: {}, value: answer.value }];
   }
 
-  async query(query: string): Promise<InstantAnswer> {
+  async query(query: string, atSeconds?: number): Promise<InstantAnswer> {
     // Prometheus is told the same deadline, so it abandons a query we have given up on.
-    const url = `${this.endpoint}?query=${encodeURIComponent(query)}&timeout=${Math.ceil(this.timeoutMs)}ms`;
+    const at = atSeconds === undefined ? '' : `&time=${atSeconds.toFixed(3)}`;
+    const url = `${this.endpoint}?query=${encodeURIComponent(query)}${at}&timeout=${Math.ceil(this.timeoutMs)}ms`;
     const signal = AbortSignal.timeout(this.timeoutMs);
     try {
       const response = await request(url, {

@@ -6,7 +6,8 @@ import { MeasurementError, type LatencySample, type WindowStats } from './window
 
 /** The part of PrometheusClient this source needs: every series of an instant query. */
 export interface PromqlVectorSource {
-  vector(query: string): Promise<readonly PromSample[]>;
+  /** `atSeconds`: evaluate at that Unix time instead of now. */
+  vector(query: string, atSeconds?: number): Promise<readonly PromSample[]>;
 }
 
 const REQUESTS = 'shiftproxy_requests_total';
@@ -68,13 +69,15 @@ export class PrometheusMetricsSource implements MetricsSource {
     this.prometheus = prometheus;
   }
 
-  async windowStats(service: string, slot: SlotName, role: Role, windowMs: number): Promise<WindowStats> {
+  /** A past window (`endedAgoMs`) is the same queries evaluated at its end, which Prometheus keeps far longer than any window. */
+  async windowStats(service: string, slot: SlotName, role: Role, windowMs: number, endedAgoMs = 0): Promise<WindowStats> {
     const queries = windowQueries(service, slot, role, windowMs);
+    const at = endedAgoMs > 0 ? (Date.now() - endedAgoMs) / 1000 : undefined;
     const answers = await Promise.allSettled([
-      this.prometheus.vector(queries.latency),
-      this.prometheus.vector(queries.coverage),
-      this.prometheus.vector(queries.requests),
-      this.prometheus.vector(queries.failures),
+      this.prometheus.vector(queries.latency, at),
+      this.prometheus.vector(queries.coverage, at),
+      this.prometheus.vector(queries.requests, at),
+      this.prometheus.vector(queries.failures, at),
     ]);
     // The same order every time, so one outage yields one message, not whichever query lost the race.
     const failed = answers.find((a): a is PromiseRejectedResult => a.status === 'rejected');

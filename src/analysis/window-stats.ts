@@ -23,9 +23,12 @@ export interface WindowStats {
 /** The reason a metric could not be measured: it makes a check inconclusive, never a pass. */
 export class MeasurementError extends Error {
   readonly kind: 'no-data' | 'provider-error' | 'bad-query';
-  constructor(kind: 'no-data' | 'provider-error' | 'bad-query', message: string) {
+  /** A PromQL answer with no series at all, which an alarm with `onEmpty: zero` reads as 0. */
+  readonly emptyAnswer: boolean;
+  constructor(kind: 'no-data' | 'provider-error' | 'bad-query', message: string, options: { emptyAnswer?: boolean } = {}) {
     super(message);
     this.name = 'MeasurementError';
     this.kind = kind;
+    this.emptyAnswer = options.emptyAnswer === true;
   }
 }

@@ -9,7 +9,10 @@ export class AdminApiError extends ShiftError {
   }
 }
 
-/** The API could not be reached at all. */
+/**
+ * The API could not be reached at all: most often nothing runs there, or the address is not
+ * the one the running proxy uses. A user's problem to fix (exit 1), told with a hint.
+ */
 export class AdminUnreachableError extends ShiftError {
   constructor(message: string) {
     super('ADMIN_UNREACHABLE', message, 503);
@@ -19,12 +22,15 @@ export class AdminUnreachableError extends ShiftError {
 
 /** A small client for the admin API: the CLI only records intent there, the controller acts. */
 export class AdminClient {
-  private readonly base: string;
+  readonly base: string;
   private readonly token: string | undefined;
+  /** Where the address came from (`--admin`, a config file, ...), for the unreachable hint. */
+  readonly from: string | undefined;
 
-  constructor(base: string, token: string | undefined) {
+  constructor(base: string, token: string | undefined, from?: string) {
     this.base = base.replace(/\/+$/, '');
     this.token = token || undefined;
+    this.from = from;
   }
 
   get<T>(path: string): Promise<T> {
@@ -49,7 +55,11 @@ export class AdminClient {
         bodyTimeout: 15_000,
       });
     } catch (err) {
-      throw new AdminUnreachableError(`cannot reach the admin API at ${this.base}: ${(err as Error).message}`);
+      const origin = this.from ? ` (from ${this.from})` : '';
+      throw new AdminUnreachableError(
+        `cannot reach the admin API at ${this.base}${origin}: ${(err as Error).message}\n` +
+          'hint: is `shiftproxy run` running? Point at its admin address with -c FILE (its admin.listen), $SHIFTPROXY_ADMIN or --admin URL',
+      );
     }
     const text = await response.body.text();
     let parsed: unknown;

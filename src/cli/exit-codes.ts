@@ -9,7 +9,8 @@ export function exitCodeFor(err: unknown): number {
   if (err instanceof ConfigError) return EXIT_USER_ERROR;
   // A corrupt, locked or unwritable state file is the operator's to fix, like a bad config.
   if (err instanceof ShiftError && err.code === 'STATE_ERROR') return EXIT_USER_ERROR;
-  if (err instanceof ShiftError && err.code === 'ADMIN_UNREACHABLE') return EXIT_INTERNAL_ERROR;
+  // Nothing answering at the address is almost always a wrong address or a proxy not started.
+  if (err instanceof ShiftError && err.code === 'ADMIN_UNREACHABLE') return EXIT_USER_ERROR;
   if (err instanceof ShiftError && err.status >= 400 && err.status < 500) return EXIT_USER_ERROR;
   if (isListenError(err)) return EXIT_USER_ERROR;
   return EXIT_INTERNAL_ERROR;

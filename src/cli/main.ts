@@ -1,6 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { versionLine } from '../core/build-info.js';
-import { durationOption, workersOption } from './option-values.js';
+import { durationOption, positiveNumberOption, workersOption } from './option-values.js';
 import { describeFailure, EXIT_INTERNAL_ERROR, exitCodeFor, EXIT_USER_ERROR } from './exit-codes.js';
 import { planCommand } from './plan-command.js';
 import { rolloutCommand, type RolloutAction, type RolloutCliOptions } from './rollout-command.js';
@@ -35,18 +35,24 @@ program
   .command('validate')
   .description('check a config file; exit 0, or 1 printing every problem with its path')
   .requiredOption('-c, --config <file>', 'config file (YAML)')
-  .action((options: { config: string }) => {
-    process.exitCode = validateCommand(options.config);
+  .option('--prometheus', 'also run each promql alarm\'s query once against metrics.prometheus.url and report its answer (exit 1 when one is refused)')
+  .action(async (options: { config: string; prometheus?: boolean }) => {
+    if (options.prometheus !== true) {
+      process.exitCode = validateCommand(options.config);
+      return;
+    }
+    const { validatePrometheusCommand } = await import('./validate-prometheus.js');
+    process.exitCode = await validatePrometheusCommand(options.config);
   });
 
 const rollout = program
   .command('rollout')
-  .description('start, read or steer a rollout through the admin API (exit 1 when the API refuses)');
+  .description('start, read or steer a rollout through the admin API (exit 1 when the API refuses or cannot be reached)');
 const adminOptions = (command: Command) =>
   command
-    .option('--admin <url>', 'admin API base URL (default: from -c, else $SHIFTPROXY_ADMIN_URL, else http://127.0.0.1:9090)')
+    .option('-c, --config <file>', 'the config the proxy runs with: its admin.listen and admin.token are used')
+    .option('--admin <url>', 'admin API base URL (default: from -c, else $SHIFTPROXY_ADMIN, else http://127.0.0.1:9090)')
     .option('--token <token>', 'admin token (default: from -c, else $SHIFTPROXY_ADMIN_TOKEN)')
-    .option('-c, --config <file>', 'read the admin address and token from this config file')
     .option('--json', 'print the rollout as JSON');
 adminOptions(
   rollout
@@ -63,12 +69,12 @@ for (const [action, description] of [
   ['status', 'show the current or last rollout of SERVICE'],
   ['pause', 'pause the rollout of SERVICE'],
   ['resume', 'resume a paused rollout (or release a manual step)'],
-  ['promote', 'finish now: skip the remaining steps and the bake'],
+  ['promote', 'skip the remaining steps: 100% now, then the bake with the alarms still watched (during the bake: end it now)'],
   ['abort', 'roll back now'],
 ] as const) {
-  adminOptions(rollout.command(action).argument('<service>').description(description)).action(async (service: string, options: RolloutCliOptions) =>
-    rolloutCommand(action as RolloutAction, service, options),
-  );
+  const command = adminOptions(rollout.command(action).argument('<service>').description(description));
+  if (action === 'promote') command.option('--full', 'skip the bake too: the new slot becomes live at once');
+  command.action(async (service: string, options: RolloutCliOptions) => rolloutCommand(action as RolloutAction, service, options));
 }
 
 program
@@ -78,7 +84,7 @@ program
   .argument('[service]')
   .option('--rps <n>', 'requests per second the service gets, to count the canary\'s share')
   .action((service: string | undefined, options: { config: string; rps?: string }) => {
-    planCommand(options.config, service, options.rps === undefined ? undefined : Number(options.rps));
+    planCommand(options.config, service, options.rps === undefined ? undefined : positiveNumberOption('--rps', options.rps));
   });
 
 program

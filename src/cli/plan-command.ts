@@ -1,3 +1,4 @@
+import { alarmCoverage } from '../analysis/alarm-coverage.js';
 import { loadConfigFile } from '../config/load-config.js';
 import type { ServiceConfig } from '../core/config-types.js';
 import { formatDuration } from '../core/duration.js';
@@ -57,6 +58,9 @@ export function formatPlan(service: ServiceConfig, rps: number | undefined): str
     lines.push('  no alarms: nothing but health, hooks and people can stop this rollout');
   }
   lines.push(`  progress deadline: ${formatDuration(service.rollout.progressDeadlineMs)} beyond the schedule`);
+  const coverage = alarmCoverage(plan, analysis, rps ? { rps } : {});
+  for (const note of coverage.notes) lines.push(`  note: ${note}`);
+  for (const warning of coverage.warnings) lines.push(`  warning: ${warning}`);
   return `${lines.join('\n')}\n`;
 }
 

@@ -36,9 +36,15 @@ function describeDetail(detail: unknown): string {
     const d = detail as Record<string, unknown>;
     if ('step' in d && 'of' in d) return `step ${d.step}/${d.of}${typeof d.hold === 'number' ? `, hold ${formatDuration(d.hold)}` : d.hold === 'manual' ? ', until promote or resume' : ''}`;
     if ('cause' in d) return `${d.cause}: ${d.reason}`;
+    if (Array.isArray(d.changes)) return (d.changes as { field: string; from: unknown; to: unknown }[]).map((c) => `${c.field} ${settingText(c.from)} -> ${settingText(c.to)}`).join('; ');
     if ('from' in d && 'to' in d) return `${d.from} -> ${d.to}, ${d.strategy}${d.preset ? ` (${d.preset})` : ''}`;
     if ('bakeTimeMs' in d) return `bake ${formatDuration(Number(d.bakeTimeMs))}`;
   }
   const text = JSON.stringify(detail);
   return text.length > 100 ? `${text.slice(0, 97)}...` : text;
+}
+
+function settingText(value: unknown): string {
+  if (value === null || value === undefined) return '(none)';
+  return typeof value === 'object' ? JSON.stringify(value) : String(value);
 }

@@ -6,8 +6,9 @@ import { BadRequestError } from '../core/errors.js';
 import { describeFault, parseFaultSpec } from '../simulate/fault-spec.js';
 import { renderReport } from '../simulate/report.js';
 import { MAX_DEFAULT_SPEED } from '../simulate/load-sizing.js';
-import { runSimulation, serviceToSimulate, simulationSpeed, type SimulationResult } from '../simulate/simulation.js';
+import { runSimulation, serviceToSimulate, simulationSpeed, simulationWarnings, type SimulationResult } from '../simulate/simulation.js';
 import { EXIT_OK, EXIT_USER_ERROR } from './exit-codes.js';
+import { positiveNumberOption } from './option-values.js';
 
 /** Real requests per second when --rps is not given: light for a laptop, enough for most windows. */
 const DEFAULT_RPS = 200;
@@ -28,7 +29,12 @@ export interface SimulateCliOptions {
  * `shiftproxy simulate`: the service's real rollout in compressed time under real load, faults
  * injected, then the outcome (and its exit code when --expect asks for one).
  */
-export async function simulateCommand(service: string | undefined, options: SimulateCliOptions, out: NodeJS.WriteStream = process.stdout): Promise<number> {
+export async function simulateCommand(
+  service: string | undefined,
+  options: SimulateCliOptions,
+  out: NodeJS.WriteStream = process.stdout,
+  err: NodeJS.WritableStream = process.stderr,
+): Promise<number> {
   const config = loadConfigFile(options.config);
   const expected = options.expect;
   if (expected !== undefined && expected !== 'promoted' && expected !== 'rolled_back') {
@@ -40,6 +46,9 @@ export async function simulateCommand(service: string | undefined, options: Simu
   const failCanary = options.failCanary ? parseFaultSpec(options.failCanary, '--fail-canary') : undefined;
   const failStable = options.failStable ? parseFaultSpec(options.failStable, '--fail-stable') : undefined;
   const seed = options.seed !== undefined ? seedOption(options.seed) : undefined;
+
+  // Before the run, on stderr (stdout may be --json): what the schedule cannot judge is worth knowing before waiting for it.
+  for (const warning of simulationWarnings(target, speed, rps)) err.write(`warning: ${warning}\n`);
 
   const showProgress = !options.json && out.isTTY === true;
   const bar = showProgress
@@ -115,8 +124,5 @@ function seedOption(value: string): number {
 }
 
 function numberOption(flag: string, value: string | undefined, fallback: number): number {
-  if (value === undefined) return fallback;
-  const parsed = Number(value);
-  if (!Number.isFinite(parsed) || parsed <= 0) throw new BadRequestError(`${flag} must be a positive number, got "${value}"`);
-  return parsed;
+  return value === undefined ? fallback : positiveNumberOption(flag, value);
 }

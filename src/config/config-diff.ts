@@ -1,4 +1,5 @@
-import type { ServiceConfig, ShiftproxyConfig } from '../core/config-types.js';
+import type { AlarmConfig, AnalysisConfig, ServiceConfig, ShiftproxyConfig } from '../core/config-types.js';
+import { formatDuration } from '../core/duration.js';
 import { isPlainObject, sameValue } from '../core/same-value.js';
 import { formatPath } from './format-issues.js';
 
@@ -12,12 +13,13 @@ export interface ConfigDiff {
 
 /*
  * The reload rule. Live: everything a service's routing snapshot, targets, health checks and
- * the next rollout are built from (match, targets, balance, sticky, canaryHeader, timeouts,
- * healthCheck, outlierDetection, limits, slowStart, retry, and the rollout section except its alarms).
- * Restart: what is bound or built once at start (listen, testListen, admin, state, metrics,
- * server, the alarm evaluator sized from `rollout.analysis.alarms`) and the set and order of
- * services. `live` is routing state owned by rollouts and the state file, not by a reload.
- * One restart-only change refuses the whole reload; nothing is applied then.
+ * rollouts are built from (match, targets, balance, sticky, canaryHeader, timeouts, healthCheck,
+ * outlierDetection, limits, slowStart, retry, the rollout section), the alarm evaluation
+ * (`rollout.analysis`, which a running rollout takes from its next check, and `metrics`), and
+ * `admin.token`. Restart: what is bound or opened once at start (listen, testListen,
+ * admin.listen, server, the state file and its lock) and the set and order of services, which
+ * every part is built around. `live` is routing state owned by rollouts and the state file, not
+ * by a reload. One restart-only change refuses the whole reload; nothing is applied then.
  */
 
 const RESTART = ': changes need a restart';
@@ -31,9 +33,12 @@ export function diffConfig(current: ShiftproxyConfig, next: ShiftproxyConfig): C
   const live: string[] = [];
   const restart: string[] = [];
 
-  for (const key of ['listen', 'workers', 'admin', 'state', 'metrics', 'server'] as const) {
+  for (const key of ['listen', 'workers', 'state', 'server'] as const) {
     for (const path of changedPaths(current[key], next[key], [key], key === 'listen' ? 0 : 1)) restart.push(`${path}${RESTART}`);
   }
+  if (!sameValue(current.admin.listen, next.admin.listen)) restart.push(`admin.listen${RESTART}`);
+  if (current.admin.token !== next.admin.token) live.push('admin.token');
+  live.push(...changedPaths(current.metrics, next.metrics, ['metrics'], 2));
 
   const currentNames = current.services.map((s) => s.name);
   const nextNames = next.services.map((s) => s.name);
@@ -63,10 +68,7 @@ function diffService(before: ServiceConfig, after: ServiceConfig, base: (string 
     if (key === 'live') {
       restart.push(`${path}: the live slot is routing state; change it with a rollout (or restart with --reset-state)`);
     } else if (key === 'rollout') {
-      for (const changed of changedPaths(before.rollout, after.rollout, [...base, 'rollout'], 2)) {
-        if (changed.endsWith('.analysis.alarms')) restart.push(`${changed}${RESTART} (the alarm evaluator is built at start)`);
-        else live.push(changed);
-      }
+      live.push(...changedPaths(before.rollout, after.rollout, [...base, 'rollout'], 2));
     } else if (LIVE_SERVICE_FIELDS.has(key)) {
       live.push(key === 'blue' || key === 'green' ? `${path}.targets` : path);
     } else {
@@ -89,4 +91,55 @@ function changedPaths(a: unknown, b: unknown, base: (string | number)[], depth =
 /** A path into the loaded config, spelled as in the file (`bakeTimeMs` was `bakeTime` there). */
 function filePath(segments: (string | number)[]): string {
   return formatPath(segments.map((s) => (typeof s === 'number' ? s : s === 'expectStatus' ? 'expectedStatus' : s.endsWith('Ms') ? s.slice(0, -2) : s)));
+}
+
+/** One setting a reload changed under a running rollout, as the file spells it. */
+export interface SettingChange {
+  /** `interval`, `alarms[canary-errors].max`; `alarms[NAME]` for an alarm added or removed. */
+  field: string;
+  /** null when the setting (or alarm) was not there before. */
+  from: unknown;
+  /** null when the setting (or alarm) is gone. */
+  to: unknown;
+}
+
+/**
+ * What a reload changed in a rollout's analysis, setting by setting, from what to what, in the
+ * file's terms (durations written as durations). Alarms are matched by name, so reordering them
+ * changes nothing.
+ */
+export function analysisChanges(before: AnalysisConfig, after: AnalysisConfig): SettingChange[] {
+  const changes = settingChanges(before, after, '', new Set(['alarms']));
+  const named = (alarms: readonly AlarmConfig[]) => new Map(alarms.map((alarm) => [alarm.name, alarm]));
+  const old = named(before.alarms);
+  const fresh = named(after.alarms);
+  for (const [name, alarm] of old) {
+    const next = fresh.get(name);
+    if (!next) changes.push({ field: `alarms[${name}]`, from: fileForm(alarm), to: null });
+    else changes.push(...settingChanges(alarm, next, `alarms[${name}].`));
+  }
+  for (const [name, alarm] of fresh) if (!old.has(name)) changes.push({ field: `alarms[${name}]`, from: null, to: fileForm(alarm) });
+  return changes;
+}
+
+function settingChanges(a: object, b: object, prefix: string, skip: ReadonlySet<string> = new Set()): SettingChange[] {
+  const before = a as Record<string, unknown>;
+  const after = b as Record<string, unknown>;
+  const keys = [...new Set([...Object.keys(before), ...Object.keys(after)])].filter((key) => !skip.has(key));
+  return keys
+    .filter((key) => !sameValue(before[key], after[key]))
+    .map((key) => ({ field: `${prefix}${fileKey(key)}`, from: fileValue(key, before[key]), to: fileValue(key, after[key]) }));
+}
+
+function fileForm(value: object): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(value).map(([key, v]) => [fileKey(key), fileValue(key, v)]));
+}
+
+function fileKey(key: string): string {
+  return key.endsWith('Ms') ? key.slice(0, -2) : key;
+}
+
+function fileValue(key: string, value: unknown): unknown {
+  if (value === undefined) return null;
+  return key.endsWith('Ms') && typeof value === 'number' ? formatDuration(value) : value;
 }

@@ -75,19 +75,30 @@ function editDistance(a: string, b: string): number {
 
 /**
  * One line per problem, led by its field path; an unknown key gets its own line with a
- * "did you mean" hint from the keys `knownKeys` says are valid at that path.
+ * "did you mean" hint from the keys `knownKeys` says are valid at that path. Given `locate`
+ * (a YAML file's), each line ends with where the problem is: ` (line 12, column 14)`.
  */
-export function issueLines(issues: readonly z.core.$ZodIssue[], knownKeys: (path: readonly PropertyKey[]) => readonly string[]): string[] {
+export function issueLines(
+  issues: readonly z.core.$ZodIssue[],
+  knownKeys: (path: readonly PropertyKey[]) => readonly string[],
+  locate?: (path: readonly PropertyKey[], key?: string) => string | undefined,
+): string[] {
   const lines: string[] = [];
+  // A message can carry an excerpt on lines of its own (a PromQL caret): the place goes on its first line.
+  const located = (text: string, where: string | undefined) => {
+    if (!where) return text;
+    const newline = text.indexOf('\n');
+    return newline < 0 ? `${text} (${where})` : `${text.slice(0, newline)} (${where})${text.slice(newline)}`;
+  };
   for (const issue of issues) {
     if (issue.code === 'unrecognized_keys') {
       const known = knownKeys(issue.path);
       for (const key of issue.keys) {
         const hint = closest(key, known);
-        lines.push(`${formatPath([...issue.path, key])}: unknown key${hint ? ` (did you mean "${hint}"?)` : ''}`);
+        lines.push(located(`${formatPath([...issue.path, key])}: unknown key${hint ? ` (did you mean "${hint}"?)` : ''}`, locate?.(issue.path, key)));
       }
     } else {
-      lines.push(`${formatPath(issue.path)}: ${issue.message}`);
+      lines.push(located(`${formatPath(issue.path)}: ${issue.message}`, locate?.(issue.path)));
     }
   }
   return lines;

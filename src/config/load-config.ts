@@ -7,6 +7,7 @@ import { ConfigError, errorMessage } from '../core/errors.js';
 import { formatPath, friendlyErrorMap, issueLines } from './format-issues.js';
 import { interpolateDocument, type InterpolationProblem } from './interpolate.js';
 import { configSchema, toShiftproxyConfig } from './schema.js';
+import { yamlLocator, type Locate } from './yaml-locator.js';
 
 export interface ParseOptions {
   /** Where relative paths (state.path) are resolved from; the config file's folder by default. */
@@ -46,11 +47,13 @@ export function parseConfigText(text: string, options: ParseOptions = {}): Shift
     throw new ConfigError(['(top level): expected a mapping of settings'], options.source);
   }
 
-  const problems = envProblems.map((p) => `${formatPath(p.path)}: ${p.message}`);
+  // Schema problems say where they are in the file, as syntax errors do.
+  const locate = yamlLocator(doc, lineCounter);
+  const problems = envProblems.map((p) => `${formatPath(p.path)}: ${p.message}${located(locate(p.path))}`);
   // A field whose variable is missing gets that one message, not also a type error about the empty string left behind.
   const explained = new Set(envProblems.map((p) => formatPath(p.path)));
   const result = configSchema.safeParse(data, { error: friendlyErrorMap });
-  if (!result.success) problems.push(...describeIssues(result.error.issues, explained));
+  if (!result.success) problems.push(...describeIssues(result.error.issues, explained, locate));
   if (problems.length > 0) throw new ConfigError(dedupe(problems), options.source);
 
   const config = toShiftproxyConfig(result.data as z.output<typeof configSchema>);
@@ -72,11 +75,16 @@ function describeYamlErrors(errors: readonly YAMLError[], lineCounter: LineCount
   return lines;
 }
 
-function describeIssues(issues: readonly z.core.$ZodIssue[], explained: ReadonlySet<string>): string[] {
+function describeIssues(issues: readonly z.core.$ZodIssue[], explained: ReadonlySet<string>, locate: Locate): string[] {
   return issueLines(
     issues.filter((issue) => !explained.has(formatPath(issue.path))),
     knownKeysAt,
+    locate,
   );
+}
+
+function located(where: string | undefined): string {
+  return where ? ` (${where})` : '';
 }
 
 /** The keys the schema accepts at a path, for "did you mean" hints. */
@@ -113,7 +121,7 @@ const KNOWN_KEYS: Record<string, string[]> = {
   steps: ['weight', 'pause'],
   hooks: ['beforeAllowTraffic', 'afterAllowTraffic', 'onEvent', 'timeout'],
   analysis: ['interval', 'failureLimit', 'inconclusiveLimit', 'alarms'],
-  alarms: ['name', 'metric', 'promql', 'role', 'window', 'max', 'min', 'minRequests', 'relativeTo', 'maxRatio', 'confidence', 'onBreach'],
+  alarms: ['name', 'metric', 'promql', 'onEmpty', 'role', 'window', 'max', 'min', 'minRequests', 'relativeTo', 'maxRatio', 'confidence', 'onBreach'],
 };
 
 function dedupe(lines: string[]): string[] {

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { checkAlarmQuery } from '../analysis/promql-alarm-check.js';
 import type {
   AlarmConfig,
   RolloutConfig,
@@ -9,7 +10,7 @@ import type {
 } from '../core/config-types.js';
 import { parseDuration } from '../core/duration.js';
 import type { ListenAddress } from '../core/types.js';
-import { resolvePreset } from '../strategies/codedeploy-presets.js';
+import { resolvePreset, unknownPresetMessage } from '../strategies/codedeploy-presets.js';
 import { formatPath } from './format-issues.js';
 import { isLoopbackHost, parseListenAddress } from './listen-address.js';
 
@@ -158,11 +159,14 @@ const stepSchema = z.strictObject({
 
 const ALARM_METRICS = ['error_rate', 'latency_p50', 'latency_p90', 'latency_p99', 'request_rate'] as const;
 
+const ON_EMPTY = ['inconclusive', 'zero'] as const;
+
 const alarmSchema = z
   .strictObject({
     name: patterned(/^[A-Za-z0-9_.:-]+$/, 'use letters, digits and _.:- only'),
     metric: z.enum(ALARM_METRICS, { message: `expected one of ${ALARM_METRICS.join(', ')}` }).optional(),
     promql: z.string().min(1).optional(),
+    onEmpty: z.enum(ON_EMPTY, { message: `expected one of ${ON_EMPTY.join(', ')}` }).optional(),
     role: z.enum(['canary', 'stable']).default('canary'),
     window: positiveDuration().default(60_000),
     max: z.number().optional(),
@@ -335,6 +339,12 @@ function checkAlarm(alarm: unknown, ctx: Ctx): void {
   if (!isRecord(alarm)) return;
   const has = (key: string) => alarm[key] !== undefined;
   if (has('metric') === has('promql')) ctx.addIssue({ code: 'custom', message: 'needs exactly one of metric or promql' });
+  if (has('onEmpty') && !has('promql')) ctx.addIssue({ code: 'custom', path: ['onEmpty'], message: 'applies to promql alarms only' });
+  if (typeof alarm.promql === 'string' && alarm.promql !== '') {
+    // An invalid onEmpty has its own message; the query is still checked as the default would read it.
+    const onEmpty = alarm.onEmpty === 'zero' ? 'zero' : 'inconclusive';
+    for (const problem of checkAlarmQuery(alarm.promql, onEmpty).errors) ctx.addIssue({ code: 'custom', path: [problem.field], message: problem.message });
+  }
   if (has('relativeTo')) {
     // Any other value has its own error; guessing what was meant would only add noise.
     if (alarm.relativeTo === 'stable') {
@@ -357,7 +367,7 @@ function checkRollout(rollout: unknown, ctx: Ctx): void {
   const preset = typeof rollout.preset === 'string' ? resolvePreset(rollout.preset) : undefined;
   if (typeof rollout.preset === 'string') {
     if (!preset) {
-      ctx.addIssue({ code: 'custom', path: ['preset'], message: `unknown preset "${rollout.preset}"` });
+      ctx.addIssue({ code: 'custom', path: ['preset'], message: unknownPresetMessage(rollout.preset) });
     } else if (isStrategy(rollout.strategy) && rollout.strategy !== preset.strategy) {
       ctx.addIssue({ code: 'custom', path: ['preset'], message: `${preset.name} is a ${preset.strategy} preset but strategy is ${rollout.strategy}` });
     }
@@ -537,7 +547,7 @@ function toRolloutConfig(raw: RawRollout): RolloutConfig {
         (alarm): AlarmConfig => ({
           name: alarm.name,
           ...(alarm.metric !== undefined ? { metric: alarm.metric } : {}),
-          ...(alarm.promql !== undefined ? { promql: alarm.promql } : {}),
+          ...(alarm.promql !== undefined ? { promql: alarm.promql, onEmpty: alarm.onEmpty ?? 'inconclusive' } : {}),
           role: alarm.role,
           windowMs: alarm.window,
           ...(alarm.max !== undefined ? { max: alarm.max } : {}),

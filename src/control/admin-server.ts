@@ -26,7 +26,7 @@ const IP_LITERAL_HOST = /^(?:\d{1,3}(?:\.\d{1,3}){3}|\[[0-9a-f:.]+\])(?::\d+)?$/
 export class AdminServer {
   readonly router = new AdminRouter();
   private readonly server: Server;
-  private readonly auth: AdminAuth;
+  private auth: AdminAuth;
   private readonly options: AdminServerOptions;
   private lastAuthLogAt = 0;
 
@@ -41,6 +41,14 @@ export class AdminServer {
       });
     });
     this.server.on('clientError', (_err, socket) => socket.destroy());
+  }
+
+  /**
+   * A reloaded `admin.token` (rotation): requests from now on need the new one. The config
+   * guarantees a loopback listener whenever the token is empty.
+   */
+  setToken(token: string): void {
+    this.auth = new AdminAuth(token);
   }
 
   listen(): Promise<AddressInfo> {

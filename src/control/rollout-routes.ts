@@ -59,7 +59,16 @@ export function parseStartRequest(body: unknown): StartRequest {
   return { ...rest, ...(interval !== undefined ? { intervalMs: interval } : {}) };
 }
 
-/** The rollout endpoints of DESIGN.md's admin API. */
+/** The body of POST .../rollout/promote: `{ "full": true }` skips the bake too. */
+const promoteBody = z.strictObject({ full: z.boolean().optional() });
+
+export function parsePromoteRequest(body: unknown): { full?: boolean } {
+  const parsed = promoteBody.safeParse(body, { error: friendlyErrorMap });
+  if (!parsed.success) throw new BadRequestError(issueLines(parsed.error.issues, () => ['full']).join('; '));
+  return parsed.data.full ? { full: true } : {};
+}
+
+/** The rollout endpoints of the admin API (docs/design.md). */
 export function registerRolloutRoutes(router: AdminRouter, controller: RolloutController): void {
   const view = (service: string) => {
     const record = controller.get(service);
@@ -82,9 +91,9 @@ export function registerRolloutRoutes(router: AdminRouter, controller: RolloutCo
     return { status: 200, json: rollout };
   });
   for (const command of ['pause', 'resume', 'promote', 'abort'] as const) {
-    router.add('POST', `/api/v1/services/:name/rollout/${command}`, async ({ params }) => {
+    router.add('POST', `/api/v1/services/:name/rollout/${command}`, async ({ params, body }) => {
       const service = known(params.name);
-      await controller.command(service, command);
+      await controller.command(service, command, command === 'promote' ? parsePromoteRequest(body) : {});
       return { status: 200, json: view(service) };
     });
   }

@@ -107,10 +107,15 @@ export interface HooksConfig {
 
 export type AlarmMetric = 'error_rate' | 'latency_p50' | 'latency_p90' | 'latency_p99' | 'request_rate';
 
+/** What a PromQL alarm makes of an empty answer: no data (the default), or the number 0. */
+export type AlarmOnEmpty = 'inconclusive' | 'zero';
+
 export interface AlarmConfig {
   name: string;
   metric?: AlarmMetric;
   promql?: string;
+  /** PromQL alarms only. */
+  onEmpty?: AlarmOnEmpty;
   role: 'canary' | 'stable';
   windowMs: number;
   max?: number;

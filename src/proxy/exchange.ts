@@ -1,9 +1,11 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
+import type { Dispatcher } from 'undici';
 import type { TrafficCounters } from '../core/traffic-counters.js';
+import type { DeadlineEntry, DeadlineQueue } from './deadline-queue.js';
 import type { PrebuiltResponse } from './error-responses.js';
 import { upstreamHeadersOf } from './request-headers.js';
-import { forwardableResponseHeaders, withoutInvalidHeaders } from './response-headers.js';
+import { ResponseHeaderScan, withoutInvalidHeaders } from './response-headers.js';
 import type { ServiceRoute } from './service-route.js';
 import type { Target } from './target.js';
 import {
@@ -20,6 +22,9 @@ const STREAMING = 1;
 const DONE = 2;
 
 const INVALID_STATUS = new ProxyAbort('UND_ERR_INFO', 'upstream answered an invalid status code');
+
+/** One response head is turned into `writeHead`'s list at a time, synchronously: one scan serves all. */
+const responseScan = new ResponseHeaderScan();
 
 /** Per-listener state shared with the server: in-flight count and drain flag, for the shutdown. */
 export interface InFlightCounter {
@@ -57,12 +62,20 @@ function isIdempotent(method: string | undefined): boolean {
 }
 
 /**
- * One proxied request, and the undici dispatch handler for it (legacy callback API, raw
- * header buffers): the only allocation per request besides what Node and undici make. It
- * streams the response with backpressure, maps failures to 502/504 before the first byte and to
- * an aborted connection after it, and counts exactly one outcome.
+ * One proxied request, and the undici dispatch handler for it: the only allocation per request
+ * besides what Node and undici make. It streams the response with backpressure, maps failures
+ * to 502/504 before the first byte and to an aborted connection after it, and counts exactly
+ * one outcome.
+ *
+ * Why `dispatch` with a handler rather than undici's `request`, `stream` or `pipeline`: those
+ * build a Readable, a Writable or a Duplex per response (and `request` a promise too) only for
+ * the proxy to copy out of it again, and they hand over headers already parsed into an object.
+ * A handler receives the raw header buffers (`controller.rawHeaders`, forwarded byte for byte)
+ * and each body chunk, writes it straight to the client's response, and applies back-pressure
+ * with the controller's pause and resume; the same object survives a replay or a retry on
+ * another connection, which a promise-per-request API cannot express.
  */
-export class ProxyExchange {
+export class ProxyExchange implements Dispatcher.DispatchHandler, DeadlineEntry {
   private readonly req: IncomingMessage;
   private readonly res: ServerResponse;
   private readonly route: ServiceRoute;
@@ -75,12 +88,20 @@ export class ProxyExchange {
   private state = WAITING;
   private clientGone = false;
   private statusCode = 0;
-  private abortUpstream: ((reason: Error) => void) | null = null;
-  private resumeUpstream: (() => void) | null = null;
-  private responseTimer: NodeJS.Timeout | null = null;
+  /** The current dispatch's controller (abort, pause, resume); null until undici starts it, and again before a replay or retry. */
+  private upstream: Dispatcher.DispatchController | null = null;
+  /** The service's response clock (timeouts.response): this exchange is in it while it waits for a response head. */
+  private readonly deadlines: DeadlineQueue;
+  deadlinePrev: DeadlineEntry | null = null;
+  deadlineNext: DeadlineEntry | null = null;
+  deadlineAt = 0;
   /** Armed only while the client is not reading (backpressure): bounded by the idle timeout. */
   private stallTimer: NodeJS.Timeout | null = null;
   private bodyBytes = 0;
+  /** Response body bytes still to come when the upstream announced a length, else -1. */
+  private bodyLeft = -1;
+  /** The client's response was ended with the body's last chunk, before undici reported the end. */
+  private endedEarly = false;
   private attemptsLeft: number;
   private replayed = false;
 
@@ -103,6 +124,7 @@ export class ProxyExchange {
     this.setCookie = setCookie;
     this.hasBody = hasBody;
     this.startedAt = performance.now();
+    this.deadlines = route.runtime.responseDeadlines;
     this.attemptsLeft = hasBody || !isIdempotent(req.method) ? 0 : route.retryAttempts;
     route.runtime.retryBudget.deposit();
   }
@@ -112,9 +134,9 @@ export class ProxyExchange {
     this.listener.inFlight += 1;
     (this.res as ResponseWithExchange)[kExchange] = this;
     this.res.on('close', onResponseClose);
-    // Without a body the response clock runs from now, across connect and any retries. It is a
-    // native timer: undici's own headersTimeout ticks every 0.5 s and lets a 500 ms timeout run to 1 s.
-    if (!this.hasBody) this.responseTimer = setTimeout(onResponseTimeout, this.route.responseTimeoutMs, this);
+    // Without a body the response clock runs from now, across connect and any retries. It runs on
+    // a native timer: undici's own headersTimeout ticks every 0.5 s and lets a 500 ms timeout run to 1 s.
+    if (!this.hasBody) this.deadlines.add(this, this.startedAt);
     this.dispatch(headers);
   }
 
@@ -136,43 +158,49 @@ export class ProxyExchange {
     );
   }
 
-  onConnect(abort: (reason: Error) => void): void {
+  onRequestStart(controller: Dispatcher.DispatchController): void {
     // The client left, or the response timer answered while undici was still connecting.
     if (this.clientGone || this.state === DONE) {
-      abort(CLIENT_ABORTED);
+      controller.abort(CLIENT_ABORTED);
       return;
     }
-    this.abortUpstream = abort;
+    this.upstream = controller;
   }
 
-  /** undici 7 passes the chunk (its typings say a size); both are handled. */
-  onBodySent(chunk: Buffer | string | number): void {
+  onBodySent(chunk: Buffer): void {
     const limit = this.route.maxBodyBytes;
     if (limit === 0) return;
-    this.bodyBytes += typeof chunk === 'number' ? chunk : chunk.length;
-    if (this.bodyBytes > limit && this.abortUpstream !== null) this.abortUpstream(BODY_TOO_LARGE);
+    this.bodyBytes += chunk.length;
+    if (this.bodyBytes > limit) this.abortUpstream(BODY_TOO_LARGE);
   }
 
   onRequestSent(): void {
     if (this.hasBody && this.state === WAITING) {
-      this.responseTimer = setTimeout(onResponseTimeout, this.route.responseTimeoutMs, this);
+      this.deadlines.add(this, performance.now());
     }
   }
 
-  onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void): boolean {
+  onResponseStart(controller: Dispatcher.DispatchController, statusCode: number): void {
     // Interim answers (103 Early Hints) are dropped; the final response follows on the same request.
-    if (statusCode < 200) return true;
+    if (statusCode < 200) return;
     this.clearResponseTimer();
     if (statusCode > 599) {
-      this.abortUpstream?.(INVALID_STATUS);
-      return false;
+      controller.abort(INVALID_STATUS);
+      return;
     }
-    const headers = forwardableResponseHeaders(rawHeaders, false);
+    // The raw list keeps each name's spelling, repeated fields and every byte; undici's parsed
+    // object (the third argument) would merge and lowercase them. A pool with allowH2 false only
+    // speaks HTTP/1.1, whose parser always gives Buffers.
+    const headers = responseScan.scan(controller.rawHeaders as Buffer[], false);
     if (this.setCookie !== null) headers.push('set-cookie', this.setCookie);
     this.statusCode = statusCode;
-    this.resumeUpstream = resume;
+    this.bodyLeft = responseScan.contentLength;
     const res = this.res;
-    if (res.destroyed) return false;
+    if (res.destroyed) {
+      // onClientClose has aborted the dispatch already, or will: hold the body until it does.
+      controller.pause();
+      return;
+    }
     // Requests that arrived before a drain began are answered with Connection: close too.
     if (this.listener.draining) res.shouldKeepAlive = false;
     try {
@@ -182,23 +210,36 @@ export class ProxyExchange {
       res.writeHead(statusCode, withoutInvalidHeaders(headers));
     }
     this.state = STREAMING;
-    return true;
   }
 
-  onData(chunk: Buffer): boolean {
+  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
     const res = this.res;
-    if (res.write(chunk)) return true;
-    if (res.destroyed) return false;
+    if (res.destroyed) {
+      // The client is gone and onClientClose aborts the dispatch: hold the body until it does.
+      controller.pause();
+      return;
+    }
+    if (this.bodyLeft >= 0) {
+      this.bodyLeft -= chunk.length;
+      if (this.bodyLeft === 0) {
+        // The chunk completes the announced body: ending with it lets Node send the head, the
+        // body and the end in one write, without the cork and the tick a write() then end() costs.
+        this.endedEarly = true;
+        res.end(chunk);
+        return;
+      }
+    }
+    if (res.write(chunk)) return;
+    controller.pause();
     res.once('drain', onClientDrain);
     // undici's body timer does not run while we hold the upstream paused, so a client that stops
     // reading would pin the upstream connection forever: the idle timeout bounds the stall instead.
     this.stallTimer ??= setTimeout(onClientStalled, this.route.runtime.config.timeouts.idleMs, this);
-    return false;
   }
 
   onClientDrain(): void {
     this.clearStallTimer();
-    if (this.state === STREAMING && this.resumeUpstream !== null) this.resumeUpstream();
+    if (this.state === STREAMING && this.upstream !== null) this.upstream.resume();
   }
 
   /** The client read nothing for the idle timeout while the proxy held data for it: cut both sides. */
@@ -206,19 +247,24 @@ export class ProxyExchange {
     this.stallTimer = null;
     if (this.state === STREAMING) {
       this.clientGone = true;
-      if (this.abortUpstream !== null) this.abortUpstream(CLIENT_ABORTED);
+      this.abortUpstream(CLIENT_ABORTED);
     } else if (!this.res.writableFinished) {
       this.res.destroy();
     }
   }
 
-  onComplete(): void {
+  onResponseEnd(): void {
     if (this.state === DONE) return;
-    this.res.end();
+    if (!this.endedEarly) this.res.end();
     this.finishAnswered();
   }
 
-  onError(err: Error): void {
+  onResponseError(_controller: Dispatcher.DispatchController | undefined, err: Error): void {
+    this.fail(err);
+  }
+
+  /** An upstream failure, from undici or from the exchange's own response clock. */
+  private fail(err: Error): void {
     if (this.state === DONE) return;
     if (this.clientGone || err === CLIENT_ABORTED || this.req.errored === err || this.res.destroyed) {
       this.clearResponseTimer();
@@ -255,7 +301,7 @@ export class ProxyExchange {
     this.listener.inFlight -= 1;
     if (this.state === DONE) return;
     this.clientGone = true;
-    if (this.abortUpstream !== null) this.abortUpstream(CLIENT_ABORTED);
+    this.abortUpstream(CLIENT_ABORTED);
   }
 
   /**
@@ -272,15 +318,20 @@ export class ProxyExchange {
     const counted = this.statusCode === 0 ? status : this.statusCode;
     this.counters.byStatus[counted]! += 1;
     this.counters.responses += 1;
-    if (this.abortUpstream !== null) this.abortUpstream(CLIENT_ABORTED);
+    this.abortUpstream(CLIENT_ABORTED);
   }
 
-  onResponseTimeout(): void {
-    this.responseTimer = null;
+  /** The response clock ran out (the deadline queue has taken the exchange out already). */
+  onDeadline(): void {
     if (this.state !== WAITING) return;
-    if (this.abortUpstream !== null) this.abortUpstream(RESPONSE_TIMEOUT);
-    // Still connecting or queued in the pool: answer now; onConnect aborts the request if it ever starts.
-    else this.onError(RESPONSE_TIMEOUT);
+    if (this.upstream !== null) this.upstream.abort(RESPONSE_TIMEOUT);
+    // Still connecting or queued in the pool: answer now; onRequestStart aborts the request if it ever starts.
+    else this.fail(RESPONSE_TIMEOUT);
+  }
+
+  /** Aborts the dispatch in progress, if undici has started one; the controller ignores repeats. */
+  private abortUpstream(reason: Error): void {
+    if (this.upstream !== null) this.upstream.abort(reason);
   }
 
   /**
@@ -294,7 +345,7 @@ export class ProxyExchange {
   private replayAfterReset(): boolean {
     if (this.replayed || this.hasBody || this.clientGone || !isIdempotent(this.req.method)) return false;
     this.replayed = true;
-    this.abortUpstream = null;
+    this.upstream = null;
     // Dispatched on the next turn: now, inside undici's error handling, the pool would hand the
     // replay straight back to the connection that is closing.
     setImmediate(replayNow, this);
@@ -329,7 +380,7 @@ export class ProxyExchange {
     if (!this.route.runtime.retryBudget.withdraw()) return false;
     this.attemptsLeft -= 1;
     this.target = next;
-    this.abortUpstream = null;
+    this.upstream = null;
     this.dispatch(this.rebuildHeaders());
     return true;
   }
@@ -395,10 +446,7 @@ export class ProxyExchange {
   }
 
   private clearResponseTimer(): void {
-    if (this.responseTimer !== null) {
-      clearTimeout(this.responseTimer);
-      this.responseTimer = null;
-    }
+    this.deadlines.remove(this);
   }
 }
 
@@ -419,6 +467,3 @@ function onClientStalled(exchange: ProxyExchange): void {
   exchange.onClientStalled();
 }
 
-function onResponseTimeout(exchange: ProxyExchange): void {
-  exchange.onResponseTimeout();
-}

@@ -222,14 +222,21 @@ function answerAfterPending(socket: ServerSocket, response: PrebuiltResponse): v
     }
     // A response marked as the connection's last (a refusal, a drain) is its last word: Node closes after it.
     if (!pending.shouldKeepAlive) return;
-    if (!pending.writableFinished) {
-      // An earlier request is still being answered: let it finish (Node then attaches the next one).
-      pending.once('finish', () => answerAfterPending(socket, response));
-      pending.once('close', () => {
-        if (!pending.writableFinished) socket.destroy();
-      });
-      return;
-    }
+    // An earlier request is still being answered. Node's own 'finish' listener, registered
+    // before this one, moves the next queued response onto the socket, so the answer always
+    // waits for 'finish'. `writableFinished` cannot stand in for it: Node 20 reports it true as
+    // soon as a response's bytes are in the socket, before its 'finish' has attached the
+    // response queued behind it, and answering then ended the connection under the responses
+    // still queued.
+    let finished = false;
+    pending.once('finish', () => {
+      finished = true;
+      answerAfterPending(socket, response);
+    });
+    pending.once('close', () => {
+      if (!finished) socket.destroy();
+    });
+    return;
   }
   if (socket.writable) socket.end(response.raw);
   else socket.destroy();

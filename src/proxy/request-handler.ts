@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { GLOBAL_RESPONSES } from './error-responses.js';
 import { answerWith, closeAfter, kClosing, ProxyExchange, type ClosingSocket, type InFlightCounter } from './exchange.js';
 import { clientAddressOf, RequestHeaderScan } from './request-headers.js';
+import { adoptAbsoluteForm } from './request-target.js';
 import type { RoutingSnapshot } from './routing-snapshot.js';
 import { chooseTarget, countUnavailable } from './target-choice.js';
 
@@ -38,8 +39,13 @@ export function createRequestHandler(source: SnapshotSource, listener: ListenerS
     if ((req.socket as ClosingSocket)[kClosing] === true) return;
     if (listener.draining) closeAfter(res);
     if (req.httpVersionMajor !== 1) return answerWith(res, req.httpVersionMajor === 0 ? GLOBAL_RESPONSES.http09 : GLOBAL_RESPONSES.unsupportedVersion, false);
-    const url = req.url as string;
-    if (url.charCodeAt(0) !== 47 /* / */) return answerWith(res, GLOBAL_RESPONSES.absoluteForm, false);
+    let url = req.url as string;
+    if (url.charCodeAt(0) !== 47 /* / */) {
+      // Not origin-form: an absolute form, rewritten in place to the origin-form request it names, or a refusal.
+      const refusal = adoptAbsoluteForm(req);
+      if (refusal !== null) return answerWith(res, refusal, false);
+      url = req.url as string;
+    }
     if (url.indexOf('#') !== -1) return answerWith(res, GLOBAL_RESPONSES.fragment, false);
     const raw = req.rawHeaders;
     if (raw.length > 2 * MAX_HEADER_FIELDS) return answerWith(res, GLOBAL_RESPONSES.tooManyHeaders, false);

@@ -1,7 +1,7 @@
 import { connectionListedNames, equalsLower, isUnderscoreForwardedHeader, startsWithLower } from './header-names.js';
 
 /** Host values a proxy can route on: names, IPv4, bracketed IPv6, an optional port. */
-const VALID_HOST = /^(?:[A-Za-z0-9_.-]+|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?$/;
+export const VALID_HOST = /^(?:[A-Za-z0-9_.-]+|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?$/;
 
 /**
  * One pass over a request's raw headers. It collects what routing needs, spots what a proxy

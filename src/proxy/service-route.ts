@@ -34,8 +34,6 @@ export class ServiceRoute {
   readonly canaryHeaderName: string | null;
   readonly canaryHeaderValue: string;
   readonly retryAttempts: number;
-  /** Undici's own response timer is used when there is no request body to wait for. */
-  readonly responseTimeoutMs: number;
   readonly maxBodyBytes: number;
 
   constructor(runtime: ServiceRuntime, state: RoutingState, maxBodyBytes: number) {
@@ -57,7 +55,6 @@ export class ServiceRoute {
     this.canaryHeaderName = config.canaryHeader?.name ?? null;
     this.canaryHeaderValue = config.canaryHeader?.value ?? '';
     this.retryAttempts = config.retry.attempts;
-    this.responseTimeoutMs = config.timeouts.responseMs;
     this.maxBodyBytes = maxBodyBytes;
   }
 

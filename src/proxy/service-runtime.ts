@@ -2,6 +2,7 @@ import type { ServiceConfig, TargetConfig } from '../core/config-types.js';
 import { TrafficCounters } from '../core/traffic-counters.js';
 import { sameValue } from '../core/same-value.js';
 import type { Role, SlotName } from '../core/types.js';
+import { DeadlineQueue } from './deadline-queue.js';
 import { buildServiceErrorResponses, type ServiceErrorResponses } from './error-responses.js';
 import { RetryBudget } from './retry-budget.js';
 import { SlotPool } from './slot-pool.js';
@@ -29,6 +30,8 @@ export class ServiceRuntime {
   readonly errors: ServiceErrorResponses;
   /** Shared by every snapshot of the service, so a weight change does not refill it. */
   readonly retryBudget: RetryBudget;
+  /** Every request's response clock, under one timer (timeouts.response is the same for all). */
+  readonly responseDeadlines: DeadlineQueue;
   private readonly slotPools: Record<SlotName, SlotPool>;
   private readonly random: (() => number) | undefined;
 
@@ -43,6 +46,7 @@ export class ServiceRuntime {
     };
     this.retryBudget = previous?.retryBudget ?? new RetryBudget();
     this.errors = buildServiceErrorResponses(config.name);
+    this.responseDeadlines = new DeadlineQueue(config.timeouts.responseMs);
     this.slotPools = {
       blue: this.buildPool('blue', succession?.targets.blue ?? config.blue.targets, previous?.slot('blue').targets ?? []),
       green: this.buildPool('green', succession?.targets.green ?? config.green.targets, previous?.slot('green').targets ?? []),

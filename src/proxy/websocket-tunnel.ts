@@ -6,6 +6,7 @@ import { equalsLower } from './header-names.js';
 import { kClosing, type ClosingSocket } from './exchange.js';
 import { MAX_HEADER_FIELDS, type ListenerState, type SnapshotSource } from './request-handler.js';
 import { clientAddressOf, RequestHeaderScan } from './request-headers.js';
+import { adoptAbsoluteForm } from './request-target.js';
 import { forwardableResponseHeaders } from './response-headers.js';
 import type { ServiceRoute } from './service-route.js';
 import type { Target } from './target.js';
@@ -31,8 +32,12 @@ export function createUpgradeHandler(source: SnapshotSource, listener: ListenerS
     if ((socket as ClosingSocket)[kClosing] === true) return;
     if (listener.draining) return refuse(socket, GLOBAL_RESPONSES.unsupportedUpgrade);
     if (req.httpVersionMajor !== 1 || req.httpVersionMinor !== 1) return refuse(socket, GLOBAL_RESPONSES.unsupportedUpgrade);
-    const url = req.url as string;
-    if (url.charCodeAt(0) !== 47) return refuse(socket, GLOBAL_RESPONSES.absoluteForm);
+    let url = req.url as string;
+    if (url.charCodeAt(0) !== 47 /* / */) {
+      const refusal = adoptAbsoluteForm(req);
+      if (refusal !== null) return refuse(socket, refusal);
+      url = req.url as string;
+    }
     if (url.indexOf('#') !== -1) return refuse(socket, GLOBAL_RESPONSES.fragment);
     if (req.rawHeaders.length > 2 * MAX_HEADER_FIELDS) return refuse(socket, GLOBAL_RESPONSES.tooManyHeaders);
     scan.scan(req.rawHeaders);

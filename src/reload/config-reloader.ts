@@ -35,6 +35,9 @@ export interface LiveConfigTargets {
     reconfigure(services: readonly ServiceConfig[]): void;
     targetOverrides(service: string): Readonly<Partial<Record<SlotName, readonly TargetConfig[]>>>;
   };
+  /** Alarm evaluation: alarms, their windows and the metrics provider. */
+  analysis?: { reconfigure(config: ShiftproxyConfig): void };
+  admin?: { setToken(token: string): void };
 }
 
 export interface ConfigReloaderOptions {
@@ -124,9 +127,12 @@ export class ConfigReloader {
   }
 
   private apply(next: ShiftproxyConfig): void {
-    const { dataPlane, controller } = this.options.targets;
+    const { dataPlane, controller, analysis, admin } = this.options.targets;
     dataPlane.reconfigure(next.services, (service, slot) => controller.targetOverrides(service.name)[slot] ?? service[slot].targets);
+    // Before the controller: its next check must already see the new alarms.
+    analysis?.reconfigure(next);
     controller.reconfigure(next.services);
+    if (next.admin.token !== this.running.admin.token) admin?.setToken(next.admin.token);
   }
 
   private fail(result: ReloadResult, trigger: string, message: string): ReloadResult {

@@ -1,6 +1,6 @@
 import type { TargetConfig } from '../core/config-types.js';
 import type { SlotName } from '../core/types.js';
-import type { RolloutRecord } from './rollout-record.js';
+import type { FrozenWindow, RolloutRecord } from './rollout-record.js';
 
 /**
  * What the controller needs of the data plane: the routing it sets and the targets it swaps.
@@ -25,7 +25,8 @@ export interface SlotHealthPort {
 
 /** One analysis check's verdict, as the controller acts on it. */
 export interface AnalysisReport {
-  outcome: 'pass' | 'breach' | 'inconclusive';
+  /** `not-applicable`: no alarm could judge at this weight (each reads a role that takes no traffic); recorded, and it changes no count. */
+  outcome: 'pass' | 'breach' | 'inconclusive' | 'not-applicable';
   /** For a breach: roll back, unless every breached alarm asked to pause. */
   breachAction: 'rollback' | 'pause';
   /** One line naming the deciding alarm(s) and values, used as the rollback or pause reason. */
@@ -34,9 +35,12 @@ export interface AnalysisReport {
   alarm?: string;
   /** Every alarm's values, thresholds and verdict, kept in the rollout history. */
   detail: unknown;
+  /** Baselines this check froze, by alarm: they outlive the traffic they came from, so the record keeps them. */
+  baselines?: Record<string, FrozenWindow>;
 }
 
 /** Evaluates a service's alarms for a rollout; implemented by the analysis module. */
 export interface AnalysisPort {
-  evaluate(service: string, rollout: RolloutRecord): Promise<AnalysisReport>;
+  /** `now`: the rollout's wall-clock time, which its history's times are in. */
+  evaluate(service: string, rollout: RolloutRecord, now: number): Promise<AnalysisReport>;
 }

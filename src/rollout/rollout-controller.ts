@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { analysisChanges, type SettingChange } from '../config/config-diff.js';
 import type { RolloutConfig, ServiceConfig, ShiftproxyConfig, TargetConfig } from '../core/config-types.js';
 import type { Clock, TimerHandle } from '../core/clock.js';
 import { ConflictError, errorMessage, NotFoundError, ShiftError } from '../core/errors.js';
@@ -10,7 +11,7 @@ import { plannedDurationMs } from '../strategies/step-plan.js';
 import type { HookRunner } from './hook-runner.js';
 import type { AnalysisPort, AnalysisReport, RoutingPort, SlotHealthPort } from './ports.js';
 import { isActive, type RollbackCause, type RolloutRecord, type RolloutState } from './rollout-record.js';
-import { applyEvent, holdRemaining, noteRefusal, type RolloutEvent } from './state-machine.js';
+import { applyEvent, holdRemaining, noteRefusal, noteSettingsChange, type RolloutEvent } from './state-machine.js';
 
 export interface ControllerDeps {
   config: ShiftproxyConfig;
@@ -141,20 +142,41 @@ export class RolloutController {
   /**
    * A config reload (same services): targets, health and routing settings apply at once (the
    * configured targets are what a rollback restores); the `rollout` section applies to the next
-   * rollout, an active one keeps the settings it started with.
+   * rollout, except its `analysis`, which an active rollout takes from its next check (tuning an
+   * alarm must not need a new rollout) and records in its history.
    */
   reconfigure(services: readonly ServiceConfig[]): void {
     for (const config of services) {
       const entry = this.services.get(config.name);
       if (!entry) continue;
       if (isActive(entry.rollout)) {
-        entry.config = { ...config, rollout: entry.config.rollout };
+        const before = entry.config.rollout.analysis;
+        entry.config = { ...config, rollout: { ...entry.config.rollout, analysis: config.rollout.analysis } };
         entry.nextRollout = config.rollout;
+        const changes = analysisChanges(before, config.rollout.analysis);
+        if (changes.length > 0) this.analysisChanged(entry, changes, before.intervalMs !== config.rollout.analysis.intervalMs);
       } else {
         entry.config = config;
         entry.nextRollout = null;
       }
     }
+  }
+
+  private analysisChanged(entry: ServiceEntry, changes: SettingChange[], intervalChanged: boolean): void {
+    this.deps.logger.info({ service: entry.name, rollout: entry.rollout?.id, changes }, 'analysis settings changed for the running rollout');
+    // A new interval counts from now; alarms added to a rollout that had none start checking, and removing them all stops it.
+    if (intervalChanged) this.clearAnalysisTimer(entry);
+    this.schedule(entry, entry.rollout);
+    void this.enqueue(entry, async () => {
+      const record = entry.rollout;
+      if (!record || !isActive(record)) return;
+      await this.commit(entry, noteSettingsChange(record, changes, this.machineContext(entry))).catch((err) => this.onBackgroundError(entry, err));
+      // A hold that ended waiting for a passing check has none coming once the alarms are gone.
+      if (entry.holdDue && !this.gatedByAnalysis(entry) && isActive(entry.rollout)) {
+        entry.holdDue = false;
+        await this.transition(entry, { type: 'hold-elapsed' }).catch((err) => this.onBackgroundError(entry, err, { type: 'hold-elapsed' }));
+      }
+    });
   }
 
   /** The slots whose targets a rollout replaced (they win over the configured ones). */
@@ -238,13 +260,15 @@ export class RolloutController {
     });
   }
 
-  /** A person's command: pause, resume, promote or abort. */
-  command(service: string, type: 'pause' | 'resume' | 'promote' | 'abort'): Promise<RolloutRecord> {
+  /** A person's command: pause, resume, promote (`full`: skip the bake too) or abort. */
+  command(service: string, type: 'pause' | 'resume' | 'promote' | 'abort', options: { full?: boolean } = {}): Promise<RolloutRecord> {
     const entry = this.entry(service);
+    const event: RolloutEvent =
+      type === 'abort' ? { type, detail: 'aborted by a person' } : type === 'promote' ? { type, ...(options.full ? { full: true } : {}) } : { type };
     return this.enqueue(entry, async () => {
       if (!entry.rollout) throw new NotFoundError(`${service} has no rollout`);
       try {
-        return await this.transition(entry, type === 'abort' ? { type, detail: 'aborted by a person' } : { type });
+        return await this.transition(entry, event);
       } catch (err) {
         if (err instanceof ConflictError && entry.rollout) {
           const noted = noteRefusal(entry.rollout, type, err.message, this.machineContext(entry));
@@ -383,7 +407,8 @@ export class RolloutController {
         entry.holdDue = true;
         return;
       }
-      await this.transition(entry, { type: 'hold-elapsed' }).catch((err) => this.onBackgroundError(entry, err, { type: 'hold-elapsed' }));
+      const event: RolloutEvent = unjudgedHold(entry.rollout) ?? { type: 'hold-elapsed' };
+      await this.transition(entry, event).catch((err) => this.onBackgroundError(entry, err, event));
     });
   }
 
@@ -414,7 +439,7 @@ export class RolloutController {
     entry.analysisRunning = true;
     const rolloutId = record.id;
     void analysis
-      .evaluate(entry.name, record)
+      .evaluate(entry.name, record, this.now())
       .then(
         (report) => this.enqueue(entry, () => this.onAnalysisReport(entry, rolloutId, report)),
         (err) => this.deps.logger.error({ service: entry.name, err: errorMessage(err) }, 'analysis failed'),
@@ -435,10 +460,19 @@ export class RolloutController {
       inconclusive = 0;
     } else if (report.outcome === 'breach') {
       failures += 1;
-    } else {
+    } else if (report.outcome === 'inconclusive') {
       inconclusive += 1;
     }
-    const checked: RolloutEvent = { type: 'checked', consecutiveFailures: failures, consecutiveInconclusive: inconclusive, detail: report.detail };
+    // A check that could judge nothing (every alarm reads a role without traffic) changes no count.
+    const judged = report.outcome !== 'not-applicable';
+    const checked: RolloutEvent = {
+      type: 'checked',
+      consecutiveFailures: failures,
+      consecutiveInconclusive: inconclusive,
+      detail: report.detail,
+      ...(judged ? {} : { judged, summary: report.summary }),
+      ...(report.baselines ? { baselines: report.baselines } : {}),
+    };
     let decision: RolloutEvent | null = null;
     if (report.outcome === 'breach' && failures >= limits.failureLimit) {
       const detail = `alarm ${report.summary} (${failures} consecutive failed check${failures === 1 ? '' : 's'})`;
@@ -454,6 +488,10 @@ export class RolloutController {
     } else if (report.outcome === 'pass' && entry.holdDue) {
       entry.holdDue = false;
       decision = { type: 'hold-elapsed' };
+    } else if (!judged && entry.holdDue && record.state !== 'paused') {
+      // The hold ended on a check that was not a pass, and now nothing can be judged: a person decides.
+      entry.holdDue = false;
+      decision = { type: 'hold-unjudged', detail: `${holdName(record)} ended after a check that did not pass, and no alarm can judge now (${report.summary}); resume or promote to go on, abort to roll back` };
     }
     try {
       // The check and what it decides are saved together: a rollback takes effect in the same tick, with one write.
@@ -549,6 +587,24 @@ export class RolloutController {
     if (!entry) throw new NotFoundError(`unknown service "${service}"`);
     return entry;
   }
+}
+
+/**
+ * A hold whose every check could judge nothing (each alarm read a role without traffic) does not
+ * end by its timer at a weight where clients reach the canary: the rollout pauses for a person
+ * rather than advance unjudged, or roll a healthy canary back for lack of anything to compare.
+ * At 0% no client reaches the canary, so nothing there needs judging and the step ends as planned.
+ */
+function unjudgedHold(record: RolloutRecord): RolloutEvent | null {
+  const held = record.holdChecks;
+  if (!held || held.judged > 0 || held.unjudged === 0 || record.canaryWeight === 0) return null;
+  const why = held.lastUnjudged ? ` (${held.lastUnjudged})` : '';
+  return { type: 'hold-unjudged', detail: `${holdName(record)} ended without any alarm able to judge it${why}; resume or promote to go on, abort to roll back` };
+}
+
+function holdName(record: RolloutRecord): string {
+  if (record.state === 'baking') return `the bake at ${record.canaryWeight}%`;
+  return `step ${record.stepIndex + 1} (${record.canaryWeight}%)`;
 }
 
 /** The canary weight the data plane should apply for a rollout in this state. */

@@ -1,5 +1,5 @@
 import type { TargetConfig } from '../core/config-types.js';
-import type { SlotName } from '../core/types.js';
+import type { Role, SlotName } from '../core/types.js';
 import type { StepPlan } from '../strategies/step-plan.js';
 
 export type RolloutState = 'pending' | 'progressing' | 'paused' | 'baking' | 'promoted' | 'rolled_back';
@@ -11,6 +11,36 @@ export type RollbackCause = 'aborted' | 'alarm' | 'inconclusive' | 'unhealthy' |
 
 /** The webhook a rollout is waiting on, if any. */
 export type AwaitedHook = 'beforeAllowTraffic' | 'afterAllowTraffic';
+
+/**
+ * A role's last full alarm window from before its weight reached 0, kept to compare against
+ * while it takes no traffic (stable during the bake, the canary at 0%). Times are the
+ * rollout's wall-clock epoch milliseconds.
+ */
+export interface FrozenWindow {
+  role: Role;
+  slot: SlotName;
+  /** When the role's weight reached 0: the traffic this window closes. */
+  zeroAt: number;
+  /** The alarm's window, and the stretch the counts really cover (a sample's spacing more, at most). */
+  windowMs: number;
+  from: number;
+  to: number;
+  /** When the check that froze it ran. */
+  takenAt: number;
+  requests: number;
+  failures: number;
+  /** Kept only for latency alarms. */
+  latency?: { bounds: number[]; counts: number[] };
+}
+
+/** Analysis checks during the current step or bake: a hold in which none could judge anything does not end by its timer. */
+export interface HoldChecks {
+  judged: number;
+  unjudged: number;
+  /** Why the last unjudged check could not judge (each alarm's reason). */
+  lastUnjudged?: string;
+}
 
 export interface HistoryEntry {
   /** ISO timestamp. */
@@ -41,8 +71,11 @@ export interface RolloutRecord {
   holdRemainingMs?: number;
   /** While paused: the state to return to on `resume`. */
   pausedFrom?: 'progressing' | 'baking';
-  /** While paused: whether a person paused it, an alarm did, or a manual step is waiting. */
-  pauseKind?: 'user' | 'alarm' | 'manual-step';
+  /**
+   * While paused: whether a person paused it, an alarm did, a manual step is waiting, or a hold
+   * ended with no alarm able to judge it (`unjudged`: resume or promote goes on, abort rolls back).
+   */
+  pauseKind?: 'user' | 'alarm' | 'manual-step' | 'unjudged';
   /** A webhook being awaited: the rollout does not move until it answers. */
   awaiting?: AwaitedHook;
   /** Set by `promote`: after the afterAllowTraffic hook, go straight to promoted (no bake). */
@@ -51,6 +84,10 @@ export interface RolloutRecord {
   /** Consecutive failed and inconclusive analysis checks (kept across restarts). */
   consecutiveFailures: number;
   consecutiveInconclusive: number;
+  /** Frozen windows by alarm name, for `relativeTo` alarms while one role takes no traffic. */
+  baselines?: Record<string, FrozenWindow>;
+  /** Checks of the current hold, by whether they could judge anything. */
+  holdChecks?: HoldChecks;
   /** Targets the start request gave the new slot, if any. */
   targets?: TargetConfig[];
   startedAt: number;

@@ -1,6 +1,6 @@
 import type { RolloutRecord } from './rollout-record.js';
 
-/** A rollout as the admin API and the CLI show it (DESIGN.md's rollout object, plus a few helpful extras). */
+/** A rollout as the admin API and the CLI show it (docs/design.md's rollout object, plus a few helpful extras). */
 export interface RolloutView {
   id: string;
   service: string;

@@ -1,19 +1,31 @@
 import { ConflictError } from '../core/errors.js';
 import type { PlanStep } from '../strategies/step-plan.js';
-import type { AwaitedHook, HistoryEntry, RollbackCause, RolloutRecord, RolloutState } from './rollout-record.js';
+import type { AwaitedHook, FrozenWindow, HistoryEntry, RollbackCause, RolloutRecord, RolloutState } from './rollout-record.js';
 
 /** What can happen to a rollout: people's commands and the controller's own observations. */
 export type RolloutEvent =
   | { type: 'pause' }
   | { type: 'resume' }
-  | { type: 'promote' }
+  | { type: 'promote'; full?: boolean }
   | { type: 'abort'; detail?: string }
   | { type: 'hook-passed'; hook: AwaitedHook }
   | { type: 'hook-failed'; hook: AwaitedHook; detail: string }
   | { type: 'hold-elapsed' }
   | { type: 'rollback'; cause: Exclude<RollbackCause, 'aborted' | 'hook'>; detail: string; alarm?: string }
   | { type: 'alarm-pause'; detail: string; alarm?: string }
-  | { type: 'checked'; consecutiveFailures: number; consecutiveInconclusive: number; detail: unknown };
+  | { type: 'hold-unjudged'; detail: string }
+  | {
+      type: 'checked';
+      consecutiveFailures: number;
+      consecutiveInconclusive: number;
+      detail: unknown;
+      /** False when no alarm could judge anything at this weight (default true). */
+      judged?: boolean;
+      /** For an unjudged check: each alarm's reason. */
+      summary?: string;
+      /** Baselines the check froze, by alarm. */
+      baselines?: Record<string, FrozenWindow>;
+    };
 
 export type RolloutEventType = RolloutEvent['type'];
 
@@ -30,9 +42,9 @@ export interface MachineContext {
  */
 export const TRANSITIONS: Readonly<Record<RolloutState, readonly RolloutEventType[]>> = {
   pending: ['abort', 'hook-passed', 'hook-failed', 'rollback'],
-  progressing: ['pause', 'promote', 'abort', 'hook-passed', 'hook-failed', 'hold-elapsed', 'rollback', 'alarm-pause', 'checked'],
+  progressing: ['pause', 'promote', 'abort', 'hook-passed', 'hook-failed', 'hold-elapsed', 'hold-unjudged', 'rollback', 'alarm-pause', 'checked'],
   paused: ['pause', 'resume', 'promote', 'abort', 'rollback', 'alarm-pause', 'checked'],
-  baking: ['pause', 'promote', 'abort', 'hold-elapsed', 'rollback', 'alarm-pause', 'checked'],
+  baking: ['pause', 'promote', 'abort', 'hold-elapsed', 'hold-unjudged', 'rollback', 'alarm-pause', 'checked'],
   promoted: [],
   rolled_back: [],
 };
@@ -73,7 +85,7 @@ export function applyEvent(record: RolloutRecord, event: RolloutEvent, ctx: Mach
     case 'resume':
       return resume(next, ctx);
     case 'promote':
-      return promote(next, ctx);
+      return promote(next, ctx, event.full === true);
     case 'abort':
       return rollBack(next, ctx, 'aborted', event.detail ?? 'aborted by a person');
     case 'rollback':
@@ -87,11 +99,28 @@ export function applyEvent(record: RolloutRecord, event: RolloutEvent, ctx: Mach
       if (next.awaiting) throw new ConflictError(`waiting for the ${next.awaiting} hook`);
       if (next.state === 'baking') return finish(next, ctx, 'bake time elapsed');
       return enterStep(next, next.stepIndex + 1, ctx);
-    case 'checked':
+    case 'hold-unjudged':
+      // The hold is over: it needs a person, not a timer, so nothing of it is kept to resume.
+      if (next.awaiting) throw new ConflictError(`waiting for the ${next.awaiting} hook`);
+      next.pausedFrom = next.state === 'baking' ? 'baking' : 'progressing';
+      next.state = 'paused';
+      next.pauseKind = 'unjudged';
+      next.pausedAt = ctx.now;
+      delete next.holdRemainingMs;
+      next.reason = event.detail;
+      return record_(next, ctx, 'paused', event.detail);
+    case 'checked': {
       next.consecutiveFailures = event.consecutiveFailures;
       next.consecutiveInconclusive = event.consecutiveInconclusive;
+      const held = next.holdChecks ?? { judged: 0, unjudged: 0 };
+      next.holdChecks =
+        event.judged === false
+          ? { judged: held.judged, unjudged: held.unjudged + 1, ...(event.summary !== undefined ? { lastUnjudged: event.summary } : {}) }
+          : { ...held, judged: held.judged + 1 };
+      if (event.baselines) next.baselines = { ...next.baselines, ...event.baselines };
       trimAnalysisHistory(next);
       return record_(next, ctx, 'analysis', event.detail);
+    }
   }
 }
 
@@ -125,6 +154,7 @@ function pause(next: RolloutRecord, ctx: MachineContext, kind: 'user' | 'alarm',
 
 function resume(next: RolloutRecord, ctx: MachineContext): RolloutRecord {
   const wasManualStep = next.pauseKind === 'manual-step';
+  const wasUnjudged = next.pauseKind === 'unjudged';
   next.pausedMs += next.pausedAt !== undefined ? Math.max(0, ctx.now - next.pausedAt) : 0;
   next.state = next.pausedFrom ?? 'progressing';
   const remaining = next.holdRemainingMs;
@@ -137,17 +167,28 @@ function resume(next: RolloutRecord, ctx: MachineContext): RolloutRecord {
     record_(next, ctx, 'resumed', 'manual step released');
     return enterStep(next, next.stepIndex + 1, ctx);
   }
+  if (wasUnjudged) {
+    record_(next, ctx, 'resumed', 'released by a person without a judged check');
+    return next.state === 'baking' ? finish(next, ctx, 'bake time elapsed; released by a person') : enterStep(next, next.stepIndex + 1, ctx);
+  }
   const hold = currentHold(next);
   // Restart the clock so exactly the remaining part of the interrupted hold is left.
   next.holdStartedAt = typeof hold === 'number' && remaining !== undefined ? ctx.now - (hold - remaining) : ctx.now;
   return record_(next, ctx, 'resumed', null);
 }
 
-function promote(next: RolloutRecord, ctx: MachineContext): RolloutRecord {
+/**
+ * `promote` moves to the next safeguard, never past one unasked: with steps left it jumps to 100%
+ * and the bake still watches the alarms at full traffic (a breach there still rolls back);
+ * already at 100% (baking, or waiting for the afterAllowTraffic hook) it ends the bake. `full`
+ * skips the bake in one go. The afterAllowTraffic hook is a gate, so it is never skipped.
+ */
+function promote(next: RolloutRecord, ctx: MachineContext, full: boolean): RolloutRecord {
   if (next.awaiting === 'afterAllowTraffic') {
     next.promoteRequested = true;
-    return record_(next, ctx, 'promote-requested', 'promotion follows the afterAllowTraffic hook');
+    return record_(next, ctx, 'promote-requested', 'promotion follows the afterAllowTraffic hook, without the bake');
   }
+  const atFull = next.state === 'baking' || next.pausedFrom === 'baking';
   if (next.state === 'paused') {
     next.pausedMs += next.pausedAt !== undefined ? Math.max(0, ctx.now - next.pausedAt) : 0;
     delete next.pausedFrom;
@@ -155,11 +196,17 @@ function promote(next: RolloutRecord, ctx: MachineContext): RolloutRecord {
     delete next.pausedAt;
     delete next.holdRemainingMs;
   }
-  next.promoteRequested = true;
+  let detail: string;
+  if (atFull) detail = 'promoted by a person: bake ended early';
+  else if (full) detail = 'promoted by a person: remaining steps and bake skipped';
+  else if (next.plan.bakeTimeMs === 0) detail = 'promoted by a person: remaining steps skipped (no bake configured)';
+  else detail = 'promoted by a person: remaining steps skipped; the bake still watches the alarms';
+  if (atFull || full || next.plan.bakeTimeMs === 0) next.promoteRequested = true;
   next.stepIndex = next.plan.steps.length - 1;
   next.state = 'progressing';
   next.canaryWeight = 100;
-  record_(next, ctx, 'promote', 'promoted by a person: remaining steps and bake skipped');
+  next.reason = null;
+  record_(next, ctx, 'promote', detail);
   return reachFull(next, ctx);
 }
 
@@ -185,6 +232,7 @@ function enterStep(next: RolloutRecord, index: number, ctx: MachineContext): Rol
     next.canaryWeight = step.weight;
     next.holdStartedAt = ctx.now;
     next.reason = null;
+    delete next.holdChecks;
     record_(next, ctx, 'step', { step: i + 1, of: steps.length, weight: step.weight, hold: step.hold });
     if (step.hold === 'manual') {
       next.state = 'paused';
@@ -212,6 +260,7 @@ function afterFull(next: RolloutRecord, ctx: MachineContext): RolloutRecord {
   if (next.promoteRequested || next.plan.bakeTimeMs === 0) return finish(next, ctx, next.promoteRequested ? 'promoted by a person' : 'all steps done');
   next.state = 'baking';
   next.holdStartedAt = ctx.now;
+  delete next.holdChecks;
   return record_(next, ctx, 'baking', { bakeTimeMs: next.plan.bakeTimeMs });
 }
 
@@ -261,6 +310,14 @@ export function noteRefusal(record: RolloutRecord, command: string, reason: stri
   const detail = last?.detail as { command?: string } | undefined;
   if (last?.event === 'refused' && detail?.command === command) return null;
   return record_({ ...record, history: [...record.history] }, ctx, 'refused', { command, reason });
+}
+
+/**
+ * Settings a config reload changed under a running rollout (its analysis applies from the next
+ * check), kept in its history with what changed from what to what. The state does not change.
+ */
+export function noteSettingsChange(record: RolloutRecord, changes: readonly unknown[], ctx: MachineContext): RolloutRecord {
+  return record_({ ...record, history: [...record.history], updatedAt: ctx.now }, ctx, 'analysis-changed', { changes });
 }
 
 function note(next: RolloutRecord, ctx: MachineContext, event: string, detail: unknown): RolloutRecord {

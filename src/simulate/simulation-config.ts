@@ -10,13 +10,14 @@ export interface SimulationAdjustments {
  * The config a simulation runs: the chosen service alone (matching every request), its slots pointed at the fake
  * backends, everything on loopback with a throwaway state file, the builtin metrics provider.
  * Webhooks would call real systems and PromQL alarms need a Prometheus that scrapes this
- * throwaway proxy, so both are left out (and reported).
+ * throwaway proxy, so both are left out (and reported). `speed` is the simulation clock's.
  */
 export function simulationConfig(
   config: ShiftproxyConfig,
   service: ServiceConfig,
   backends: { blue: string; green: string },
   statePath: string,
+  speed = 1,
 ): { config: ShiftproxyConfig; adjustments: SimulationAdjustments } {
   const hooks = service.rollout.hooks;
   const hooksSkipped = (['beforeAllowTraffic', 'afterAllowTraffic', 'onEvent'] as const).filter((h) => hooks[h] !== undefined);
@@ -30,6 +31,10 @@ export function simulationConfig(
     retry: { attempts: 0 },
   };
   delete simulated.testListen;
+  // Health checks run on the simulation's fast clock, but a probe's answer takes real time: a
+  // 2 s probe timeout would be 33 ms at 60x and fail on any busy machine. Its timeout stays the
+  // configured length of real time; how often probes run still follows the schedule's clock.
+  if (simulated.healthCheck) simulated.healthCheck.timeoutMs *= speed;
   simulated.rollout.hooks = { timeoutMs: hooks.timeoutMs };
   simulated.rollout.analysis.alarms = simulated.rollout.analysis.alarms.filter((a) => a.promql === undefined);
   return {

@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { alarmCoverage } from '../analysis/alarm-coverage.js';
 import { ScaledClock } from '../core/clock.js';
 import type { AlarmConfig, ServiceConfig, ShiftproxyConfig } from '../core/config-types.js';
 import { BadRequestError } from '../core/errors.js';
@@ -40,7 +41,7 @@ export interface SimulationProgress {
   canaryErrorRate: number | null;
 }
 
-/** The JSON a simulation prints (DESIGN.md's shape), plus what the report draws. */
+/** The JSON a simulation prints (docs/design.md's shape), plus what the report draws. */
 export interface SimulationResult {
   outcome: 'promoted' | 'rolled_back';
   reason: string | null;
@@ -86,13 +87,13 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
   const green = new FakeBackend('green', seededRandom(seed + 1));
   await Promise.all([blue.start(), green.start()]);
   const stateDir = mkdtempSync(join(tmpdir(), 'shiftproxy-simulate-'));
-  const { config, adjustments } = simulationConfig(options.config, userService, { blue: blue.url, green: green.url }, join(stateDir, 'state.json'));
+  const { config, adjustments } = simulationConfig(options.config, userService, { blue: blue.url, green: green.url }, join(stateDir, 'state.json'), options.speed);
   const service = config.services[0]!;
   const from = service.live;
   const to = otherSlot(from);
   const backends: Record<SlotName, FakeBackend> = { blue, green };
   const plan = compileStrategy(service.rollout);
-  const notes = thinWindowNotes(service.rollout.analysis, plan, options.speed, options.rps);
+  const notes = simulationWarnings(service, options.speed, options.rps);
 
   let running: RunningShiftproxy | undefined;
   let load: SyntheticLoad | undefined;
@@ -103,9 +104,15 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
     const slowestAnswerMs = Math.max(options.failCanary?.latencyMs ?? 0, options.failStable?.latencyMs ?? 0);
     load = new SyntheticLoad(proxyUrl, options.rps, slowestAnswerMs);
 
-    // Let stable build some history before the rollout starts, as in production.
+    // Let stable build a full window of history before the rollout starts, as in production: a
+    // schedule that reaches 100% at once compares the canary with stable's window from before it.
+    // A stable fault from the start is stable's steady state, so it is there in that history too.
+    if (options.failStable && options.failStable.afterMs === 0) {
+      backends[from].faults.errorRate = options.failStable.errorRate;
+      backends[from].faults.latencyMs = options.failStable.latencyMs;
+    }
     const largestWindow = Math.max(0, ...service.rollout.analysis.alarms.map((a) => a.windowMs));
-    await sleep(Math.min(3000, Math.max(500, clock.toRealMs(largestWindow))));
+    await sleep(Math.max(500, clock.toRealMs(largestWindow * 1.1)));
 
     const controller = running.controller;
     const dataPlane = running.dataPlane;
@@ -155,6 +162,9 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
           resolve({ record: current, at: elapsed() });
         } else if (current.state === 'paused' && current.pauseKind === 'manual-step' && previous?.pauseKind !== 'manual-step') {
           notes.push(`the manual step at ${current.canaryWeight}% was released automatically after one analysis interval`);
+          clock.setTimeout(() => void controller.command(service.name, 'resume').catch(() => undefined), service.rollout.analysis.intervalMs);
+        } else if (current.state === 'paused' && current.pauseKind === 'unjudged' && previous?.pauseKind !== 'unjudged') {
+          notes.push(`${current.reason ?? 'a hold ended without any alarm able to judge it'}: run pauses here for a person; the simulation resumed it after one analysis interval`);
           clock.setTimeout(() => void controller.command(service.name, 'resume').catch(() => undefined), service.rollout.analysis.intervalMs);
         } else if (current.state === 'paused' && current.pauseKind === 'alarm' && previous?.state !== 'paused') {
           notes.push('an alarm paused the rollout (onBreach: pause); the simulation treats the pause as an abort');
@@ -215,6 +225,16 @@ export function serviceToSimulate(config: ShiftproxyConfig, name: string | undef
   const service = name === undefined ? config.services[0] : config.services.find((s) => s.name === name);
   if (!service) throw new BadRequestError(`no service named "${name}" in the config`);
   return service;
+}
+
+/**
+ * What to warn about before a simulation runs: windows too thin at this speed and rate, and
+ * alarms that can never decide somewhere in the schedule (PromQL alarms are not simulated).
+ */
+export function simulationWarnings(service: ServiceConfig, speed: number, rps: number): string[] {
+  const analysis = { ...service.rollout.analysis, alarms: service.rollout.analysis.alarms.filter((a) => a.promql === undefined) };
+  const plan = compileStrategy(service.rollout);
+  return [...alarmCoverage(plan, analysis, { manualHoldMs: analysis.intervalMs }).warnings, ...thinWindowNotes(analysis, plan, speed, rps)];
 }
 
 /** The speed to run a service's simulation at when none was given (see defaultSpeed). */

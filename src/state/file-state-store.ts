@@ -2,6 +2,7 @@ import { constants } from 'node:fs';
 import { mkdir, open, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { errorMessage, ShiftError } from '../core/errors.js';
+import { StateLock } from './state-lock.js';
 import type { PersistedState, StateStore } from './state-store.js';
 
 export class StateError extends ShiftError {
@@ -15,17 +16,17 @@ export class StateError extends ShiftError {
  * Rollout state in one JSON file. Every save goes to a temporary file in the same folder,
  * is fsynced, renamed over the old one and the folder fsynced, so after a crash (even during
  * a write) the file holds either the old state or the new one, never a mix or nothing. A lock
- * file keeps a second process from writing the same state.
+ * the kernel releases when its holder dies (state-lock.ts) keeps a second process from writing
+ * the same state.
  */
 export class FileStateStore implements StateStore {
   readonly path: string;
-  private readonly lockPath: string;
+  private readonly lock: StateLock;
   private queue: Promise<void> = Promise.resolve();
-  private locked = false;
 
   constructor(path: string) {
     this.path = path;
-    this.lockPath = `${path}.lock`;
+    this.lock = new StateLock(`${path}.lock`, path);
   }
 
   describe(): string {
@@ -38,7 +39,7 @@ export class FileStateStore implements StateStore {
     } catch (err) {
       throw new StateError(`cannot create the state folder ${dirname(this.path)}: ${errorMessage(err)}`, err);
     }
-    await this.takeLock();
+    this.lock.acquire();
     try {
       // Fail at start, not at the first transition, when the folder is not writable.
       const probe = this.tempPath('probe');
@@ -52,10 +53,7 @@ export class FileStateStore implements StateStore {
 
   async close(): Promise<void> {
     await this.queue.catch(() => undefined);
-    if (this.locked) {
-      this.locked = false;
-      await rm(this.lockPath, { force: true });
-    }
+    this.lock.release();
   }
 
   async load(): Promise<PersistedState | null> {
@@ -104,29 +102,6 @@ export class FileStateStore implements StateStore {
   private tempPath(kind: string): string {
     return join(dirname(this.path), `.${basename(this.path)}.${kind}-${process.pid}`);
   }
-
-  private async takeLock(): Promise<void> {
-    for (let attempt = 0; attempt < 2; attempt++) {
-      try {
-        const handle = await open(this.lockPath, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600);
-        await handle.writeFile(`${process.pid}\n`);
-        await handle.close();
-        this.locked = true;
-        return;
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') {
-          throw new StateError(`cannot lock the state file ${this.path}: ${errorMessage(err)}`, err);
-        }
-        const holder = Number((await readFile(this.lockPath, 'utf8').catch(() => '')).trim());
-        if (Number.isInteger(holder) && holder > 0 && holder !== process.pid && isAlive(holder)) {
-          throw new StateError(`another shiftproxy (pid ${holder}) is using the state file ${this.path}`);
-        }
-        // The holder is gone (a crash): the lock is stale.
-        await rm(this.lockPath, { force: true });
-      }
-    }
-    throw new StateError(`cannot lock the state file ${this.path}`);
-  }
 }
 
 function corrupt(path: string, why: string): StateError {
@@ -160,14 +135,5 @@ async function syncFolder(folder: string): Promise<void> {
     await handle.sync();
   } finally {
     await handle.close();
-  }
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
 }

@@ -42,3 +42,11 @@ export function resolvePreset(name: string): PresetSettings | undefined {
 function normaliseMinutes(name: string): string {
   return name.toLowerCase().replace(/minutes?$/, 'minute');
 }
+
+/** The refusal for a name that is no preset, listing the ones there are. */
+export function unknownPresetMessage(name: string): string {
+  return (
+    `unknown preset "${name}"; valid presets: ${CODEDEPLOY_PRESETS.map((preset) => preset.name).join(', ')} ` +
+    '(also as AWS spells them, e.g. CodeDeployDefault.ECSCanary10Percent5Minutes)'
+  );
+}

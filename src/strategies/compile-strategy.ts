@@ -1,6 +1,6 @@
 import type { RolloutConfig, StrategyName } from '../core/config-types.js';
 import { BadRequestError } from '../core/errors.js';
-import { resolvePreset } from './codedeploy-presets.js';
+import { resolvePreset, unknownPresetMessage } from './codedeploy-presets.js';
 import type { PlanStep, StepPlan } from './step-plan.js';
 
 /** What a person may change for one rollout when starting it. */
@@ -64,7 +64,7 @@ export function linearSteps(step: number, intervalMs: number): PlanStep[] {
 
 function resolvePresetOrFail(name: string) {
   const preset = resolvePreset(name);
-  if (!preset) throw new BadRequestError(`unknown preset "${name}"`);
+  if (!preset) throw new BadRequestError(unknownPresetMessage(name));
   return preset;
 }
 

@@ -4,10 +4,12 @@ import { describe, expect, it } from 'vitest';
 import { chromiumMissing, launchChromium } from '../helpers/chromium.js';
 import { runCli, writeTempConfig } from '../helpers/cli-process.js';
 
-// A 10%-then-30% canary with a 1-minute bake: 3 minutes of schedule, 6 seconds at 30x. The
-// alarm must see its 20 requests by the 3rd check of a step (30s of schedule, one real second),
-// or three inconclusive checks roll back a good canary: at 600 real requests/s the 10% step
-// brings about 60 by then, three times the need, so a loaded machine still leaves enough.
+// A 10%-then-30% canary with a 1-minute bake: 3 minutes of schedule, 6 seconds at 30x. The load
+// is real, so a busy machine sends fewer requests per second of schedule than the 600 asked for
+// (a loaded run has managed 70). The alarm is sized so that this delays a verdict rather than
+// changes it: 5 canary requests decide a check (the 10% step gets them from 25 real requests a
+// second), and only 10 inconclusive checks in a row (100 s of schedule) would roll back. With
+// no fault the outcome is promotion; with 20% errors, two failed checks in a row come first.
 const config = writeTempConfig(`
 listen: 0.0.0.0:8080
 admin: { listen: 127.0.0.1:9090 }
@@ -24,8 +26,9 @@ services:
       analysis:
         interval: 10s
         failureLimit: 2
+        inconclusiveLimit: 10
         alarms:
-          - { name: canary-errors, metric: error_rate, role: canary, window: 1m, max: 0.05, minRequests: 20 }
+          - { name: canary-errors, metric: error_rate, role: canary, window: 1m, max: 0.05, minRequests: 5 }
 `);
 
 interface SimulationJson {
@@ -93,10 +96,12 @@ describe('shiftproxy simulate', () => {
     expect(result.outcome).toBe('rolled_back');
     expect(result.alarm).toBe('canary-errors');
     expect(result.reason).toMatch(/canary-errors: error_rate = .* > max 0\.05/);
-    // Faults start at 30s; two failed checks 10s apart cannot come sooner than the second one.
+    // Faults start at 30s; two failed checks 10s apart cannot come sooner than the second one,
+    // and the rollback came before the schedule's end (promotion at 180s). How soon within
+    // that depends on how much real load the machine could send.
     expect(result.decidedAtMs).toBeGreaterThan(30_000);
+    expect(result.decidedAtMs).toBeLessThan(180_000);
     expect(result.timeToRollbackMs).toBeGreaterThan(0);
-    expect(result.timeToRollbackMs).toBeLessThan(120_000);
     expect(result.exposure.canaryRequests).toBeGreaterThan(0);
     expect(result.exposure.canaryErrors).toBeGreaterThan(0);
     expect(result.exposure.canaryErrors).toBeLessThan(result.exposure.canaryRequests);
@@ -118,6 +123,41 @@ describe('shiftproxy simulate', () => {
     expect(run.stdout).toContain('not simulated');
     expect(run.stdout).toContain('hook beforeAllowTraffic');
     expect(run.stdout).toMatch(/outcome\s+promoted/);
+  });
+
+  it('bakes a comparison with stable against its frozen baseline and promotes; warns first about an alarm that can never decide', async () => {
+    // The README's headline alarms on a shorter schedule (10% for 1m, a 1m bake), plus a stable alarm the bake cannot judge.
+    const headline = writeTempConfig(`
+services:
+  - name: checkout
+    blue:  { targets: [ { url: "http://127.0.0.1:9001" } ] }
+    green: { targets: [ { url: "http://127.0.0.1:9002" } ] }
+    rollout:
+      strategy: canary
+      canary: { weight: 10, interval: 1m }
+      bakeTime: 1m
+      analysis:
+        interval: 10s
+        alarms:
+          - { name: canary-errors, metric: error_rate, role: canary, window: 1m, max: 0.05, minRequests: 20 }
+          - { name: worse-than-stable, metric: error_rate, relativeTo: stable, maxRatio: 2, confidence: 0.95 }
+          - { name: canary-p99, metric: latency_p99, role: canary, window: 1m, max: 0.5 }
+          - { name: stable-errors, metric: error_rate, role: stable, window: 1m, max: 0.05 }
+`);
+    const run = await runCli(['simulate', '-c', headline, '--speed', '30', '--rps', '600', '--seed', '3', '--json', '--expect', 'promoted']);
+    type Check = { alarm: string; verdict: string; reason: string };
+    const result = JSON.parse(run.stdout) as Omit<SimulationJson, 'history'> & { history: { event: string; canaryWeight: number; detail?: { alarms?: Check[] } }[] };
+    expect(result.outcome, result.reason ?? '').toBe('promoted');
+    expect(run.code).toBe(0);
+    expect(run.stderr).toContain('warning: the bake (100%, 1m): stable-errors can never be evaluated: stable takes no traffic at 100%\n');
+    const bake = result.history.filter((h) => h.event === 'analysis' && h.canaryWeight === 100).slice(1);
+    expect(bake.length).toBeGreaterThanOrEqual(3);
+    for (const check of bake) {
+      const byAlarm = Object.fromEntries((check.detail?.alarms ?? []).map((a: Check) => [a.alarm, a]));
+      expect(byAlarm['worse-than-stable']?.verdict).toBe('pass');
+      expect(byAlarm['worse-than-stable']?.reason).toContain("(stable is a frozen baseline: its last full 1m window before its weight reached 0, ");
+      expect(byAlarm['stable-errors']).toMatchObject({ verdict: 'not-applicable', reason: 'not applicable: stable takes no traffic at 100%' });
+    }
   });
 
   it('refuses bad arguments with exit 1 and a clear message', async () => {

@@ -21,8 +21,8 @@ export function loadText(text: string, options: ParseOptions = {}): ShiftproxyCo
   return parseConfigText(text, { env: {}, ...options });
 }
 
-/** The problem lines a user would see for this text; fails the test when the text is accepted. */
-export function problemsOf(text: string, env: NodeJS.ProcessEnv = {}): readonly string[] {
+/** The problem lines a user would see for this text, each ending with its YAML location; fails the test when the text is accepted. */
+export function locatedProblemsOf(text: string, env: NodeJS.ProcessEnv = {}): readonly string[] {
   try {
     parseConfigText(text, { env });
   } catch (err) {
@@ -30,4 +30,15 @@ export function problemsOf(text: string, env: NodeJS.ProcessEnv = {}): readonly 
     throw err;
   }
   throw new Error(`expected the config to be rejected, but it loaded:\n${text}`);
+}
+
+// A problem's place ends its first line (an excerpt may follow on lines of its own).
+const LOCATION = / \(line \d+, column \d+\)$/m;
+
+/**
+ * The problem lines without their trailing ` (line L, column C)`: what schema tests compare
+ * (path and message); where each problem is placed is tested with locatedProblemsOf.
+ */
+export function problemsOf(text: string, env: NodeJS.ProcessEnv = {}): readonly string[] {
+  return locatedProblemsOf(text, env).map((line) => line.replace(LOCATION, ''));
 }

@@ -4,6 +4,7 @@ import { createLogger, type Logger } from '../../src/core/logger.js';
 import type { HealthRegistry } from '../../src/health/health-registry.js';
 import { DataPlane } from '../../src/proxy/data-plane.js';
 import { buildConfig } from './proxy-harness.js';
+import { until, WAIT_MS } from './wait-for.js';
 
 /** A pino logger whose lines land in `lines`, parsed. */
 export function captureLogger(): { logger: Logger; lines: Record<string, unknown>[] } {
@@ -30,7 +31,7 @@ export function dataPlaneFor(service: { blue: string[]; green: string[]; [key: s
 }
 
 /** Waits, in real time, until no probe is running: results of the probes a clock move started are in. */
-export async function settleProbes(registry: HealthRegistry, timeoutMs = 3000): Promise<void> {
+export async function settleProbes(registry: HealthRegistry, timeoutMs = WAIT_MS): Promise<void> {
   const deadline = performance.now() + timeoutMs;
   while (registry.probesInFlight() > 0) {
     if (performance.now() > deadline) throw new Error(`probes still running after ${timeoutMs} ms`);
@@ -46,13 +47,4 @@ export async function tick(clock: VirtualClock, registry: HealthRegistry, ms: nu
   await settleProbes(registry);
 }
 
-/** Polls `check` in real time until it holds. */
-export async function until(check: () => boolean, what: string, timeoutMs = 3000): Promise<void> {
-  const deadline = performance.now() + timeoutMs;
-  while (!check()) {
-    if (performance.now() > deadline) throw new Error(`timed out waiting for: ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 2));
-  }
-}
-
-export { VirtualClock };
+export { until, VirtualClock };

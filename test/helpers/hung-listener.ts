@@ -23,13 +23,21 @@ export class HungListener {
       child.stdout?.once('data', (d: Buffer) => resolve(Number(String(d).trim())));
     });
     process.kill(child.pid as number, 'SIGSTOP');
-    // Two complete handshakes fill a backlog of 1; a few more make sure the queue stays full.
-    for (let i = 0; i < 4; i++) {
-      const socket = connect(this.port, '127.0.0.1');
-      socket.on('error', () => undefined);
-      this.fillers.push(socket);
-    }
-    await new Promise((r) => setTimeout(r, 100));
+    // Two complete handshakes fill a backlog of 1 (the kernel queues backlog + 1); the others
+    // stay half-open, their SYNs dropped. Ready once the two are in the queue.
+    let queued = 0;
+    const full = new Promise<void>((resolve) => {
+      for (let i = 0; i < 4; i++) {
+        const socket = connect(this.port, '127.0.0.1');
+        socket.on('error', () => undefined);
+        socket.once('connect', () => {
+          queued += 1;
+          if (queued === 2) resolve();
+        });
+        this.fillers.push(socket);
+      }
+    });
+    await full;
     return `http://127.0.0.1:${this.port}`;
   }
 

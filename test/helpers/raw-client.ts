@@ -1,4 +1,5 @@
 import { connect, type Socket } from 'node:net';
+import { WAIT_MS } from './wait-for.js';
 
 export interface RawResponse {
   raw: string;
@@ -12,48 +13,58 @@ export interface RawResponse {
 }
 
 /**
- * Harness H2: sends exact bytes and collects everything the server answers until it closes
- * the connection or goes quiet for `idleMs` after answering (`firstByteWaitMs` before it).
+ * Sends exact bytes and collects what the server answers until the expected number of complete,
+ * length-delimited answers (`responses`, default 1) is in, or the server closes the connection.
+ * With `responses: Infinity` it waits for the close: the way to see everything a server that
+ * ends the exchange sends. Nothing is decided by a quiet period; `timeoutMs` only fails the test.
  */
 export function rawRequest(
   port: number,
   bytes: string | Buffer,
-  options: { idleMs?: number; firstByteWaitMs?: number; host?: string; responses?: number } = {},
+  options: { host?: string; responses?: number; timeoutMs?: number } = {},
 ): Promise<RawResponse> {
+  const expected = options.responses ?? 1;
+  const timeoutMs = options.timeoutMs ?? WAIT_MS;
   return new Promise((resolve, reject) => {
     const socket = connect(port, options.host ?? '127.0.0.1');
     const chunks: Buffer[] = [];
-    let timer: NodeJS.Timeout | undefined;
     let sentAt = 0;
     let firstByteMs = Infinity;
-    const done = (closed: boolean) => {
+    let settled = false;
+    const text = () => Buffer.concat(chunks).toString('latin1');
+    const finish = (closed: boolean) => {
+      if (settled) return;
+      settled = true;
       clearTimeout(timer);
       socket.destroy();
-      resolve({ ...parseRaw(Buffer.concat(chunks).toString('latin1'), closed), firstByteMs });
+      resolve({ ...parseRaw(text(), closed), firstByteMs });
     };
-    const arm = () => {
-      clearTimeout(timer);
-      const wait = chunks.length === 0 ? (options.firstByteWaitMs ?? 3000) : (options.idleMs ?? 1000);
-      timer = setTimeout(() => done(false), wait);
-    };
+    const timer = setTimeout(() => {
+      if (settled) return;
+      settled = true;
+      socket.destroy();
+      const wanted = expected === Infinity ? 'the server to close the connection' : `${expected} complete answer(s)`;
+      reject(new Error(`raw request: waited ${timeoutMs} ms for ${wanted}; received ${JSON.stringify(text().slice(0, 500))}`));
+    }, timeoutMs);
     socket.on('connect', () => {
       sentAt = performance.now();
       socket.write(bytes);
-      arm();
     });
     const isHead = Buffer.from(bytes).subarray(0, 5).toString('latin1') === 'HEAD ';
     socket.on('data', (chunk) => {
       if (chunks.length === 0) firstByteMs = performance.now() - sentAt;
       chunks.push(chunk);
-      // Done as soon as the expected number of complete, length-delimited answers is in.
-      if (!isHead && completeResponses(Buffer.concat(chunks).toString('latin1')) >= (options.responses ?? 1)) return done(false);
-      arm();
+      if (completeResponses(text(), isHead) >= expected) finish(false);
     });
-    socket.on('end', () => done(true));
-    socket.on('close', () => done(true));
+    socket.on('end', () => finish(true));
+    socket.on('close', () => finish(true));
     socket.on('error', (err) => {
-      if (chunks.length > 0) done(true);
-      else reject(err);
+      if (chunks.length > 0) finish(true);
+      else if (!settled) {
+        settled = true;
+        clearTimeout(timer);
+        reject(err);
+      }
     });
   });
 }
@@ -71,16 +82,24 @@ export function parseRaw(raw: string, closed: boolean): Omit<RawResponse, 'first
   return { raw, status, headers, body: end < 0 ? '' : raw.slice(end + 4), closed };
 }
 
+/** One complete final response split out of a raw byte string; `body` is decoded when chunked. */
+export interface SplitResponse {
+  status: number;
+  head: string;
+  body: string;
+}
+
 /**
- * How many complete final responses `raw` holds, following Content-Length or chunked framing
- * (1xx answers are skipped; a close-delimited body never counts as complete).
+ * The complete final responses `raw` holds, in order, following Content-Length or chunked
+ * framing (1xx answers are skipped; a close-delimited body never counts as complete; answers to
+ * a HEAD request end with their head).
  */
-export function completeResponses(raw: string): number {
+export function splitResponses(raw: string, toHead = false): SplitResponse[] {
+  const responses: SplitResponse[] = [];
   let pos = 0;
-  let count = 0;
   for (;;) {
     const end = raw.indexOf('\r\n\r\n', pos);
-    if (end < 0) return count;
+    if (end < 0) return responses;
     const head = raw.slice(pos, end);
     const status = Number(/^HTTP\/1\.[01] (\d{3})/.exec(head)?.[1] ?? 0);
     let next = end + 4;
@@ -88,33 +107,41 @@ export function completeResponses(raw: string): number {
       pos = next;
       continue;
     }
+    let body = '';
     const cl = /\r\ncontent-length: *(\d+)/i.exec(head);
-    if (status === 204 || status === 304) {
+    if (status === 204 || status === 304 || toHead) {
       // no body
     } else if (cl) {
+      body = raw.slice(next, next + Number(cl[1]));
       next += Number(cl[1]);
-      if (raw.length < next) return count;
+      if (raw.length < next) return responses;
     } else if (/\r\ntransfer-encoding: *chunked/i.test(head)) {
       for (;;) {
         const lineEnd = raw.indexOf('\r\n', next);
-        if (lineEnd < 0) return count;
+        if (lineEnd < 0) return responses;
         const size = parseInt(raw.slice(next, lineEnd), 16);
-        if (Number.isNaN(size)) return count;
+        if (Number.isNaN(size)) return responses;
         if (size === 0) {
           const trailerEnd = raw.indexOf('\r\n\r\n', lineEnd);
-          if (trailerEnd < 0) return count;
+          if (trailerEnd < 0) return responses;
           next = trailerEnd + 4;
           break;
         }
+        body += raw.slice(lineEnd + 2, lineEnd + 2 + size);
         next = lineEnd + 2 + size + 2;
-        if (raw.length < next) return count;
+        if (raw.length < next) return responses;
       }
     } else {
-      return count;
+      return responses;
     }
-    count += 1;
+    responses.push({ status, head, body });
     pos = next;
   }
+}
+
+/** How many complete final responses `raw` holds (see splitResponses). */
+export function completeResponses(raw: string, toHead = false): number {
+  return splitResponses(raw, toHead).length;
 }
 
 /** Counts HTTP responses in a raw byte string (status lines). */
@@ -128,7 +155,7 @@ export interface RawConnection {
   write(bytes: string | Buffer): void;
   /** Everything received so far, as latin1. */
   text(): string;
-  /** Resolves once the received text matches, rejects after `timeoutMs`. */
+  /** Resolves once the received text matches; rejects if the connection closes first, or after `timeoutMs` (a failure bound). */
   waitFor(pattern: RegExp | string, timeoutMs?: number): Promise<string>;
   /** Resolves when the connection is closed, with how: 'end' (clean FIN) or 'reset'. */
   readonly closed: Promise<'end' | 'reset'>;
@@ -145,12 +172,21 @@ export function openRaw(port: number, host = '127.0.0.1'): Promise<RawConnection
     let closedAt: number | null = null;
     let resolveClosed: (how: 'end' | 'reset') => void = () => undefined;
     const closed = new Promise<'end' | 'reset'>((r) => (resolveClosed = r));
-    socket.on('data', (chunk: Buffer) => chunks.push(chunk));
+    // Waiters are checked on every arrival and at the close: nothing polls.
+    const waiters = new Set<() => void>();
+    const wake = () => {
+      for (const check of [...waiters]) check();
+    };
+    socket.on('data', (chunk: Buffer) => {
+      chunks.push(chunk);
+      wake();
+    });
     socket.on('end', () => (ended ??= 'end'));
     socket.on('error', () => (ended ??= 'reset'));
     socket.on('close', () => {
       closedAt = performance.now();
       resolveClosed(ended ?? 'reset');
+      wake();
     });
     socket.once('connect', () => {
       const text = () => Buffer.concat(chunks).toString('latin1');
@@ -158,15 +194,23 @@ export function openRaw(port: number, host = '127.0.0.1'): Promise<RawConnection
         socket,
         write: (bytes) => socket.write(bytes),
         text,
-        waitFor: async (pattern, timeoutMs = 2000) => {
-          const deadline = performance.now() + timeoutMs;
-          const matches = () => (typeof pattern === 'string' ? text().includes(pattern) : pattern.test(text()));
-          while (!matches()) {
-            if (performance.now() > deadline) throw new Error(`no ${String(pattern)} within ${timeoutMs} ms; got ${JSON.stringify(text().slice(0, 300))}`);
-            await new Promise((r) => setTimeout(r, 5));
-          }
-          return text();
-        },
+        waitFor: (pattern, timeoutMs = WAIT_MS) =>
+          new Promise<string>((resolveWait, rejectWait) => {
+            const matches = () => (typeof pattern === 'string' ? text().includes(pattern) : pattern.test(text()));
+            const done = (err?: Error) => {
+              waiters.delete(check);
+              clearTimeout(timer);
+              if (err) rejectWait(err);
+              else resolveWait(text());
+            };
+            const check = () => {
+              if (matches()) done();
+              else if (closedAt !== null) done(new Error(`the connection closed without ${String(pattern)}; got ${JSON.stringify(text().slice(0, 300))}`));
+            };
+            const timer = setTimeout(() => done(new Error(`no ${String(pattern)} within ${timeoutMs} ms; got ${JSON.stringify(text().slice(0, 300))}`)), timeoutMs);
+            waiters.add(check);
+            check();
+          }),
         closed,
         isClosed: () => closedAt !== null,
         closedAt: () => closedAt,

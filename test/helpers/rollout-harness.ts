@@ -10,6 +10,7 @@ import { RolloutController } from '../../src/rollout/rollout-controller.js';
 import { FileStateStore } from '../../src/state/file-state-store.js';
 import type { StateStore } from '../../src/state/state-store.js';
 import { buildConfig, type ConfigSpec } from './proxy-harness.js';
+import { until, WAIT_MS } from './wait-for.js';
 
 export interface ControllerUnderTest {
   config: ShiftproxyConfig;
@@ -114,10 +115,6 @@ export async function startHookServer(): Promise<HookServer> {
 }
 
 /** Waits (in real time) until `check` holds, for hooks whose HTTP calls run on the real clock. */
-export async function eventually(check: () => boolean | Promise<boolean>, timeoutMs = 5000): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > until) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
+export function eventually(check: () => boolean | Promise<boolean>, timeoutMs = WAIT_MS): Promise<void> {
+  return until(check, 'the condition', timeoutMs);
 }

@@ -1,5 +1,6 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
+import { WAIT_MS } from './wait-for.js';
 
 /** What the scripted upstream saw of one request: the exact bytes, split at the header end. */
 export interface ReceivedRequest {
@@ -28,7 +29,7 @@ export interface UpstreamConnection {
 }
 
 /**
- * A raw-TCP upstream (harness H1): it parses just enough HTTP/1.1 to find each request's end
+ * A raw-TCP upstream: it parses just enough HTTP/1.1 to find each request's end
  * (Content-Length or chunked), records the exact bytes, and lets a test script the answer,
  * including the faults a real server cannot produce (resets, stalls, malformed responses).
  */
@@ -118,10 +119,10 @@ export class ScriptedUpstream {
   }
 
   /**
-   * Resolves once every connection that received bytes is closed; rejects after `timeoutMs`.
-   * (A pool may open a fresh idle connection after an abort: it carried no request.)
+   * Resolves once every connection that received bytes is closed; rejects after `timeoutMs`, a
+   * failure bound. (A pool may open a fresh idle connection after an abort: it carried no request.)
    */
-  async allClosed(timeoutMs = 2000): Promise<void> {
+  async allClosed(timeoutMs = WAIT_MS): Promise<void> {
     const deadline = performance.now() + timeoutMs;
     while (this.log.some((c) => c.closedAt === null && c.chunks.length > 0)) {
       if (performance.now() > deadline) throw new Error(`upstream connections still open after ${timeoutMs} ms`);
@@ -216,7 +217,7 @@ export function respondRaw(bytes: string | Buffer): UpstreamScript {
   };
 }
 
-/** Echoes the exact bytes received as the body (harness "echo-raw"). */
+/** Echoes the exact bytes received as the body. */
 export function echoRaw(): UpstreamScript {
   return (socket, request) => {
     socket.write(`HTTP/1.1 200 OK\r\ncontent-type: application/octet-stream\r\ncontent-length: ${request.raw.length}\r\n\r\n`);

@@ -1,4 +1,5 @@
 import { request } from 'undici';
+import { WAIT_MS } from './wait-for.js';
 
 export interface SseEvent {
   event: string;
@@ -55,7 +56,7 @@ export async function openSse(url: string, headers: Record<string, string> = {})
     for (const wake of [...waiters]) wake();
   })();
 
-  const next = (name: string, timeoutMs = 3000) =>
+  const next = (name: string, timeoutMs = WAIT_MS) =>
     new Promise<SseEvent>((resolve, reject) => {
       const check = () => {
         const from = taken.get(name) ?? 0;

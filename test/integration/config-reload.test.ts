@@ -6,8 +6,9 @@ import { Pool, request } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
 import { listenOnLoopback } from '../helpers/loopback-server.js';
 import { listeningPorts, startCli, writeTempConfig, type CliProcess } from '../helpers/cli-process.js';
+import { until as waitUntil } from '../helpers/wait-for.js';
 
-/** RELIABILITY D8 (valid reload under load) and D9 (an invalid file keeps the old config serving). */
+/** A valid reload under load applies to new requests; an invalid file keeps the old config serving. */
 
 const cleanup: (() => Promise<unknown>)[] = [];
 afterEach(async () => {
@@ -20,12 +21,15 @@ interface NamedBackend {
   /** Open client connections (the proxy's pool and health probes). */
   sockets: Set<Socket>;
   slowInFlight: number;
+  /** Answers the held `/slow` requests. */
+  releaseSlow(): void;
 }
 
-/** Answers its own name; `/slow` answers after 1.5 s. */
+/** Answers its own name; `/slow` is held until `releaseSlow()`. */
 async function backend(name: string): Promise<NamedBackend> {
   const sockets = new Set<Socket>();
-  const state: NamedBackend = { name, url: '', sockets, slowInFlight: 0 };
+  const held: (() => void)[] = [];
+  const state: NamedBackend = { name, url: '', sockets, slowInFlight: 0, releaseSlow: () => held.splice(0).forEach((answer) => answer()) };
   const server: Server = createServer((req, res) => {
     const answer = () => {
       res.writeHead(200, { 'content-type': 'text/plain', 'content-length': Buffer.byteLength(name) });
@@ -33,10 +37,10 @@ async function backend(name: string): Promise<NamedBackend> {
     };
     if (req.url === '/slow') {
       state.slowInFlight += 1;
-      setTimeout(() => {
+      held.push(() => {
         state.slowInFlight -= 1;
         answer();
-      }, 1500);
+      });
     } else {
       answer();
     }
@@ -67,13 +71,13 @@ services:
     blue: { targets: [${v.blue.map((t) => `{ url: "${t.url}", weight: ${t.weight} }`).join(', ')}] }
     green: { targets: [{ url: "${v.green}" }] }
     timeouts: { response: ${v.responseTimeout ?? '5s'} }
-    healthCheck: { path: /healthz, interval: 300ms, timeout: 1s }
+    healthCheck: { path: /healthz, interval: 300ms, timeout: 5s }
 ${v.extra ?? ''}`;
 }
 
-async function startRun(v: Variant, extraArgs: string[] = []): Promise<{ cli: CliProcess; file: string; proxy: string; admin: string }> {
+async function startRun(v: Variant, extraArgs: string[] = [], env: NodeJS.ProcessEnv = {}): Promise<{ cli: CliProcess; file: string; proxy: string; admin: string }> {
   const file = writeTempConfig(configText(v));
-  const cli = startCli(['run', '-c', file, ...extraArgs]);
+  const cli = startCli(['run', '-c', file, ...extraArgs], env);
   cleanup.push(async () => {
     if (cli.child.exitCode === null && cli.child.signalCode === null) {
       cli.child.kill('SIGKILL');
@@ -86,12 +90,8 @@ async function startRun(v: Variant, extraArgs: string[] = []): Promise<{ cli: Cl
 
 const count = (cli: CliProcess, msg: string) => cli.logs.filter((l) => l.msg === msg).length;
 
-async function until(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
+function until(what: string, check: () => boolean | Promise<boolean>): Promise<void> {
+  return waitUntil(check, what);
 }
 
 /** Sends SIGHUP and waits for the reloader's log line (one more `msg` than before). */
@@ -120,7 +120,33 @@ async function reloadGauge(admin: string): Promise<number> {
 }
 
 describe('config reload (SIGHUP)', () => {
-  it('applies 100 reloads under 500 rps with no errors; new requests follow each reload; a removed target finishes its requests, then closes', async () => {
+  it('tunes the alarms of a running rollout and rotates the admin token, without a restart', async () => {
+    const [a, c] = await Promise.all([backend('A'), backend('C')]);
+    const rollout = (max: number) => `    rollout:
+      canary: { weight: 10, interval: 1h }
+      analysis: { interval: 1h, alarms: [ { name: errors, metric: error_rate, max: ${max} } ] }
+`;
+    const run = await startRun({ blue: [{ url: a.url, weight: 1 }], green: c.url, adminToken: 'old-token', extra: rollout(0.05) });
+    const start = await request(`${run.admin}/api/v1/services/shop/rollout`, { method: 'POST', headers: { authorization: 'Bearer old-token', 'content-type': 'application/json' }, body: '{}' });
+    expect(start.statusCode).toBe(202);
+    await start.body.dump();
+
+    writeFileSync(run.file, configText({ blue: [{ url: a.url, weight: 1 }], green: c.url, adminToken: 'new-token', extra: rollout(0.01) }));
+    const line = await sighup(run.cli, 'config reloaded');
+    expect(line.changes).toEqual(['admin.token', 'services[0].rollout.analysis.alarms']);
+    expect((await adminJson(`${run.admin}/api/v1/services/shop/rollout`, 'GET', 'old-token')).status).toBe(401);
+    // The history entry is written (durably) right after the reload is logged.
+    const rolloutView = () => adminJson(`${run.admin}/api/v1/services/shop/rollout`, 'GET', 'new-token');
+    await until('the change in the rollout history', async () => ((await rolloutView()).json.history as { event: string }[]).some((h) => h.event === 'analysis-changed'));
+    const view = await rolloutView();
+    expect(view.json).toMatchObject({ state: 'progressing', canaryWeight: 10 });
+    expect((view.json.history as { event: string }[]).at(-1)).toMatchObject({
+      event: 'analysis-changed',
+      detail: { changes: [{ field: 'alarms[errors].max', from: 0.05, to: 0.01 }] },
+    });
+  }, 20_000);
+
+  it('applies 100 reloads under steady load with no errors; new requests follow each reload; a removed target finishes its requests, then closes', async () => {
     const [a, b, c] = await Promise.all([backend('A'), backend('B'), backend('C')]);
     const variant = (i: number): Variant => ({
       blue: [{ url: (i % 2 === 0 ? a : b).url, weight: 1 + (i % 3) }],
@@ -153,23 +179,27 @@ describe('config reload (SIGHUP)', () => {
     }, 10);
     cleanup.push(async () => clearInterval(timer));
 
-    // A slow request is in flight on A when the first reload removes A.
+    // A slow request is held on A when the first reload removes A.
     const slow = body(`${run.proxy}/slow`);
     await until('the slow request to reach A', () => a.slowInFlight === 1);
 
     const reloads = 100;
     for (let i = 1; i <= reloads; i++) {
+      // Each reload lands in the middle of the load: at least 20 more requests went out since the last one.
+      const sentBefore = outcome.sent;
+      await until('the load to move on', () => outcome.sent >= sentBefore + 20);
       writeFileSync(run.file, configText(variant(i)));
       const line = await sighup(run.cli, 'config reloaded');
       expect(line.changes).toEqual(expect.arrayContaining(['services[0].blue.targets', 'services[0].timeouts']));
       const expected = i % 2 === 0 ? 'A' : 'B';
       for (let k = 0; k < 5; k++) expect((await body(run.proxy)).text).toBe(expected);
       if (i === 1) {
+        // A is out of every slot; the request it holds still finishes there.
+        a.releaseSlow();
         expect(await slow).toEqual({ status: 200, text: 'A' });
-        // A is no longer in any slot: its pool closes once idle and its health checks stop.
+        // Its pool closes once idle and its health checks stop.
         await until('A to have no connections left', () => a.sockets.size === 0);
       }
-      await new Promise((resolve) => setTimeout(resolve, 30));
     }
     clearInterval(timer);
     await Promise.all([...pending]);
@@ -182,7 +212,6 @@ describe('config reload (SIGHUP)', () => {
       const view = await adminJson(`${run.admin}/api/v1/services/shop`);
       return ((view.json.health as typeof shop.json.health & { blue: { targets: { checks: number }[] } }).blue.targets[0]?.checks ?? 0) > 0;
     });
-    expect(b.sockets.size).toBeLessThanOrEqual(1);
     await until('B to have no connections left', () => b.sockets.size === 0);
 
     console.log(`config reload under load: ${reloads} reloads, ${outcome.sent} requests, ${outcome.ok} ok, ${outcome.non2xx} non-2xx, ${outcome.errors.length} errors`);
@@ -270,7 +299,8 @@ describe('config reload (SIGHUP)', () => {
 
   it('run --watch: a file caught mid-write keeps the old config; the finished write, or one by rename, is applied; a touch is not a change', async () => {
     const [a, b, c] = await Promise.all([backend('A'), backend('B'), backend('C')]);
-    const run = await startRun({ blue: [{ url: a.url, weight: 1 }], green: c.url }, ['--watch']);
+    // At debug level the watcher says when it looked at the file and found nothing new.
+    const run = await startRun({ blue: [{ url: a.url, weight: 1 }], green: c.url }, ['--watch'], { SHIFTPROXY_LOG_LEVEL: 'debug' });
     const failed = 'config reload failed: invalid config; still serving the previous one';
     const waitFor = async (msg: string, before: number) => {
       await until(`log "${msg}" #${before + 1}`, () => count(run.cli, msg) > before);
@@ -295,10 +325,13 @@ describe('config reload (SIGHUP)', () => {
     await waitFor('config reloaded', 1);
     expect((await body(run.proxy)).text).toBe('A');
 
-    // Same content rewritten, and another file in the folder: no reload.
+    // Same content rewritten, and another file in the folder: each is read and found unchanged, no reload.
+    const unchanged = 'config file unchanged; not reloaded';
+    const seen = count(run.cli, unchanged);
     writeFileSync(run.file, configText({ blue: [{ url: a.url, weight: 1 }], green: c.url }));
+    await waitFor(unchanged, seen);
     writeFileSync(join(dirname(run.file), 'notes.txt'), 'unrelated');
-    await new Promise((resolve) => setTimeout(resolve, 800));
+    await waitFor(unchanged, seen + 1);
     expect(count(run.cli, 'config reloaded')).toBe(2);
     expect(count(run.cli, failed)).toBe(1);
   }, 20_000);

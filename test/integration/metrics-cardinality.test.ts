@@ -5,7 +5,7 @@ import { listenOnLoopback } from '../helpers/loopback-server.js';
 import { seededRandom } from '../../src/core/seeded-random.js';
 import { startProxy } from '../helpers/proxy-harness.js';
 
-/** RELIABILITY D14: whatever clients send, /metrics grows no series from it. */
+/** Whatever clients send, /metrics grows no series from it. */
 
 const cleanup: (() => Promise<unknown>)[] = [];
 afterEach(async () => {
@@ -25,7 +25,7 @@ function seriesOf(text: string): string[] {
   return text.split('\n').filter((line) => line.startsWith('shiftproxy_')).map((line) => line.slice(0, line.lastIndexOf(' ')));
 }
 
-describe('/metrics under abuse (D14)', () => {
+describe('/metrics under abuse', () => {
   it('random paths, methods and Host values add no series; labels come only from the config', async () => {
     const [blue, green] = await Promise.all([upstream(), upstream()]);
     const proxy = await startProxy({ services: [{ name: 'shop', match: { host: 'shop.example.com' }, blue: [blue], green: [green] }] });

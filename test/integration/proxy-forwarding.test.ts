@@ -2,10 +2,12 @@ import { Client } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
 import { FakeBackend } from '../../src/simulate/fake-backend.js';
 import { get, json } from '../helpers/http-client.js';
+import { heldBackend } from '../helpers/held-backend.js';
 import { startProxy, type ProxyUnderTest } from '../helpers/proxy-harness.js';
 import { echoRaw, headerOf, ScriptedUpstream } from '../helpers/scripted-upstream.js';
+import { until } from '../helpers/wait-for.js';
 
-const cleanup: (() => Promise<void>)[] = [];
+const cleanup: (() => Promise<unknown>)[] = [];
 afterEach(async () => {
   while (cleanup.length) await cleanup.pop()?.();
 });
@@ -78,18 +80,17 @@ describe('forwarding and the blue/green split', () => {
   });
 
   it('applies a weight change to the next request without dropping the one in flight', async () => {
-    const slow = new FakeBackend('blue');
-    slow.faults.latencyMs = 400;
-    await slow.start();
+    const slow = await heldBackend('blue', cleanup);
     const green = new FakeBackend('green');
     await green.start();
-    cleanup.push(() => slow.stop(), () => green.stop());
+    cleanup.push(() => green.stop());
     const proxy = await proxyFor({ services: [{ name: 'shop', blue: [slow.url], green: [green.url] }] });
     const inFlight = get(proxy.url);
-    await new Promise((r) => setTimeout(r, 100));
+    await until(() => slow.received.length === 1, 'the first request held at blue');
     await proxy.setCanaryWeight('shop', 100);
     const next = await get(proxy.url);
     expect(next.headers['x-served-by']).toBe('green');
+    slow.release();
     const first = await inFlight;
     expect(first.status).toBe(200);
     expect(first.headers['x-served-by']).toBe('blue');

@@ -1,41 +1,41 @@
-// The RELIABILITY.md §4.0 invariants every soak scenario ends with: I1 (alive, nothing uncaught,
-// exit 0 on a planned stop), I2 (descriptors back to baseline) and I3 (no request left active).
+// The invariants every soak scenario ends with: the proxy stayed alive, logged nothing uncaught
+// and exits 0 on a planned stop; its descriptors are back to the baseline; no request is left active.
 import { pollUntil } from './probes.js';
 
-/** I2. `timeoutMs` must cover the upstream pool's keep-alive timeout, whose sockets count too. */
+/** Descriptors back to the baseline. `timeoutMs` must cover the upstream pool's keep-alive timeout, whose sockets count too. */
 export async function checkFdsBack(report, proxy, baseline, timeoutMs = 10_000) {
   const { value, reached } = await pollUntil(
     () => proxy.fds(),
     (fds) => Math.abs(fds - baseline) <= 2,
     timeoutMs,
   );
-  report.check('open fds back to baseline after the load (I2)', reached, `${value} (baseline ${baseline})`, `baseline ±2 within ${timeoutMs / 1000} s`);
+  report.check('open fds back to baseline after the load', reached, `${value} (baseline ${baseline})`, `baseline ±2 within ${timeoutMs / 1000} s`);
   return reached;
 }
 
-/** I3: the proxy's per-target in-flight gauge returns to 0. */
+/** No request left active: the proxy's per-target in-flight gauge returns to 0. */
 export async function checkNoActiveRequests(report, proxy, timeoutMs = 5000) {
   const { value, reached } = await pollUntil(
     async () => (await proxy.metrics()).value('shiftproxy_target_active_requests'),
     (active) => active === 0,
     timeoutMs,
   );
-  report.check('shiftproxy_target_active_requests back to 0 (I3)', reached, value, `0 within ${timeoutMs / 1000} s`);
+  report.check('shiftproxy_target_active_requests back to 0', reached, value, `0 within ${timeoutMs / 1000} s`);
   return reached;
 }
 
-/** I1: the proxy is still up, logged nothing uncaught, and a SIGTERM stop exits 0. */
+/** The proxy is still up, logged nothing uncaught, and a SIGTERM stop exits 0. */
 export async function stopAndCheckClean(report, proxy) {
   const alive = proxy.alive();
   const exit = await proxy.stop('SIGTERM');
-  report.check('proxy never exited before the planned stop (I1)', alive, alive ? 'alive' : `exited (code ${exit.code}, signal ${exit.signal})`, 'alive');
+  report.check('proxy never exited before the planned stop', alive, alive ? 'alive' : `exited (code ${exit.code}, signal ${exit.signal})`, 'alive');
   report.check(
-    'no uncaught exception or unhandled rejection logged (I1)',
+    'no uncaught exception or unhandled rejection logged',
     proxy.uncaught === 0,
     proxy.uncaught === 0 ? 0 : `${proxy.uncaught}, first: ${JSON.stringify(proxy.firstUncaught.err ?? proxy.firstUncaught.msg)} (log: ${proxy.logPath})`,
     0,
   );
-  if (alive) report.check('planned stop (SIGTERM) exits 0 (I1)', exit.code === 0, `code ${exit.code}, signal ${exit.signal}`, 'code 0');
+  if (alive) report.check('planned stop (SIGTERM) exits 0', exit.code === 0, `code ${exit.code}, signal ${exit.signal}`, 'code 0');
   return exit;
 }
 

@@ -8,9 +8,9 @@ export class Report {
   }
 
   /** Starts a scenario's block of output. */
-  section(id, name, description) {
+  section(name, description) {
     this.scenario = name;
-    console.log(`\n== ${id} ${name}: ${description}`);
+    console.log(`\n== ${name}: ${description}`);
   }
 
   /** Records one check: `ok` decides PASS/FAIL, `measured` and `threshold` are printed as given. */

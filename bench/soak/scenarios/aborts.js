@@ -1,4 +1,4 @@
-// E5 Abort storm: clients that vanish at every stage of an exchange, mixed with normal traffic.
+// Abort storm: clients that vanish at every stage of an exchange, mixed with normal traffic.
 // Each abandoned exchange must be released completely (upstream request aborted, counters back,
 // sockets closed, nothing retained in the heap) while the normal requests around it all succeed.
 import { Agent, request } from 'node:http';
@@ -51,7 +51,6 @@ function finish(socket, afterMs) {
 }
 
 export default {
-  id: 'E5',
   name: 'aborts',
   description: 'requests abandoned at every stage among normal traffic: nothing leaks, normal requests all succeed',
   defaults: { requests: 10_000, parallel: 50, normal: 8 },
@@ -75,7 +74,7 @@ export default {
       const kinds = await stormDone;
       const seconds = (performance.now() - began) / 1000;
       report.info(`${options.requests} aborted requests in ${seconds.toFixed(1)} s: ${JSON.stringify(kinds)}`);
-      report.check('proxy alive through the storm (I1)', proxy.alive(), proxy.alive() ? 'alive' : 'exited', 'alive');
+      report.check('proxy alive through the storm', proxy.alive(), proxy.alive() ? 'alive' : 'exited', 'alive');
       report.check('normal requests during the storm succeeded', normal.failed === 0 && normal.ok > 0, `${normal.ok} ok, ${normal.failed} failed${normal.failed ? ` (${JSON.stringify(normal.errors)})` : ''}`, 'all, and at least one');
 
       await checkNoActiveRequests(report, proxy, 5000);

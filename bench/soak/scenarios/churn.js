@@ -1,4 +1,4 @@
-// E2 Connection churn and descriptor exhaustion. First many short connections (one request each,
+// Connection churn and descriptor exhaustion. First many short connections (one request each,
 // `Connection: close`): a socket or pool entry leaked per connection shows up as descriptors
 // that never come back. Then a proxy started under a small `ulimit -n` gets more idle
 // connections than it has descriptors: it must survive accept() failing with EMFILE and serve
@@ -10,7 +10,6 @@ import { startUpstream } from '../lib/upstream.js';
 import { oneShotRequest, openSocket } from '../lib/clients.js';
 
 export default {
-  id: 'E2',
   name: 'churn',
   description: 'short Connection: close connections leave no descriptors behind; EMFILE under ulimit -n is survived',
   defaults: { connections: 50_000, parallel: 50, fdLimit: 256, idle: 400 },

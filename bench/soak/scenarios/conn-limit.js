@@ -1,4 +1,4 @@
-// E7 Downstream connection limit (`server.maxConnections`). Past the limit Node closes each new
+// Downstream connection limit (`server.maxConnections`). Past the limit Node closes each new
 // connection as soon as it is accepted: the excess must be turned away quickly and cheaply while
 // the connections already admitted keep being served, and capacity must come back as they leave.
 import { KeepAliveConnection, openSocket } from '../lib/clients.js';
@@ -12,7 +12,6 @@ const REFUSAL_LIMIT_MS = 1000;
 const RSS_GROWTH_LIMIT = 64 * MB;
 
 export default {
-  id: 'E7',
   name: 'conn-limit',
   description: 'connections past server.maxConnections are closed at once; admitted ones keep working',
   defaults: { limit: 500, open: 800, replace: 100 },

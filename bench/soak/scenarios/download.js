@@ -1,4 +1,4 @@
-// E4 Big download to a slow client. The proxy must pass the client's slowness back to the
+// Big download to a slow client. The proxy must pass the client's slowness back to the
 // upstream (its writes block) instead of reading the whole response into memory: flat proxy
 // memory, intact bytes, and an upstream that finishes only about when the client does.
 import { createHash } from 'node:crypto';
@@ -16,7 +16,6 @@ const IN_FLIGHT_LIMIT = 32 * MB;
 const BLOCKED_SHARE_LIMIT = 0.5;
 
 export default {
-  id: 'E4',
   name: 'download',
   description: 'a big download to a client reading at 10 MB/s: back-pressure to the upstream, intact, flat proxy memory',
   defaults: { mib: 1024, rate: 10, rssLimit: 100 },

@@ -1,4 +1,4 @@
-// E1 Sustained keep-alive: many kept-alive clients at a moderate fixed rate for a long time. A
+// Sustained keep-alive: many kept-alive clients at a moderate fixed rate for a long time. A
 // leak per request or per connection shows up as a memory slope; a leaked socket as descriptors
 // that stay after the load; a blocking code path as event-loop delay.
 import { writeFileSync } from 'node:fs';
@@ -21,7 +21,6 @@ const SLOPE_LIMIT_MB_PER_MIN = 1;
 const MIN_SLOPE_WINDOW_S = 120;
 
 export default {
-  id: 'E1',
   name: 'keepalive',
   description: 'kept-alive connections at a fixed rate: no errors, flat memory, descriptors back, bounded event-loop delay',
   // slices: autocannon runs as this many staggered processes (see loadInSlices).

@@ -1,4 +1,4 @@
-// E3 Big upload through a slow upstream. The proxy must stream the body with back-pressure: its
+// Big upload through a slow upstream. The proxy must stream the body with back-pressure: its
 // memory stays flat however big the body is, the bytes arrive intact, and the upstream gets the
 // first body byte as soon as the client sends it (a buffering proxy would hold it back).
 import { createHash } from 'node:crypto';
@@ -17,7 +17,6 @@ const FIRST_BYTE_LIMIT_MS = 100;
 const HEAD_TO_BODY_GAP_MS = 300;
 
 export default {
-  id: 'E3',
   name: 'upload',
   description: 'a big upload through an upstream reading at 10 MB/s: streamed, intact, flat proxy memory',
   defaults: { mib: 1024, rate: 10, rssLimit: 100 },

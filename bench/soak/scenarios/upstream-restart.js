@@ -1,4 +1,4 @@
-// E6 Upstream churn: the upstream process is killed and started again on the same ports every few
+// Upstream churn: the upstream process is killed and started again on the same ports every few
 // seconds under steady load. Only the requests that were in flight at the kill (or that arrived
 // while nothing listened) may fail; once the upstream listens again the proxy's pool must
 // recover at once, never keep handing out dead connections (http-proxy #1618).
@@ -11,7 +11,6 @@ import { startUpstream } from '../lib/upstream.js';
 const RECOVERY_LIMIT_MS = 1000;
 
 export default {
-  id: 'E6',
   name: 'upstream-restart',
   description: 'upstream killed and restarted every 10 s under load: failures only at the restarts, recovery within 1 s',
   // latency: ms the upstream holds each response, so that rate x latency requests are in flight at any kill.

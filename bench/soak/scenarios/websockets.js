@@ -1,4 +1,4 @@
-// E8 Many WebSockets: thousands of tunnels through the proxy to a ws echo upstream. Each must
+// Many WebSockets: thousands of tunnels through the proxy to a ws echo upstream. Each must
 // cost little memory, carry messages both ways, be closed by the service's idle timeout once
 // quiet, and be cut by a SIGTERM drain when still busy at the drain deadline.
 import WebSocket from 'ws';
@@ -14,7 +14,6 @@ const HANDSHAKES_AT_ONCE = 100;
 const SLACK_MS = 2000;
 
 export default {
-  id: 'E8',
   name: 'websockets',
   description: 'idle WebSocket tunnels: small memory each, echo works, idle timeout and SIGTERM drain close them',
   // idle, drain: seconds; keep: tunnels still talking when the proxy is told to stop.
@@ -80,7 +79,7 @@ export default {
       // A closed tunnel releases both its sockets: what is left is two per open tunnel.
       const expectedFds = fdBaseline + 2 * keptOpen;
       const fds = await pollUntil(() => proxy.fds(), (n) => Math.abs(n - expectedFds) <= 2, 3000);
-      report.check('descriptors released by the closed tunnels (I2)', fds.reached, `${fds.value} (baseline ${fdBaseline} + 2 x ${keptOpen} open tunnels)`, `${expectedFds} ±2`);
+      report.check('descriptors released by the closed tunnels', fds.reached, `${fds.value} (baseline ${fdBaseline} + 2 x ${keptOpen} open tunnels)`, `${expectedFds} ±2`);
 
       // Drain: the talking ones hold the drain until its deadline, then are cut.
       const stopAt = performance.now();
@@ -96,7 +95,7 @@ export default {
       );
       const drained = proxy.recentLines.find((e) => /drain/.test(e.msg ?? '') && 'cut' in e);
       report.info(`proxy said: ${drained ? `${drained.msg} (cut ${drained.cut})` : 'no drain result logged'}`);
-      report.check('proxy exits 0 after the drain, nothing uncaught (I1)', exit.code === 0 && proxy.uncaught === 0, `code ${exit.code}, ${proxy.uncaught} uncaught`, 'code 0, 0 uncaught');
+      report.check('proxy exits 0 after the drain, nothing uncaught', exit.code === 0 && proxy.uncaught === 0, `code ${exit.code}, ${proxy.uncaught} uncaught`, 'code 0, 0 uncaught');
     } finally {
       for (const c of clients) c.terminate();
       await proxy.stop('SIGKILL');

@@ -21,6 +21,11 @@ export const PAGE_SCRIPT = String.raw`
   var COMMANDS = ['start', 'pause', 'resume', 'promote', 'abort'];
   var COMMAND_LABEL = { start: 'Start rollout', pause: 'Pause', resume: 'Resume', promote: 'Promote', abort: 'Abort' };
   var NEEDS_CONFIRM = { promote: true, abort: true };
+  // What Promote does depends on where the rollout is (the API's promote, without --full).
+  var PROMOTE_HINT = {
+    steps: 'Skip the remaining steps: 100% now, then the bake with the alarms still watched',
+    bake: 'End the bake: the new slot becomes live now'
+  };
   var CHARTS = [
     { key: 'weight', title: 'Traffic share', format: fmtPercentValue, range: [0, 100] },
     { key: 'rps', title: 'Request rate', format: fmtRate, floor: 1 },
@@ -386,6 +391,7 @@ export const PAGE_SCRIPT = String.raw`
       var b = card.buttons[command];
       b.disabled = !allowed;
       if (!allowed) disarm(b, command);
+      if (command === 'promote') b.title = rollout && rollout.canaryWeight >= 100 ? PROMOTE_HINT.bake : PROMOTE_HINT.steps;
     });
 
     renderHistory(card, rollout);
@@ -530,6 +536,11 @@ export const PAGE_SCRIPT = String.raw`
     return Object.keys(threshold).map(function (k) { return k + ' ' + fmtNumber(threshold[k]); }).join(', ');
   }
 
+  function settingText(value) {
+    if (value === null || value === undefined) return '(none)';
+    return typeof value === 'object' ? JSON.stringify(value) : String(value);
+  }
+
   function detailNode(entry) {
     var d = entry.detail;
     if (d === null || d === undefined) return el('span', 'muted', '');
@@ -550,6 +561,13 @@ export const PAGE_SCRIPT = String.raw`
     if (entry.event === 'step' && typeof d.step === 'number') {
       var hold = d.hold === 'manual' ? 'waits for promote or resume' : typeof d.hold === 'number' ? 'holds ' + fmtDuration(d.hold) : '';
       return el('span', '', 'step ' + d.step + ' of ' + d.of + ': ' + fmtWeight(d.weight) + (hold ? ' · ' + hold : ''));
+    }
+    if (entry.event === 'analysis-changed' && Array.isArray(d.changes)) {
+      var changed = el('ul', 'checks');
+      d.changes.forEach(function (c) {
+        changed.appendChild(el('li', '', c.field + ': ' + settingText(c.from) + ' → ' + settingText(c.to)));
+      });
+      return changed;
     }
     if (entry.event === 'started' && d.from) {
       var steps = Array.isArray(d.steps) ? d.steps.length + ' steps' : '';

@@ -124,6 +124,7 @@ main { padding: 4px 24px 32px; }
 .v-pass { background: #dcfce7; color: #166534; }
 .v-breach { background: #fee2e2; color: #991b1b; }
 .v-inconclusive { background: #fef3c7; color: #92400e; }
+.v-not-applicable { background: #e5e7eb; color: #374151; }
 .note { font-size: 12px; color: var(--muted); margin: 4px 0 0; }
 
 @media (max-width: 1100px) {

@@ -1,4 +1,5 @@
 import type { ServerResponse } from 'node:http';
+import { SystemClock, type Clock, type TimerHandle } from '../../core/clock.js';
 import { sseComment } from './sse-frame.js';
 
 export interface SseHubOptions {
@@ -17,6 +18,8 @@ export interface SseHubOptions {
   maxClients?: number;
   /** A client whose unsent backlog passes this is too slow to follow and is cut. */
   maxBufferedBytes?: number;
+  /** Ticks and heartbeats run on it (tests inject a VirtualClock); the system clock by default. */
+  clock?: Clock;
 }
 
 interface Client {
@@ -38,12 +41,14 @@ export const SSE_HEADERS: Readonly<Record<string, string>> = {
  */
 export class SseHub {
   private readonly options: SseHubOptions;
+  private readonly clock: Clock;
   private readonly clients = new Set<Client>();
-  private timer: NodeJS.Timeout | null = null;
+  private timer: TimerHandle | null = null;
   private closed = false;
 
   constructor(options: SseHubOptions) {
     this.options = options;
+    this.clock = options.clock ?? new SystemClock();
   }
 
   get clientCount(): number {
@@ -102,7 +107,7 @@ export class SseHub {
       return this.detach(client);
     }
     res.write(frame);
-    client.lastWriteAt = performance.now();
+    client.lastWriteAt = this.clock.now();
   }
 
   private detach(client: Client): void {
@@ -111,13 +116,20 @@ export class SseHub {
 
   private startTicking(): void {
     this.options.onActive?.();
-    this.timer = setInterval(() => this.onTick(), this.options.intervalMs ?? 1000);
-    this.timer.unref();
+    this.armTick();
+  }
+
+  /** The next tick is armed before this one runs, so a slow tick does not stretch the period. */
+  private armTick(): void {
+    this.timer = this.clock.setTimeout(() => {
+      this.armTick();
+      this.onTick();
+    }, this.options.intervalMs ?? 1000);
   }
 
   private stopTicking(): void {
     if (!this.timer) return;
-    clearInterval(this.timer);
+    this.clock.clearTimeout(this.timer);
     this.timer = null;
     this.options.onIdle?.();
   }
@@ -130,7 +142,7 @@ export class SseHub {
       this.options.onError?.(err);
     }
     if (frame) return this.broadcast(frame);
-    const now = performance.now();
+    const now = this.clock.now();
     const heartbeatMs = this.options.heartbeatMs ?? 15_000;
     for (const client of [...this.clients]) {
       if (now - client.lastWriteAt >= heartbeatMs) this.write(client, sseComment('keep-alive'));

@@ -13,7 +13,7 @@ afterEach(async () => {
 
 const backend = () => startHealthBackend(cleanup);
 
-describe('slow start (RELIABILITY C10)', () => {
+describe('slow start', () => {
   it('a target back from ejection ramps from 10% to its full share over the window, through the real proxy', async () => {
     const [b1, b2, g] = await Promise.all([backend(), backend(), backend()]);
     const clock = new VirtualClock();

@@ -1,57 +1,25 @@
-import { createServer, type Server } from 'node:http';
 import { Agent, request } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
-import { listenOnLoopback } from '../../helpers/loopback-server.js';
+import { heldBackend } from '../../helpers/held-backend.js';
 import { startProxy } from '../../helpers/proxy-harness.js';
+import { until } from '../../helpers/wait-for.js';
 
-/** RELIABILITY C9: per-target connection and queue limits; the excess is refused at once. */
+/** Per-target connection and queue limits; the excess is refused at once. */
 
 const cleanup: (() => Promise<unknown>)[] = [];
 afterEach(async () => {
   while (cleanup.length) await cleanup.pop()?.();
 });
 
-interface SlowBackend {
-  url: string;
-  name: string;
-  /** Requests received, by path. */
-  received: string[];
-  inFlight: number;
-  maxInFlight: number;
-  openSockets: number;
-  maxOpenSockets: number;
-}
-
-/** Answers its name after `delayMs`; counts concurrent requests and sockets. */
-async function slowBackend(name: string, delayMs: number): Promise<SlowBackend> {
-  const state: SlowBackend = { url: '', name, received: [], inFlight: 0, maxInFlight: 0, openSockets: 0, maxOpenSockets: 0 };
-  const server: Server = createServer((req, res) => {
-    state.received.push(req.url ?? '');
-    state.inFlight += 1;
-    state.maxInFlight = Math.max(state.maxInFlight, state.inFlight);
-    setTimeout(() => {
-      state.inFlight -= 1;
-      res.end(name);
-    }, delayMs);
-  });
-  server.on('connection', (socket) => {
-    state.openSockets += 1;
-    state.maxOpenSockets = Math.max(state.maxOpenSockets, state.openSockets);
-    socket.once('close', () => (state.openSockets -= 1));
-  });
-  state.url = await listenOnLoopback(server, cleanup);
-  return state;
-}
-
 interface Outcome {
+  path: string;
   status: number;
   body: string;
-  ms: number;
 }
 
 function send(url: string, dispatcher: Agent, signal?: AbortSignal): Promise<Outcome> {
-  const started = performance.now();
-  return request(url, { dispatcher, ...(signal ? { signal } : {}) }).then(async (res) => ({ status: res.statusCode, body: await res.body.text(), ms: performance.now() - started }));
+  const path = new URL(url).pathname;
+  return request(url, { dispatcher, ...(signal ? { signal } : {}) }).then(async (res) => ({ path, status: res.statusCode, body: await res.body.text() }));
 }
 
 function clientAgent(): Agent {
@@ -60,28 +28,31 @@ function clientAgent(): Agent {
   return agent;
 }
 
-describe('per-target limits (C9)', () => {
-  it('3x the capacity of a slow target: the excess gets 503 at once, the target never sees more than its connections', async () => {
-    const slow = await slowBackend('blue', 800);
-    const green = await slowBackend('green', 0);
+describe('per-target limits', () => {
+  it('3x the capacity of a held target: the excess gets 503 at once, the target never sees more than its connections', async () => {
+    const slow = await heldBackend('blue', cleanup);
+    const green = await heldBackend('green', cleanup, false);
     const proxy = await startProxy({ services: [{ name: 'shop', blue: [slow.url], green: [green.url], limits: { maxConnections: 2, maxPending: 2 } }] });
     cleanup.push(() => proxy.stop());
     const agent = clientAgent();
 
-    const outcomes = await Promise.all(Array.from({ length: 12 }, (_, i) => send(`${proxy.url}/r${i}`, agent)));
-    const served = outcomes.filter((o) => o.status === 200);
-    const refused = outcomes.filter((o) => o.status === 503);
-    expect(served).toHaveLength(4);
-    expect(refused).toHaveLength(8);
-    console.log(`overload: ${refused.length} of 12 refused, slowest refusal ${Math.max(...refused.map((o) => o.ms)).toFixed(1)} ms`);
-    for (const o of refused) {
-      expect(o.ms).toBeLessThan(50 * 4); // well before the 800 ms a served request takes; 50 ms on an idle machine
-      expect(JSON.parse(o.body)).toEqual({ error: 'every healthy upstream is at its connection limit', service: 'shop' });
-    }
-    // Two on connections, two queued behind them: the queued pair answers after a second round.
+    const settled: Outcome[] = [];
+    const all = Array.from({ length: 12 }, (_, i) => send(`${proxy.url}/r${i}`, agent).then((o) => void settled.push(o)));
+    // The target answers nothing until the test says so: the 8 refusals come while the four it
+    // accepted (two on connections, two queued) are still waiting.
+    await until(() => settled.length >= 8, 'eight answers while the target holds its requests');
+    const refused = [...settled];
+    expect(refused.map((o) => o.status)).toEqual(Array(8).fill(503));
+    for (const o of refused) expect(JSON.parse(o.body)).toEqual({ error: 'every healthy upstream is at its connection limit', service: 'shop' });
+    expect(slow.received).toHaveLength(2);
+    slow.release();
+    await Promise.all(all);
+    const served = settled.slice(8);
+    expect(served.map((o) => `${o.status} ${o.body}`)).toEqual(Array(4).fill('200 blue'));
+    // Two on connections, two queued behind them: the queued pair reached the target only once a connection was free.
     expect(slow.maxInFlight).toBe(2);
     expect(slow.maxOpenSockets).toBe(2);
-    expect(Math.max(...served.map((o) => o.ms))).toBeGreaterThan(1500);
+    expect(slow.received).toHaveLength(4);
     // Overload never moves traffic to the other version.
     expect(green.received).toEqual([]);
     // The refusals are counted as 503s of the slot that refused them.
@@ -93,19 +64,25 @@ describe('per-target limits (C9)', () => {
   // With workers each gets its share of a target's limits (here 1 each, so more than 1 for the
   // proxy): the two tests below are about one pool's queue and bypass, so they run in one process.
   it('a queued request whose client left is dropped before it reaches the target', async () => {
-    const slow = await slowBackend('blue', 600);
-    const green = await slowBackend('green', 0);
+    const slow = await heldBackend('blue', cleanup);
+    const green = await heldBackend('green', cleanup, false);
     const proxy = await startProxy({ services: [{ name: 'shop', blue: [slow.url], green: [green.url], limits: { maxConnections: 1, maxPending: 1 } }] }, { workers: 1 });
     cleanup.push(() => proxy.stop());
     const agent = clientAgent();
+    const target = proxy.running.dataPlane.runtime('shop').allTargets().find((t) => t.url === slow.url);
+    if (!target) throw new Error('no blue target');
 
     const first = send(`${proxy.url}/first`, agent);
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    await until(() => slow.received.length === 1, 'the first request at the target');
     const controller = new AbortController();
     const queued = send(`${proxy.url}/queued`, agent, controller.signal).catch((err: Error) => err.name);
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    await until(() => target.counters.active === 2, 'the second request queued for the target');
     controller.abort();
     expect(await queued).toBe('AbortError');
+    // The proxy has seen its client leave (only the first request is in flight); the target
+    // frees its connection only now.
+    await until(() => proxy.running.dataPlane.server.inFlight() === 1, 'the proxy to see the queued client leave');
+    slow.release();
     expect((await first).status).toBe(200);
     // Its place in the queue is free again, and nothing of it reached the target.
     expect((await send(`${proxy.url}/after`, agent)).status).toBe(200);
@@ -113,19 +90,20 @@ describe('per-target limits (C9)', () => {
   });
 
   it('a full target is passed by: the other targets of its slot take the requests (HAProxy dispatches the same way)', async () => {
-    const slow = await slowBackend('slow', 1000);
-    const fast = await slowBackend('fast', 0);
-    const green = await slowBackend('green', 0);
+    const slow = await heldBackend('slow', cleanup);
+    const fast = await heldBackend('fast', cleanup, false);
+    const green = await heldBackend('green', cleanup, false);
     const proxy = await startProxy({ services: [{ name: 'shop', blue: [slow.url, fast.url], green: [green.url], limits: { maxConnections: 1 } }] }, { workers: 1 });
     cleanup.push(() => proxy.stop());
     const agent = clientAgent();
 
     const stuck = send(`${proxy.url}/first`, agent);
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    await until(() => slow.received.length === 1, 'the first request at the slow target');
     // The slow target holds its one connection; every later request goes to the fast one in turn.
     const bodies: string[] = [];
     for (let i = 0; i < 6; i++) bodies.push((await send(`${proxy.url}/next${i}`, agent)).body);
     expect(bodies).toEqual(Array(6).fill('fast'));
+    slow.release();
     expect((await stuck).body).toBe('slow');
   });
 });

@@ -3,6 +3,9 @@ import type { TrafficCounters } from '../../../src/core/traffic-counters.js';
 import type { Target } from '../../../src/proxy/target.js';
 import { startProxy, type ConfigSpec, type ProxyUnderTest } from '../../helpers/proxy-harness.js';
 import { ScriptedUpstream, type UpstreamScript } from '../../helpers/scripted-upstream.js';
+import { until, WAIT_MS } from '../../helpers/wait-for.js';
+
+export { until, WAIT_MS };
 
 const cleanup: (() => Promise<void> | void)[] = [];
 
@@ -57,10 +60,10 @@ export function outcomes(p: ProxyUnderTest, service = 'svc'): { byStatus: Record
 }
 
 /**
- * Invariants I3/I4 for one proxy: once traffic stops, no request is left in flight, no target
+ * The proxy is quiet: once traffic stops, no request is left in flight, no target
  * counts an active request and no undici pool holds a running or pending request.
  */
-export async function expectQuiet(p: ProxyUnderTest, timeoutMs = 2000): Promise<void> {
+export async function expectQuiet(p: ProxyUnderTest, timeoutMs = WAIT_MS): Promise<void> {
   const dp = p.running.dataPlane;
   const deadline = performance.now() + timeoutMs;
   const state = () =>
@@ -117,14 +120,6 @@ export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
-/** Polls `check` until it is true, or fails with `what` after `timeoutMs`. */
-export async function until(check: () => boolean | Promise<boolean>, what: string, timeoutMs = 2000): Promise<void> {
-  const deadline = performance.now() + timeoutMs;
-  while (!(await check())) {
-    if (performance.now() > deadline) throw new Error(`timed out waiting for: ${what}`);
-    await sleep(5);
-  }
-}
 
 /** A well-formed request head for the raw client. */
 export function head(lines: string[], method = 'GET', path = '/', version = 'HTTP/1.1'): string {

@@ -1,5 +1,5 @@
 import { createServer as createHttpServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { connect, type AddressInfo, type Socket } from 'node:net';
 import { Agent, request } from 'undici';
 import { describe, expect, it } from 'vitest';
 import { HungListener } from '../../helpers/hung-listener.js';
@@ -23,7 +23,7 @@ import {
   useCleanup,
 } from './support.js';
 
-// Group B (RELIABILITY.md 4.2): every way an upstream can fail, and what the client sees:
+// Every way an upstream can fail, and what the client sees:
 // 502 for refused/reset/malformed, 504 for any timeout, a cut connection once the response has
 // begun, never a clean end on a truncated body, never a crash.
 
@@ -37,17 +37,37 @@ let nextRefusingPort = 10;
 
 /**
  * A URL that refuses connections. Ports below 1024 are never handed to port-0 listeners, so
- * unlike a freed ephemeral port no other test can start listening there meanwhile.
+ * unlike a freed ephemeral port no other test can start listening there meanwhile; one that a
+ * service of the machine holds (ssh on 22, say) is passed over, so how many tests ran before
+ * does not matter.
  */
 async function closedPort(): Promise<string> {
-  nextRefusingPort = nextRefusingPort >= 1000 ? 10 : nextRefusingPort + 1;
-  return `http://127.0.0.1:${nextRefusingPort}`;
+  for (;;) {
+    nextRefusingPort = nextRefusingPort >= 1000 ? 10 : nextRefusingPort + 1;
+    if (await refuses(nextRefusingPort)) return `http://127.0.0.1:${nextRefusingPort}`;
+  }
+}
+
+function refuses(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect(port, '127.0.0.1');
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(false);
+    });
+    socket.once('error', () => resolve(true));
+  });
 }
 
 async function raw(port: number): Promise<RawConnection> {
   const conn = await openRaw(port);
   onCleanup(() => void conn.socket.destroy());
   return conn;
+}
+
+/** The answers on one connection, each from its status line to just before the next one. */
+function splitAnswers(text: string): string[] {
+  return text.split(/(?=HTTP\/1\.1 \d{3} )/);
 }
 
 /** The target, with everything counted so far in its counters (with workers, they report first). */
@@ -58,15 +78,17 @@ async function targetOf(p: Awaited<ReturnType<typeof oneService>>, url: string) 
   return target;
 }
 
-describe('B1 connection refused', () => {
-  it('502 with a short JSON body, at once; kind="refused" counted; the failure reaches passive health', async () => {
+describe('connection refused', () => {
+  it('502 with a short JSON body, without waiting for a timeout; kind="refused" counted; the failure reaches passive health', async () => {
     const url = await closedPort();
     const p = await oneService(url);
-    const res = await rawRequest(p.port, head([H]), { idleMs: 300 });
+    const res = await rawRequest(p.port, head([H]));
     expect(res.status).toBe(502);
     expect(res.body).toBe(BAD_GATEWAY);
     expect(res.body).not.toContain('127.0.0.1');
-    expect(res.firstByteMs).toBeLessThan(100);
+    // Answered on the refusal itself: no connect or response timeout was counted.
+    const target = await targetOf(p, url);
+    expect([target.counters.connect, target.counters.timeout]).toEqual([0, 0]);
     const metrics = await scrapeMetrics(p);
     expect(metricValue(metrics, 'shiftproxy_upstream_errors_total', { service: 'svc', target: url, kind: 'refused' })).toBe(1);
     expect(metricValue(metrics, 'shiftproxy_requests_total', { service: 'svc', code: 'error' })).toBe(1);
@@ -78,7 +100,7 @@ describe('B1 connection refused', () => {
     const dead = await closedPort();
     const live = await upstream(respondOk('alive'));
     const p = await oneService([dead, live.url], { retry: { attempts: 1 } });
-    const res = await rawRequest(p.port, head([H]), { idleMs: 300 });
+    const res = await rawRequest(p.port, head([H]));
     expect(res.status).toBe(200);
     expect(res.body).toBe('alive');
     expect(live.received).toHaveLength(1);
@@ -89,24 +111,26 @@ describe('B1 connection refused', () => {
     const a = await closedPort();
     const b = await closedPort();
     const p = await oneService([a, b], { retry: { attempts: 1 } });
-    const res = await rawRequest(p.port, head([H]), { idleMs: 300 });
+    const res = await rawRequest(p.port, head([H]));
     expect(res.status).toBe(502);
     expect([(await targetOf(p, a)).counters.requests, (await targetOf(p, b)).counters.requests]).toEqual([1, 1]);
   });
 });
 
-describe('B2 connect timeout', () => {
+describe('connect timeout', () => {
   it('a host that never completes the handshake: 504 at timeouts.connect, kind="connect"', async () => {
     const hung = new HungListener();
     const url = await hung.start();
     onCleanup(() => hung.stop());
     const p = await oneService(url, { timeouts: { connect: 300, response: 2000, idle: 2000 } });
-    const res = await rawRequest(p.port, head([H]), { idleMs: 1500 });
+    const res = await rawRequest(p.port, head([H]));
     expect(res.status).toBe(504);
     expect(res.body).toBe(GATEWAY_TIMEOUT);
+    // Not before timeouts.connect (the clock starts after the request was sent, so this cannot
+    // fail on a slow machine); which timer fired is what the counters say: connect, not response.
     expect(res.firstByteMs).toBeGreaterThanOrEqual(295);
-    expect(res.firstByteMs).toBeLessThan(300 + 100);
-    expect((await targetOf(p, url)).counters.connect).toBe(1);
+    const target = await targetOf(p, url);
+    expect([target.counters.connect, target.counters.timeout]).toEqual([1, 0]);
     const metrics = await scrapeMetrics(p);
     expect(metricValue(metrics, 'shiftproxy_upstream_errors_total', { target: url, kind: 'connect' })).toBe(1);
     await expectQuiet(p);
@@ -114,18 +138,20 @@ describe('B2 connect timeout', () => {
   });
 });
 
-describe('B3 no answer', () => {
+describe('no answer', () => {
   it('504 at timeouts.response; the upstream socket is destroyed, a late answer is never served to anyone', async () => {
-    const up = await upstream(respondSteps({ wait: 800 }, 'HTTP/1.1 200 OK\r\ncontent-length: 4\r\n\r\nLATE'));
+    const up = await upstream(stall());
     const p = await oneService(up.url);
-    const res = await rawRequest(p.port, head([H]), { idleMs: 100 });
+    const res = await rawRequest(p.port, head([H]));
     expect(res.status).toBe(504);
     expect(res.body).toBe(GATEWAY_TIMEOUT);
     expect(res.firstByteMs).toBeGreaterThanOrEqual(495);
-    expect(res.firstByteMs).toBeLessThan(500 + 100);
-    await up.allClosed(300);
+    // The answer comes late, after the client got its 504: on a connection the proxy kept, it
+    // would be served to the next request.
+    for (const socket of up.sockets) socket.write('HTTP/1.1 200 OK\r\ncontent-length: 4\r\n\r\nLATE');
+    await up.allClosed();
     up.script = respondOk('fresh');
-    const next = await rawRequest(p.port, head([H]), { idleMs: 300 });
+    const next = await rawRequest(p.port, head([H]));
     expect(next.body).toBe('fresh');
     // The timed-out connection was destroyed, and the next request went out on another one. (How
     // many idle connections undici opens meanwhile is its own business.)
@@ -139,47 +165,50 @@ describe('B3 no answer', () => {
   it('with a request body, the response clock starts when the body is sent', async () => {
     const up = await upstream(stall());
     const p = await oneService(up.url);
-    const res = await rawRequest(p.port, `POST / HTTP/1.1\r\n${H}\r\nContent-Length: 3\r\n\r\nabc`, { idleMs: 100 });
+    const res = await rawRequest(p.port, `POST / HTTP/1.1\r\n${H}\r\nContent-Length: 3\r\n\r\nabc`);
     expect(res.status).toBe(504);
     expect(res.firstByteMs).toBeGreaterThanOrEqual(495);
-    expect(res.firstByteMs).toBeLessThan(500 + 100);
-    await up.allClosed(300);
+    expect(up.received.map((r) => r.body.toString())).toEqual(['abc']);
+    await up.allClosed();
   });
 });
 
-describe('B4 stall mid-response', () => {
+describe('stall mid-response', () => {
   it.each([
     ['Content-Length', 'HTTP/1.1 200 OK\r\ncontent-length: 10000\r\n\r\n', 'x'.repeat(1024)],
     ['chunked', 'HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n', `400\r\n${'x'.repeat(1024)}\r\n`],
   ])('%s: after the idle timeout the client connection is cut, never ended cleanly', async (framing, headBytes, part) => {
-    const up = await upstream(respondSteps(headBytes, part, 'stall'));
+    let partSentAt = 0;
+    const up = await upstream((socket) => {
+      socket.write(headBytes + part);
+      partSentAt = performance.now();
+    });
     const p = await oneService(up.url);
     const conn = await raw(p.port);
     conn.write(head([H]));
     await conn.waitFor('x'.repeat(1024));
-    const gotPartAt = performance.now();
     await conn.closed;
-    const cutAfter = (conn.closedAt() as number) - gotPartAt;
-    // The body idle timer is undici's, which ticks every 0.5 s (documented resolution).
-    expect(cutAfter).toBeGreaterThanOrEqual(950);
-    expect(cutAfter).toBeLessThan(1000 + 500 + 100);
+    // Cut by the idle timeout (1 s), not the response timeout (0.5 s) that the headers ended:
+    // the proxy's idle clock starts after the part left the upstream, so on a slow machine this
+    // only grows.
+    expect((conn.closedAt() as number) - partSentAt).toBeGreaterThanOrEqual(950);
     const text = conn.text();
     expect(statusLines(text)).toEqual([200]);
     const body = text.slice(text.indexOf('\r\n\r\n') + 4);
     if (framing === 'chunked') expect(body).toBe(part);
     else expect(body.length).toBe(1024);
-    await up.allClosed(300);
+    await up.allClosed();
     await expectQuiet(p);
     expect((await targetOf(p, up.url)).counters.timeout).toBe(1);
     expect(outcomes(p).error).toBe(1);
   });
 });
 
-describe('B5 reset', () => {
+describe('reset', () => {
   it('RST before any byte: 502', async () => {
     const up = await upstream(respondSteps('reset'));
     const p = await oneService(up.url);
-    const res = await rawRequest(p.port, `POST / HTTP/1.1\r\n${H}\r\nContent-Length: 2\r\n\r\nhi`, { idleMs: 300 });
+    const res = await rawRequest(p.port, `POST / HTTP/1.1\r\n${H}\r\nContent-Length: 2\r\n\r\nhi`);
     expect(res.status).toBe(502);
     expect(res.body).toBe(BAD_GATEWAY);
     expect((await targetOf(p, up.url)).counters.reset).toBe(1);
@@ -189,7 +218,7 @@ describe('B5 reset', () => {
   it('RST before any byte on a GET: replayed once on a fresh connection (the keep-alive race rule), then 502', async () => {
     const up = await upstream(respondSteps('reset'));
     const p = await oneService(up.url);
-    const res = await rawRequest(p.port, head([H]), { idleMs: 300 });
+    const res = await rawRequest(p.port, head([H]));
     expect(res.status).toBe(502);
     expect(up.received).toHaveLength(2);
     expect(up.log.filter((c) => c.chunks.length > 0)).toHaveLength(2);
@@ -200,20 +229,23 @@ describe('B5 reset', () => {
   });
 
   it('RST after the headers and part of the body: the client connection is cut; the proxy keeps serving', async () => {
-    const up = await upstream(respondSteps('HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n5\r\nhello\r\n', { wait: 50 }, 'reset'));
+    const up = await upstream(respondRaw('HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n5\r\nhello\r\n'));
     const p = await oneService(up.url);
     const conn = await raw(p.port);
     conn.write(head([H]));
+    // The reset comes once the part has reached the client, so it cannot overtake it.
+    await conn.waitFor('hello');
+    for (const socket of up.sockets) socket.resetAndDestroy();
     await conn.closed;
     expect(conn.text()).toContain('hello');
     expect(conn.text()).not.toContain('0\r\n\r\n');
     up.script = respondOk('still here');
-    expect((await rawRequest(p.port, head([H]), { idleMs: 300 })).body).toBe('still here');
+    expect((await rawRequest(p.port, head([H]))).body).toBe('still here');
     await expectQuiet(p);
   });
 });
 
-describe('B6 FIN with a short body', () => {
+describe('FIN with a short body', () => {
   it.each([
     ['Content-Length: 10, 3 bytes', ['HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\nabc', 'end'] as Step[]],
     ['chunked, no last chunk', ['HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n3\r\nabc\r\n', 'end'] as Step[]],
@@ -235,7 +267,7 @@ describe('B6 FIN with a short body', () => {
   });
 });
 
-describe('B7 malformed upstream responses', () => {
+describe('malformed upstream responses', () => {
   it.each([
     ['a garbage status line', 'HTTP/1.1 abc OK\r\ncontent-length: 0\r\n\r\n'],
     ['not HTTP at all', 'SSH-2.0-OpenSSH_9.2\r\n\r\n'],
@@ -252,7 +284,7 @@ describe('B7 malformed upstream responses', () => {
   ])('%s: 502, counted as kind="protocol", the request sent once', async (_name, bytes) => {
     const up = await upstream(respondRaw(bytes));
     const p = await oneService(up.url);
-    const res = await rawRequest(p.port, head([H]), { idleMs: 300 });
+    const res = await rawRequest(p.port, head([H]));
     expect(res.status).toBe(502);
     expect(res.body).toBe(BAD_GATEWAY);
     const c = (await targetOf(p, up.url)).counters;
@@ -266,13 +298,13 @@ describe('B7 malformed upstream responses', () => {
     const value = Buffer.from('attachment; filename="\u00e9t\u00e9.txt"', 'utf8');
     const up = await upstream(respondRaw(Buffer.concat([Buffer.from('HTTP/1.1 200 OK\r\ncontent-disposition: '), value, Buffer.from('\r\ncontent-length: 2\r\n\r\nok')])));
     const p = await oneService(up.url);
-    const res = await rawRequest(p.port, head([H]), { idleMs: 300 });
+    const res = await rawRequest(p.port, head([H]));
     expect(res.status).toBe(200);
     expect(res.raw).toContain(`content-disposition: ${value.toString('latin1')}\r\n`);
   });
 });
 
-describe('B8 response-queue poisoning', () => {
+describe('response-queue poisoning', () => {
   it('bytes after a complete response are never served as the next response', async () => {
     let n = 0;
     const up = await upstream((socket) => {
@@ -287,18 +319,19 @@ describe('B8 response-queue poisoning', () => {
     for (let i = 0; i < 2; i++) {
       const res = await request(p.url, { dispatcher: agent, headers: { host: 'a.test' } });
       bodies.push(`${res.statusCode} ${await res.body.text()}`);
-      await sleep(30);
     }
     expect(bodies).toEqual(['200 first', '200 second']);
+    // The connection that carried the stray bytes is not reused: the second answer came on another.
+    expect(up.connections).toBe(2);
   });
 });
 
-describe('B9 keep-alive expiry race', () => {
+describe('keep-alive expiry race', () => {
   // The race, made deterministic: the upstream answers the first request on a connection and
   // closes the connection when a second one arrives on it, as a server whose idle timer fired
   // just as the pooled connection was reused. The request never got a byte of answer.
   function closesReusedConnections(how: 'end' | 'reset') {
-    return (socket: import('node:net').Socket) => {
+    return (socket: Socket) => {
       const s = socket as typeof socket & { answered?: boolean };
       if (s.answered) return void (how === 'end' ? socket.end() : socket.resetAndDestroy());
       s.answered = true;
@@ -310,7 +343,7 @@ describe('B9 keep-alive expiry race', () => {
     const up = await upstream(closesReusedConnections(how));
     const p = await oneService(up.url);
     const statuses: number[] = [];
-    for (let i = 0; i < 20; i++) statuses.push((await rawRequest(p.port, head([H]), { idleMs: 200 })).status);
+    for (let i = 0; i < 20; i++) statuses.push((await rawRequest(p.port, head([H]))).status);
     expect(statuses.filter((s) => s !== 200)).toEqual([]);
     await expectQuiet(p);
   });
@@ -329,7 +362,7 @@ describe('B9 keep-alive expiry race', () => {
   });
 });
 
-describe('B10 response hop-by-hop headers', () => {
+describe('response hop-by-hop headers', () => {
   const hopByHop =
     'HTTP/1.1 200 OK\r\nconnection: close, x-internal\r\nkeep-alive: timeout=5\r\nx-internal: secret\r\nproxy-connection: keep-alive\r\n' +
     'upgrade: h2c\r\ntrailer: x-t\r\nx-kept: yes\r\ntransfer-encoding: chunked\r\n\r\n5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n';
@@ -358,7 +391,7 @@ describe('B10 response hop-by-hop headers', () => {
   it('HTTP/1.0 keep-alive client, chunked upstream answer: close-delimited, and the connection is closed (the only way to end it)', async () => {
     const up = await upstream(respondRaw(hopByHop));
     const p = await oneService(up.url);
-    const res = await rawRequest(p.port, `GET / HTTP/1.0\r\n${H}\r\nConnection: keep-alive\r\n\r\n`, { idleMs: 500, responses: Infinity });
+    const res = await rawRequest(p.port, `GET / HTTP/1.0\r\n${H}\r\nConnection: keep-alive\r\n\r\n`, { responses: Infinity });
     expect(res.closed).toBe(true);
     expect(res.raw.toLowerCase()).not.toContain('transfer-encoding');
     expect(res.raw.toLowerCase()).not.toContain('keep-alive');
@@ -368,7 +401,7 @@ describe('B10 response hop-by-hop headers', () => {
   it('HTTP/1.0 client: no chunked framing, the body is close-delimited', async () => {
     const up = await upstream(respondRaw(hopByHop));
     const p = await oneService(up.url);
-    const res = await rawRequest(p.port, 'GET / HTTP/1.0\r\n\r\n', { idleMs: 500, responses: Infinity });
+    const res = await rawRequest(p.port, 'GET / HTTP/1.0\r\n\r\n', { responses: Infinity });
     expect(res.closed).toBe(true);
     expectNoHopByHop(res.raw);
     expect(res.raw.toLowerCase()).not.toContain('transfer-encoding');
@@ -376,11 +409,11 @@ describe('B10 response hop-by-hop headers', () => {
   });
 });
 
-describe('B11 interim and bodyless responses', () => {
+describe('interim and bodyless responses', () => {
   it('102 and 103 before the final answer are dropped, never mistaken for it', async () => {
     const up = await upstream(respondRaw('HTTP/1.1 102 Processing\r\n\r\nHTTP/1.1 103 Early Hints\r\nlink: </a.css>; rel=preload\r\n\r\nHTTP/1.1 201 Created\r\ncontent-length: 4\r\n\r\ndone'));
     const p = await oneService(up.url);
-    const res = await rawRequest(p.port, head([H]), { idleMs: 300 });
+    const res = await rawRequest(p.port, head([H]));
     expect(statusLines(res.raw)).toEqual([201]);
     expect(res.body).toBe('done');
     expect(res.raw.toLowerCase()).not.toContain('link:');
@@ -389,7 +422,7 @@ describe('B11 interim and bodyless responses', () => {
   it('an unsolicited 100 Continue (the proxy never forwards Expect) is a malformed answer: 502', async () => {
     const up = await upstream(respondRaw('HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\ncontent-length: 4\r\n\r\ndone'));
     const p = await oneService(up.url);
-    const res = await rawRequest(p.port, head([H]), { idleMs: 300 });
+    const res = await rawRequest(p.port, head([H]));
     expect(statusLines(res.raw)).toEqual([502]);
     await expectQuiet(p);
   });
@@ -403,12 +436,14 @@ describe('B11 interim and bodyless responses', () => {
     const conn = await raw(p.port);
     conn.write(head([H], 'HEAD'));
     await conn.waitFor('\r\n\r\n');
-    await sleep(100);
-    expect(conn.text()).toMatch(/content-length: 1000\r\n/i);
-    expect(conn.text().endsWith('\r\n\r\n')).toBe(true);
     conn.write(head([H]));
     await conn.waitFor('next');
     expect(statusLines(conn.text())).toEqual([200, 200]);
+    // Not one byte between the HEAD answer's head and the next answer.
+    const [headAnswer, nextAnswer] = splitAnswers(conn.text());
+    expect(headAnswer).toMatch(/content-length: 1000\r\n/i);
+    expect(headAnswer?.endsWith('\r\n\r\n')).toBe(true);
+    expect(nextAnswer?.endsWith('\r\n\r\nnext')).toBe(true);
   });
 
   it('HEAD answered with chunked framing: headers only, and the next request on the connection is answered normally', async () => {
@@ -420,11 +455,12 @@ describe('B11 interim and bodyless responses', () => {
     const conn = await raw(p.port);
     conn.write(head([H], 'HEAD'));
     await conn.waitFor('\r\n\r\n');
-    await sleep(100);
-    expect(conn.text().endsWith('\r\n\r\n')).toBe(true);
     conn.write(head([H]));
     await conn.waitFor('next');
     expect(statusLines(conn.text())).toEqual([200, 200]);
+    const [headAnswer, nextAnswer] = splitAnswers(conn.text());
+    expect(headAnswer?.endsWith('\r\n\r\n')).toBe(true);
+    expect(nextAnswer?.endsWith('\r\n\r\nnext')).toBe(true);
   });
 
   it.each([204, 304])('%s followed by stray bytes: the stray bytes are never served as the next response', async (status) => {
@@ -438,20 +474,20 @@ describe('B11 interim and bodyless responses', () => {
     const conn = await raw(p.port);
     conn.write(head([H]));
     await conn.waitFor(`HTTP/1.1 ${status}`);
-    await sleep(50);
     conn.write(head([H]));
     await conn.waitFor('real');
     expect(statusLines(conn.text())).toEqual([status, 200]);
     expect(conn.text()).not.toContain('STRAY');
+    expect(up.connections).toBe(2);
   });
 });
 
-describe('B14 retry rules', () => {
+describe('retry rules', () => {
   it('GET, first target refused: answered by the second, one attempt on each', async () => {
     const dead = await closedPort();
     const live = await upstream(respondOk('second'));
     const p = await oneService([dead, live.url], { retry: { attempts: 1 } });
-    const res = await rawRequest(p.port, head([H]), { idleMs: 300 });
+    const res = await rawRequest(p.port, head([H]));
     expect(res.body).toBe('second');
     expect([(await targetOf(p, dead)).counters.requests, (await targetOf(p, live.url)).counters.requests]).toEqual([1, 1]);
     expect(live.received).toHaveLength(1);
@@ -461,7 +497,7 @@ describe('B14 retry rules', () => {
     const dead = await closedPort();
     const live = await upstream(respondOk());
     const p = await oneService([dead, live.url], { retry: { attempts: 1 } });
-    const res = await rawRequest(p.port, `POST / HTTP/1.1\r\n${H}\r\nContent-Length: 2\r\n\r\nhi`, { idleMs: 300 });
+    const res = await rawRequest(p.port, `POST / HTTP/1.1\r\n${H}\r\nContent-Length: 2\r\n\r\nhi`);
     expect(res.status).toBe(502);
     expect(live.connections).toBe(0);
   });
@@ -470,7 +506,7 @@ describe('B14 retry rules', () => {
     const a = await upstream(respondSteps('reset'));
     const b = await upstream(respondSteps('reset'));
     const p = await oneService([a.url, b.url], { retry: { attempts: 3 } });
-    const res = await rawRequest(p.port, `POST / HTTP/1.1\r\n${H}\r\nContent-Length: 2\r\n\r\nhi`, { idleMs: 300 });
+    const res = await rawRequest(p.port, `POST / HTTP/1.1\r\n${H}\r\nContent-Length: 2\r\n\r\nhi`);
     expect(res.status).toBe(502);
     expect(a.received.length + b.received.length).toBe(1);
   });
@@ -490,7 +526,7 @@ describe('B14 retry rules', () => {
     const dead = await closedPort();
     const live = await upstream(respondOk());
     const p = await oneService([dead, live.url], { retry: { attempts: 2 } });
-    const res = await rawRequest(p.port, `PUT / HTTP/1.1\r\n${H}\r\nContent-Length: 2\r\n\r\nhi`, { idleMs: 300 });
+    const res = await rawRequest(p.port, `PUT / HTTP/1.1\r\n${H}\r\nContent-Length: 2\r\n\r\nhi`);
     expect(res.status).toBe(502);
     expect(live.connections).toBe(0);
   });
@@ -502,49 +538,54 @@ describe('B14 retry rules', () => {
     onCleanup(() => hungA.stop());
     onCleanup(() => hungB.stop());
     const p = await oneService([a, b], { retry: { attempts: 3 }, timeouts: { connect: 300, response: 500, idle: 1000 } });
-    const res = await rawRequest(p.port, head([H]), { idleMs: 100 });
+    const res = await rawRequest(p.port, head([H]));
     expect(res.status).toBe(504);
     expect(res.firstByteMs).toBeGreaterThanOrEqual(495);
-    expect(res.firstByteMs).toBeLessThan(500 + 100);
-    await expectQuiet(p, 1500);
+    await expectQuiet(p);
+    // The first attempt timed out connecting at 300 ms; the retry, whose own connect timeout
+    // would end at 600 ms, was cut by the request's 500 ms deadline: two attempts, not four.
+    const counters = (await Promise.all([a, b].map((url) => targetOf(p, url)))).map((t) => t.counters);
+    expect(counters.reduce((sum, c) => sum + c.requests, 0)).toBe(2);
+    expect(counters.reduce((sum, c) => sum + c.connect, 0)).toBe(1);
   });
 });
 
-describe('B15 retry storm', () => {
-  async function storm(p: Awaited<ReturnType<typeof oneService>>, count: number): Promise<{ statuses: number[]; p99: number }> {
+describe('retry storm', () => {
+  async function storm(p: Awaited<ReturnType<typeof oneService>>, count: number): Promise<{ statuses: number[] }> {
     const agent = new Agent({ connections: 64 });
     onCleanup(() => agent.close());
-    const durations: number[] = [];
     const statuses: number[] = [];
     const pending: Promise<void>[] = [];
-    // 200 requests per second.
+    // About 200 requests per second, overlapping (the budget has no clock: the rate only shapes the overlap).
     for (let i = 0; i < count; i++) {
       pending.push(
         (async () => {
-          const started = performance.now();
           const res = await request(p.url, { dispatcher: agent, headers: { host: 'a.test' } });
           await res.body.dump();
           statuses.push(res.statusCode);
-          durations.push(performance.now() - started);
         })(),
       );
       await sleep(5);
     }
     await Promise.all(pending);
-    durations.sort((x, y) => x - y);
-    return { statuses, p99: durations[Math.floor(durations.length * 0.99)] as number };
+    return { statuses };
   }
 
   it('every target refusing at 200 rps: upstream attempts stay within 1.2x the client requests, and clients fail fast', async () => {
     const urls = [await closedPort(), await closedPort()];
     const p = await oneService(urls, { retry: { attempts: 2 } });
-    const { statuses, p99 } = await storm(p, 300);
+    const { statuses } = await storm(p, 300);
     expect(statuses.every((s) => s === 502)).toBe(true);
     let attempts = 0;
     for (const url of urls) attempts += (await targetOf(p, url)).counters.requests;
     expect(attempts).toBeGreaterThan(300);
     expect(attempts).toBeLessThanOrEqual(1.2 * 300);
-    expect(p99).toBeLessThan(100);
+    // Failing fast: every attempt ended on the refusal itself, none waited for a timeout.
+    const targets = await Promise.all(urls.map((url) => targetOf(p, url)));
+    expect(targets.map((t) => [t.counters.connect, t.counters.timeout])).toEqual([
+      [0, 0],
+      [0, 0],
+    ]);
   });
 
   it('every target answering 503: passed through, never retried', async () => {
@@ -558,31 +599,31 @@ describe('B15 retry storm', () => {
   });
 });
 
-describe('B17 slow but live upstream', () => {
-  it('each byte dripped every 200 ms reaches the client within 100 ms; the answer completes', async () => {
-    const sentAt: number[] = [];
-    const up = await upstream((socket, _req, server) => {
-      socket.write('HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\n');
-      let i = 0;
-      const drip = () => {
-        sentAt.push(performance.now());
-        socket.write(String(i));
-        i += 1;
-        if (i < 10) server.later(200, drip);
-      };
-      server.later(200, drip);
+describe('slow but live upstream', () => {
+  it('each byte dripped by the upstream reaches the client before the next is sent; the answer outlives the idle timeout and completes', async () => {
+    // Lockstep: the upstream writes the next byte only once the client holds the previous one,
+    // so a proxy that held small writes back (to fill a chunk) would stall here, whatever the
+    // machine's speed. The pauses between bytes add up to more than the idle timeout, which
+    // must count from the last byte, not from the headers.
+    const digits = '0123456789abcdef';
+    const pauseMs = 150;
+    const idleMs = 1500;
+    const sockets: Socket[] = [];
+    const up = await upstream((socket) => {
+      sockets.push(socket);
+      socket.write(`HTTP/1.1 200 OK\r\ncontent-length: ${digits.length}\r\n\r\n`);
     });
-    const p = await oneService(up.url, { timeouts: { connect: 300, response: 500, idle: 1000 } });
+    const p = await oneService(up.url, { timeouts: { connect: 300, response: 500, idle: idleMs } });
     const conn = await raw(p.port);
-    const arrivedAt: number[] = [];
-    conn.socket.on('data', (d: Buffer) => {
-      const body = d.toString('latin1').split('\r\n\r\n').pop() ?? '';
-      for (let k = 0; k < body.length; k++) arrivedAt.push(performance.now());
-    });
     conn.write(head([H]));
-    await conn.waitFor(/\r\n\r\n0123456789$/, 4000);
-    expect(arrivedAt).toHaveLength(10);
-    arrivedAt.forEach((t, k) => expect(t - (sentAt[k] as number)).toBeLessThan(100));
+    await until(() => sockets.length === 1, 'the request upstream');
+    for (let i = 0; i < digits.length; i++) {
+      await sleep(pauseMs);
+      sockets[0]?.write(digits[i] as string);
+      await conn.waitFor(new RegExp(`\\r\\n\\r\\n${digits.slice(0, i + 1)}$`));
+    }
+    expect(conn.text().endsWith(`\r\n\r\n${digits}`)).toBe(true);
+    expect(conn.isClosed()).toBe(false);
     await expectQuiet(p);
     expect(outcomes(p).byStatus).toEqual({ 200: 1 });
   });
@@ -606,7 +647,7 @@ describe('never a crash', () => {
     onCleanup(() => void server.closeAllConnections());
     const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
     const p = await proxy({ services: [{ name: 'svc', blue: [url], green: [UNUSED_GREEN] }] });
-    for (let i = 0; i < 30; i++) await rawRequest(p.port, head([H]), { idleMs: 200 });
+    for (let i = 0; i < 30; i++) await rawRequest(p.port, head([H]));
     await until(() => n >= 30, 'all requests seen');
     await expectQuiet(p);
     const c = countersOf(p);

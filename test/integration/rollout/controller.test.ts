@@ -49,7 +49,7 @@ describe('the rollout controller on a virtual clock', () => {
     expect(routing(t)).toEqual({ live: 'green', canaryWeight: 0 });
   });
 
-  it('keeps its schedule on monotonic time when the wall clock jumps 1 h forward and 10 min back (D11)', async () => {
+  it('keeps its schedule on monotonic time when the wall clock jumps 1 h forward and 10 min back', async () => {
     const t = await controllerFor(spec({ preset: 'Linear10PercentEvery1Minute' }));
     await t.controller.startRollout('shop');
     const weights: number[] = [routing(t).canaryWeight];
@@ -140,7 +140,7 @@ describe('the rollout controller on a virtual clock', () => {
     expect(JSON.stringify(await t.store.load())).toContain('cannot abort a promoted rollout');
   });
 
-  it('a repeated pause is recorded once as already paused and does not move the schedule (D12)', async () => {
+  it('a repeated pause is recorded once as already paused and does not move the schedule', async () => {
     const t = await controllerFor(spec({ strategy: 'canary', canary: { weight: 10, interval: '5m' } }));
     await t.controller.startRollout('shop');
     await t.advance(M);

@@ -1,12 +1,14 @@
 import { execFile, execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { request } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
 import { FakeBackend } from '../../../src/simulate/fake-backend.js';
-import { listeningPorts, startCli, type CliProcess } from '../../helpers/cli-process.js';
+import { until } from '../../helpers/wait-for.js';
+import { listeningPorts, processState, startCli, startCliUnreaped, type CliProcess } from '../../helpers/cli-process.js';
 
 const run = promisify(execFile);
 const BIN = resolve(__dirname, '../../../bin/shiftproxy.js');
@@ -73,6 +75,15 @@ async function cli(args: string[], env: NodeJS.ProcessEnv = {}) {
   }
 }
 
+/** A port nothing listens on right now (the kernel's pick), for a config that must name its admin port. */
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolveListen) => server.listen(0, '127.0.0.1', resolveListen));
+  const { port } = server.address() as AddressInfo;
+  await new Promise((resolveClose) => server.close(resolveClose));
+  return port;
+}
+
 async function servedBy(proxy: number, n: number): Promise<Record<string, number>> {
   const counts: Record<string, number> = {};
   for (let i = 0; i < n; i++) {
@@ -85,7 +96,7 @@ async function servedBy(proxy: number, n: number): Promise<Record<string, number
 }
 
 describe('rollouts in a running shiftproxy', () => {
-  it('serves the admin API as DESIGN.md says: 202, 409, 404, 400 and the rollout object', async () => {
+  it('serves the admin API as docs/design.md says: 202, 409, 404, 400 and the rollout object', async () => {
     const { blue, green } = await backends();
     const dir = mkdtempSync(join(tmpdir(), 'sp-api-'));
     const { admin } = await startProxyProcess(configFile(dir, serviceYaml(blue.url, green.url, '{ strategy: canary, canary: { weight: 10, interval: 1h } }', join(dir, 'state.json'))));
@@ -115,6 +126,36 @@ describe('rollouts in a running shiftproxy', () => {
     expect(after).toContain('shiftproxy_rollout_state{service="shop",state="rolled_back"} 1');
   });
 
+  it('promote goes to 100% and still bakes; a second promote (or full) ends the bake; a bad body is 400', async () => {
+    const { blue, green } = await backends();
+    const dir = mkdtempSync(join(tmpdir(), 'sp-promote-'));
+    const { admin, proxy } = await startProxyProcess(
+      configFile(dir, serviceYaml(blue.url, green.url, '{ strategy: linear, linear: { step: 10, interval: 1h }, bakeTime: 1h }', join(dir, 'state.json'))),
+    );
+    expect((await api(admin, 'POST', '/api/v1/services/shop/rollout', {})).body).toMatchObject({ state: 'progressing', canaryWeight: 10 });
+    expect(await api(admin, 'POST', '/api/v1/services/shop/rollout/promote', { full: 'yes' })).toEqual({ status: 400, body: { error: 'full: expected a boolean, got "yes"' } });
+    expect((await api(admin, 'POST', '/api/v1/services/shop/rollout/promote', {})).body).toMatchObject({ state: 'baking', canaryWeight: 100 });
+    // Green takes everything while the bake watches; blue is still live, for a rollback.
+    expect(await servedBy(proxy, 4)).toEqual({ green: 4 });
+    expect((await api(admin, 'GET', '/api/v1/services/shop')).body).toMatchObject({ live: 'blue' });
+    expect((await api(admin, 'POST', '/api/v1/services/shop/rollout/promote')).body).toMatchObject({ state: 'promoted', reason: 'promoted by a person' });
+    expect((await api(admin, 'GET', '/api/v1/services/shop')).body).toMatchObject({ live: 'green' });
+  });
+
+  it('finds the admin API from -c FILE alone, as the README walkthrough does', async () => {
+    const { blue, green } = await backends();
+    const dir = mkdtempSync(join(tmpdir(), 'sp-cfg-admin-'));
+    const adminPort = await freePort();
+    const file = configFile(dir, serviceYaml(blue.url, green.url, '{ strategy: canary }', join(dir, 'state.json')).replace('admin: { listen: 127.0.0.1:0 }', `admin: { listen: 127.0.0.1:${adminPort} }`));
+    const { admin } = await startProxyProcess(file);
+    expect(admin).toBe(adminPort);
+    // $SHIFTPROXY_ADMIN points elsewhere: the config given wins.
+    const start = await cli(['rollout', 'start', 'shop', '-c', file], { SHIFTPROXY_ADMIN: 'http://127.0.0.1:1' });
+    expect([start.code, start.stdout.split('\n')[0]]).toEqual([0, expect.stringMatching(/^shop {2}shop-\S+ {2}PROGRESSING$/)]);
+    const status = await cli(['rollout', 'status', 'shop'], { SHIFTPROXY_ADMIN: `http://127.0.0.1:${adminPort}` });
+    expect(status.code).toBe(0);
+  });
+
   it('needs the token on every /api/ call when one is set', async () => {
     const { blue, green } = await backends();
     const dir = mkdtempSync(join(tmpdir(), 'sp-token-'));
@@ -129,11 +170,11 @@ describe('rollouts in a running shiftproxy', () => {
     expect(status.stdout).toMatch(/^shop {2}shop-\S+ {2}PROGRESSING\n/);
   });
 
-  it('drives a rollout from the command line, with exit codes 0, 1 and 2', async () => {
+  it('drives a rollout from the command line, with exit codes 0 and 1', async () => {
     const { blue, green } = await backends();
     const dir = mkdtempSync(join(tmpdir(), 'sp-cli-'));
     const { admin, proxy } = await startProxyProcess(
-      configFile(dir, serviceYaml(blue.url, green.url, '{ strategy: steps, steps: [ { weight: 50, pause: manual }, { weight: 100 } ] }', join(dir, 'state.json'))),
+      configFile(dir, serviceYaml(blue.url, green.url, '{ strategy: steps, steps: [ { weight: 50, pause: manual }, { weight: 100 } ], bakeTime: 1h }', join(dir, 'state.json'))),
     );
     const adminUrl = `http://127.0.0.1:${admin}`;
     const start = await cli(['rollout', 'start', 'shop', '--admin', adminUrl]);
@@ -150,15 +191,18 @@ describe('rollouts in a running shiftproxy', () => {
     const json = await cli(['rollout', 'status', 'shop', '--admin', adminUrl, '--json']);
     expect(JSON.parse(json.stdout)).toMatchObject({ state: 'paused', canaryWeight: 50, step: 1, steps: 2 });
 
-    const promoted = await cli(['rollout', 'promote', 'shop', '--admin', adminUrl]);
+    // --full: the hour of bake is skipped too.
+    const promoted = await cli(['rollout', 'promote', 'shop', '--full', '--admin', adminUrl]);
     expect([promoted.code, promoted.stdout.split('\n')[0]]).toEqual([0, expect.stringMatching(/PROMOTED$/)]);
+    expect(promoted.stdout).toContain('promoted by a person: remaining steps and bake skipped');
     expect(await servedBy(proxy, 5)).toEqual({ green: 5 });
 
     const refused = await cli(['rollout', 'abort', 'shop', '--admin', adminUrl]);
     expect([refused.code, refused.stderr]).toEqual([1, 'shiftproxy: cannot abort a promoted rollout\n']);
+    // Nothing listening there: the user's to fix (exit 1), with where the address came from and a hint.
     const unreachable = await cli(['rollout', 'status', 'shop', '--admin', 'http://127.0.0.1:1']);
-    expect(unreachable.code).toBe(2);
-    expect(unreachable.stderr).toMatch(/cannot reach the admin API at http:\/\/127\.0\.0\.1:1/);
+    expect(unreachable.code).toBe(1);
+    expect(unreachable.stderr).toMatch(/^shiftproxy: cannot reach the admin API at http:\/\/127\.0\.0\.1:1 \(from --admin\): .*ECONNREFUSED.*\nhint: is `shiftproxy run` running\? Point at its admin address with -c FILE \(its admin\.listen\), \$SHIFTPROXY_ADMIN or --admin URL\n$/);
   });
 
   it('survives kill -9 mid-rollout: the restarted process serves the same split and continues the same rollout', async () => {
@@ -199,6 +243,67 @@ describe('rollouts in a running shiftproxy', () => {
     expect(warning).toMatchObject({ level: 'warn', msg: 'state reset on request: every service starts on its configured live slot at 0%' });
     expect(readFileSync(warning.movedTo as string, 'utf8')).toBe('garbage');
     expect(await servedBy(ports.proxy, 3)).toEqual({ blue: 3 });
+  });
+});
+
+describe('the state-file lock', () => {
+  /** Waits until the process has died (a zombie, or gone): the kernel has closed its files by then. */
+  async function dead(pid: number): Promise<string | null> {
+    await until(() => [null, 'Z'].includes(processState(pid)), `process ${pid} to die`);
+    return processState(pid);
+  }
+
+  it('kill -9 and restart at once, 20 times: the dead holder is a zombie nobody reaps, and every restart resumes at its weight', { timeout: 180_000 }, async () => {
+    const { blue, green } = await backends();
+    const dir = mkdtempSync(join(tmpdir(), 'sp-lock-'));
+    // 21 manual steps: each round releases one, so every restart must restore a different weight.
+    const steps = Array.from({ length: 21 }, (_, i) => `{ weight: ${4 * (i + 1)}, pause: manual }`).join(', ');
+    const file = configFile(dir, serviceYaml(blue.url, green.url, `{ strategy: steps, steps: [ ${steps}, { weight: 100 } ] }`, join(dir, 'state.json')));
+    let id: unknown;
+    for (let round = 0; round <= 20; round++) {
+      const { cli: parent, pid } = await startCliUnreaped(['run', '-c', file]);
+      cleanup.push(async () => {
+        parent.child.kill('SIGKILL');
+        await parent.exited;
+      });
+      const { admin } = await listeningPorts(parent);
+      if (round === 0) {
+        const started = await api(admin, 'POST', '/api/v1/services/shop/rollout', {});
+        expect(started.body).toMatchObject({ state: 'paused', canaryWeight: 4 });
+        id = started.body.id;
+      } else {
+        expect((await api(admin, 'GET', '/api/v1/services/shop/rollout')).body).toMatchObject({ id, state: 'paused', canaryWeight: 4 * round, step: round });
+        expect((await api(admin, 'GET', '/api/v1/services/shop')).body).toMatchObject({ live: 'blue', weights: { blue: 100 - 4 * round, green: 4 * round } });
+        expect((await api(admin, 'POST', '/api/v1/services/shop/rollout/resume')).body).toMatchObject({ state: 'paused', canaryWeight: 4 * (round + 1) });
+      }
+      process.kill(pid, 'SIGKILL');
+      // Its parent never reaps it: the pid stays taken, which a pid-based lock took for a live holder.
+      expect(await dead(pid)).toBe('Z');
+      expect(() => process.kill(pid, 0)).not.toThrow();
+    }
+  });
+
+  it('refuses a second live instance on the same state file, naming the holder', async () => {
+    const { blue, green } = await backends();
+    const dir = mkdtempSync(join(tmpdir(), 'sp-lock2-'));
+    const statePath = join(dir, 'state.json');
+    const file = configFile(dir, serviceYaml(blue.url, green.url, '{ strategy: canary }', statePath));
+    const first = await startProxyProcess(file);
+    const second = await cli(['run', '-c', file]);
+    expect(second.code).toBe(1);
+    expect(second.stderr).toBe(`shiftproxy: another shiftproxy (pid ${first.cli.child.pid}) is using the state file ${statePath} (it holds the lock on ${statePath}.lock)\n`);
+    // The first one is untouched.
+    expect((await api(first.admin, 'POST', '/api/v1/services/shop/rollout', {})).status).toBe(202);
+  });
+
+  it('is not blocked by a stale lock file naming a pid that now belongs to another live process', async () => {
+    const { blue, green } = await backends();
+    const dir = mkdtempSync(join(tmpdir(), 'sp-lock3-'));
+    const statePath = join(dir, 'state.json');
+    // What a pid-based lock left behind: the pid is alive (it is this test runner), but it holds nothing.
+    writeFileSync(`${statePath}.lock`, `${process.pid}\n`);
+    const { admin } = await startProxyProcess(configFile(dir, serviceYaml(blue.url, green.url, '{ strategy: canary }', statePath)));
+    expect((await api(admin, 'POST', '/api/v1/services/shop/rollout', {})).status).toBe(202);
   });
 });
 

@@ -116,4 +116,35 @@ describe('alarm evaluation', () => {
       summary: 'prom-5xx: Prometheus at http://127.0.0.1:1 unreachable: connection refused',
     });
   });
+
+  it('an empty PromQL answer is inconclusive by default, and 0 only with onEmpty: zero', async () => {
+    let failure: MeasurementError = new MeasurementError('no-data', 'the query returned no series (empty vector)', { emptyAnswer: true });
+    const promql: PromqlSource = {
+      scalar: async () => {
+        throw failure;
+      },
+    };
+    const { evaluator } = setup(
+      [
+        { name: 'default', promql: 'sum(rate(x{code=~"5.."}[1m]))', max: 1 },
+        { name: 'zero', promql: 'sum(rate(x{code=~"5.."}[1m]))', max: 1, onEmpty: 'zero' },
+        { name: 'floor', promql: 'sum(rate(x[1m]))', min: 5, onEmpty: 'zero' },
+      ],
+      promql,
+    );
+    const report = await evaluator.evaluate('shop', rollout);
+    expect(report.outcome).toBe('breach');
+    expect((report.detail as { alarms: unknown[] }).alarms).toEqual([
+      { alarm: 'default', verdict: 'inconclusive', value: null, threshold: { max: 1 }, reason: 'the query returned no series (empty vector)' },
+      { alarm: 'zero', verdict: 'pass', value: 0, threshold: { max: 1 }, reason: 'promql = 0 (no series, read as 0: onEmpty: zero) <= max 1' },
+      // Read as 0, an empty answer is a real value: below a min it breaches.
+      { alarm: 'floor', verdict: 'breach', value: 0, threshold: { min: 5 }, reason: 'promql = 0 (no series, read as 0: onEmpty: zero) < min 5' },
+    ]);
+
+    // NaN (0/0) and a provider failure are not empty answers: inconclusive whatever onEmpty says.
+    failure = new MeasurementError('no-data', 'the query returned NaN (e.g. 0/0 when there was no traffic)');
+    expect((await evaluator.evaluate('shop', rollout)).detail).toMatchObject({ alarms: [{ verdict: 'inconclusive' }, { verdict: 'inconclusive' }, { verdict: 'inconclusive' }] });
+    failure = new MeasurementError('provider-error', 'Prometheus at http://127.0.0.1:1 unreachable: connection refused');
+    expect((await evaluator.evaluate('shop', rollout)).outcome).toBe('inconclusive');
+  });
 });

@@ -30,6 +30,21 @@ function setup(sampleIntervalMs = 1000, retentionMs = 60_000) {
 }
 
 describe('builtin window statistics', () => {
+  it('resized by a reload to a longer window, keeps what it sampled and then holds the whole window', async () => {
+    const { windows, traffic } = setup(1000, 60_000);
+    traffic(120_000, 1200);
+    // Only a minute (and a little) was kept.
+    expect((await windows.windowStats('shop', 'green', 'canary', 300_000)).windowMs).toBe(61_000);
+    windows.resize({ sampleIntervalMs: 1000, retentionMs: 300_000 });
+    expect((await windows.windowStats('shop', 'green', 'canary', 60_000)).requests).toBe(600);
+    traffic(300_000, 3000);
+    const fiveMinutes = await windows.windowStats('shop', 'green', 'canary', 300_000);
+    expect([fiveMinutes.requests, fiveMinutes.windowMs]).toEqual([3000, 300_000]);
+    // Shrunk again: the newest samples stay.
+    windows.resize({ sampleIntervalMs: 1000, retentionMs: 30_000 });
+    expect((await windows.windowStats('shop', 'green', 'canary', 30_000)).requests).toBe(300);
+  });
+
   it('counts exactly the requests of the last window', async () => {
     const { windows, traffic } = setup();
     traffic(60_000, 600, 60);
@@ -66,6 +81,32 @@ describe('builtin window statistics', () => {
     expect(BuiltinWindows.sizing([60_000, 300_000])).toEqual({ sampleIntervalMs: 2000, retentionMs: 304_000 });
     expect(BuiltinWindows.sizing([1000])).toEqual({ sampleIntervalMs: 100, retentionMs: 1200 });
     expect(BuiltinWindows.sizing([])).toEqual({ sampleIntervalMs: 2000, retentionMs: 64_000 });
+  });
+
+  it('sizes the history a few analysis intervals past the largest window, so the next check still finds the window a weight change closed', () => {
+    expect(BuiltinWindows.sizing([60_000, 300_000], [10_000, 30_000])).toEqual({ sampleIntervalMs: 2000, retentionMs: 394_000 });
+  });
+
+  it('measures a window that ended in the past, up to the first sample at or after its end', async () => {
+    const { clock, windows, traffic } = setup(1000, 120_000);
+    traffic(60_000, 600, 60);
+    traffic(30_000, 300, 0);
+    // Nothing more arrives (the role's weight reached 0), and 25 s pass.
+    clock.advance(25_000);
+    const closed = await windows.windowStats('shop', 'green', 'canary', 60_000, 25_000);
+    expect([closed.requests, closed.failures, closed.windowMs]).toEqual([600, 30, 60_000]);
+    const earlier = await windows.windowStats('shop', 'green', 'canary', 30_000, 55_000);
+    expect([earlier.requests, earlier.failures, earlier.windowMs]).toEqual([300, 30, 30_000]);
+  });
+
+  it('reports a past window short when the ring no longer reaches back to its start', async () => {
+    const { clock, windows, traffic } = setup(1000, 10_000);
+    traffic(30_000, 300);
+    clock.advance(5000);
+    // Retention 10 s: 12 samples, the oldest 11 s ago; the window that ended 5 s ago starts 65 s ago.
+    const stats = await windows.windowStats('shop', 'green', 'canary', 60_000, 5000);
+    expect(stats.windowMs).toBe(6000);
+    expect(stats.windowMs).toBeLessThan(60_000);
   });
 
   it('says so when the service is unknown', async () => {

@@ -1,9 +1,11 @@
+import type { ServerResponse } from 'node:http';
 import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { PrometheusClient } from '../../../src/analysis/prometheus-client.js';
 import { MeasurementError } from '../../../src/analysis/window-stats.js';
 import { errorOf, FakePrometheus, scalarOf, sendJson, sendText, vectorOf } from '../../helpers/fake-prometheus.js';
+import { until, WAIT_MS } from '../../helpers/wait-for.js';
 
 const fake = new FakePrometheus();
 let url = '';
@@ -20,7 +22,8 @@ afterEach(async () => {
   fake.requests.length = 0;
 });
 
-function client(timeoutMs = 2000, base = url): PrometheusClient {
+/** A client; its deadline defaults to the tests' failure bound, so only tests about deadlines race one. */
+function client(timeoutMs = WAIT_MS, base = url): PrometheusClient {
   const c = new PrometheusClient({ url: base, timeoutMs });
   clients.push(c);
   return c;
@@ -57,7 +60,7 @@ describe('PrometheusClient: the request', () => {
 
   it('keeps a path prefix of the base URL (Prometheus behind a route) and ignores trailing slashes', async () => {
     fake.handler = (_req, res) => sendJson(res, 200, scalarOf('3'));
-    expect(await client(2000, `${url}/prom/`).scalar('3')).toBe(3);
+    expect(await client(WAIT_MS, `${url}/prom/`).scalar('3')).toBe(3);
     expect(fake.requests[0]?.pathname).toBe('/prom/api/v1/query');
   });
 });
@@ -90,7 +93,11 @@ describe('PrometheusClient: answers with no usable number', () => {
   it('an empty vector is no-data', async () => {
     fake.handler = (_req, res) => sendJson(res, 200, vectorOf([]));
     const err = await failure(client().scalar('q'));
-    expect([err.kind, err.message]).toEqual(['no-data', 'the query returned no series (empty vector)']);
+    expect([err.kind, err.message, err.emptyAnswer]).toEqual([
+      'no-data',
+      'the query returned no series (empty vector); if no series means 0 here, add "or vector(0)" to the part that may have none, or set onEmpty: zero',
+      true,
+    ]);
   });
 
   it('NaN (0/0 at zero traffic) is no-data, as a vector sample or a scalar, and never comes back as a number', async () => {
@@ -98,6 +105,8 @@ describe('PrometheusClient: answers with no usable number', () => {
       fake.handler = (_req, res) => sendJson(res, 200, body);
       const err = await failure(client().scalar('q'));
       expect([err.kind, err.message]).toEqual(['no-data', 'the query returned NaN (e.g. 0/0 when there was no traffic)']);
+      // Not an empty answer: onEmpty: zero must never turn 0/0 into a pass.
+      expect(err.emptyAnswer).toBe(false);
     }
   });
 
@@ -236,12 +245,14 @@ describe('PrometheusClient: Prometheus cannot answer (provider-error)', () => {
 
   it('connection refused', async () => {
     const port = await freePortThatRefuses();
-    const err = await failure(client(2000, `http://127.0.0.1:${port}`).scalar('q'));
+    const err = await failure(client(WAIT_MS, `http://127.0.0.1:${port}`).scalar('q'));
     expect([err.kind, err.message]).toEqual(['provider-error', `Prometheus at http://127.0.0.1:${port} unreachable: connection refused`]);
   });
 
-  // Lower bounds allow 50 ms: timers count from the event loop's cached time, which can lag
-  // performance.now() by the current tick's length on a loaded machine.
+  // Not before the deadline: the lower bounds allow 50 ms because timers count from the event
+  // loop's cached time, which can lag performance.now() by the current tick's length. How late
+  // a cut may come on a busy machine is not this test's business; that it is the client's own
+  // deadline (not undici's backstop a second later) is what the message says.
   it('a server that never answers is cut at the configured timeout', async () => {
     fake.handler = () => undefined;
     const started = performance.now();
@@ -249,7 +260,6 @@ describe('PrometheusClient: Prometheus cannot answer (provider-error)', () => {
     const elapsed = performance.now() - started;
     expect([err.kind, err.message]).toEqual(['provider-error', `Prometheus at ${url} did not answer within 300 ms`]);
     expect(elapsed).toBeGreaterThanOrEqual(250);
-    expect(elapsed).toBeLessThan(1000);
   });
 
   it('a body that stalls after the headers is cut at the same deadline', async () => {
@@ -262,7 +272,6 @@ describe('PrometheusClient: Prometheus cannot answer (provider-error)', () => {
     const elapsed = performance.now() - started;
     expect([err.kind, err.message]).toEqual(['provider-error', `Prometheus at ${url} did not answer within 300 ms`]);
     expect(elapsed).toBeGreaterThanOrEqual(250);
-    expect(elapsed).toBeLessThan(1000);
   });
 
   it('a closed client refuses further queries', async () => {
@@ -275,36 +284,38 @@ describe('PrometheusClient: Prometheus cannot answer (provider-error)', () => {
 
 describe('PrometheusClient: concurrent calls', () => {
   it('answers many queries at once, each with its own value, in parallel rather than one by one', async () => {
-    let inFlight = 0;
-    let peak = 0;
+    // The server answers nothing until all 30 queries are in, then answers them in a shuffled
+    // order: a client sending them one by one would never get its first answer.
+    const held: (() => void)[] = [];
     fake.handler = (_req, res, q) => {
-      inFlight += 1;
-      peak = Math.max(peak, inFlight);
-      setTimeout(() => {
-        inFlight -= 1;
-        sendJson(res, 200, scalarOf(q.replace('q', '')));
-      }, 20 + ((Number(q.replace('q', '')) * 37) % 60));
+      held.push(() => sendJson(res, 200, scalarOf(q.replace('q', ''))));
+      if (held.length === 30) for (let i = 0; i < 30; i++) held[(i * 7) % 30]?.();
     };
     const c = client();
     const values = await Promise.all(Array.from({ length: 30 }, (_, i) => c.scalar(`q${i}`)));
     expect(values).toEqual(Array.from({ length: 30 }, (_, i) => i));
-    expect(peak).toBeGreaterThan(1);
   });
 
-  it('a hung query does not hold up the others, and still ends at its own deadline', async () => {
+  it('a hung query does not hold up the others', async () => {
+    // The hung query's deadline is the tests' failure bound: it cannot pass while the others
+    // are answered, so they are answered beside it, not after it. (Its own deadline ending it
+    // is the test above.) The server then drops it.
+    const hungAt: { server?: ServerResponse } = {};
     fake.handler = (_req, res, q) => {
-      if (q === 'hang') return;
+      if (q === 'hang') return void (hungAt.server = res);
       sendJson(res, 200, scalarOf('7'));
     };
-    const c = client(600);
+    const c = client();
     let hungSettled = false;
     const hung = failure(c.scalar('hang')).finally(() => {
       hungSettled = true;
     });
+    await until(() => hungAt.server !== undefined, 'the hung query at the server');
     const fast = await Promise.all([c.scalar('a'), c.scalar('b'), c.scalar('c')]);
     expect(fast).toEqual([7, 7, 7]);
     expect(hungSettled).toBe(false);
+    hungAt.server?.socket?.destroy();
     const err = await hung;
-    expect(err.message).toBe(`Prometheus at ${url} did not answer within 600 ms`);
+    expect(err.message).toBe(`Prometheus at ${url} closed the connection before answering`);
   });
 });

@@ -48,8 +48,8 @@ const BAD = file(
 );
 const BAD_STDERR = [
   `${BAD}: 3 problems`,
-  '  services[0].green.targets[1].url: not a URL',
-  '  services[0].timeouts.connect: not a duration (use 250ms, 10s, 5m, 1h or whole milliseconds)',
+  '  services[0].green.targets[1].url: not a URL (line 5, column 64)',
+  '  services[0].timeouts.connect: not a duration (use 250ms, 10s, 5m, 1h or whole milliseconds) (line 6, column 26)',
   '  admin.listen: port 9090 is already used by listen',
   '',
 ].join('\n');
@@ -78,6 +78,51 @@ describe('validateCommand', () => {
 
   it('prints every problem with its path to stderr and returns 1', () => {
     expect(runValidate(BAD)).toEqual({ code: 1, out: '', err: BAD_STDERR });
+  });
+
+  it('prints warnings on stderr after the ok line and still returns 0: valid PromQL that would misjudge', () => {
+    const trap = file(
+      'trap.yaml',
+      configYaml(
+        ['metrics: { prometheus: { url: http://127.0.0.1:9091 } }'],
+        [
+          'rollout:',
+          '  analysis:',
+          '    alarms:',
+          `      - { name: ratio, promql: 'sum(rate(x{code=~"5.."}[1m])) / sum(rate(x[1m]))', max: 0.01 }`,
+          `      - { name: raw, promql: 'rate(x[1m])', max: 1 }`,
+        ],
+      ),
+    );
+    expect(runValidate(trap)).toEqual({
+      code: 0,
+      out: `${trap}: ok, 1 service: shop (canary)\n`,
+      err: [
+        `${trap}: 2 warnings`,
+        '  services[0].rollout.analysis.alarms[0].promql: while no series match {code=~"5.."} (e.g. no errors yet) the left side of "/" at column 31 has no series, ' +
+          'so the ratio is empty and the check inconclusive: a healthy canary is rolled back at inconclusiveLimit. Write the left side as (sum(rate(x{code=~"5.."}[1m])) or vector(0))',
+        '  services[0].rollout.analysis.alarms[1].promql: may return several series (no aggregation at the top): an alarm needs one number, and a check that gets several is inconclusive; aggregate them, e.g. sum(...) or max(...)',
+        '',
+      ].join('\n'),
+    });
+  });
+
+  it('bad PromQL: exit 1, the alarm\'s path and the place in the query', () => {
+    const bad = file(
+      'bad-promql.yaml',
+      configYaml(['metrics: { prometheus: { url: http://127.0.0.1:9091 } }'], ['rollout: { analysis: { alarms: [ { name: p, promql: "sum(rate(x[1m])", max: 1 } ] } }']),
+    );
+    expect(runValidate(bad)).toEqual({
+      code: 1,
+      out: '',
+      err: [
+        `${bad}: 1 problem`,
+        '  services[0].rollout.analysis.alarms[0].promql: PromQL syntax error at column 16: unexpected end of the query; "(" at column 4 is never closed (line 6, column 57)',
+        '      sum(rate(x[1m])',
+        '                     ^',
+        '',
+      ].join('\n'),
+    });
   });
 
   it('explains an unreadable file', () => {
@@ -120,6 +165,10 @@ describe.concurrent('the built CLI', () => {
     expect(await cli('validate', '-c', GOOD)).toEqual({ code: 0, stdout: `${GOOD}: ok, 1 service: shop (canary)\n`, stderr: '' });
   });
 
+  it('validate --prometheus with no promql alarm: the ok line, then that there is nothing to query', async () => {
+    expect(await cli('validate', '-c', GOOD, '--prometheus')).toEqual({ code: 0, stdout: `${GOOD}: ok, 1 service: shop (canary)\n${GOOD}: no promql alarm to query\n`, stderr: '' });
+  });
+
   it('validate --config FILE with a relative path', async () => {
     expect(await cli('validate', '--config', 'good.yaml')).toEqual({ code: 0, stdout: 'good.yaml: ok, 1 service: shop (canary)\n', stderr: '' });
   });
@@ -149,6 +198,16 @@ describe.concurrent('the built CLI', () => {
       execFile(process.execPath, [join(ROOT, 'dist/cli.js'), 'validate', '-c', GOOD], { cwd: dir }, (error, stdout) => done({ code: error ? -1 : 0, stdout }));
     });
     expect(result).toEqual({ code: 0, stdout: `${GOOD}: ok, 1 service: shop (canary)\n` });
+  });
+
+  it.each([['abc'], ['-5'], ['0'], ['1e3'], ['']])('plan --rps %j: exit 1 naming the flag, never a silent or negative column', async (rps) => {
+    expect(await cli('plan', '-c', GOOD, '--rps', rps)).toEqual({ code: 1, stdout: '', stderr: `shiftproxy: --rps must be a positive number, got "${rps}"\n` });
+  });
+
+  it('plan --rps 200: the canary requests column', async () => {
+    const result = await cli('plan', '-c', GOOD, '--rps', '200');
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain('  +0s          10%  5m                  6,000\n');
   });
 
   it.each([

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { diffConfig } from '../../../src/config/config-diff.js';
+import { analysisChanges, diffConfig } from '../../../src/config/config-diff.js';
 import { parseConfigText } from '../../../src/config/load-config.js';
+import type { ServiceConfig } from '../../../src/core/config-types.js';
 
 const BASE = `
 listen: 127.0.0.1:8080
@@ -75,17 +76,28 @@ describe('diffConfig', () => {
         .replace('max: 0.05', 'max: 0.1'),
     );
     const diff = diffConfig(load(BASE), next);
-    expect(diff.live).toEqual([]);
+    expect(diff.live).toEqual(['admin.token', 'services[0].rollout.analysis.alarms']);
     expect(diff.restart).toEqual([
       'listen: changes need a restart',
       'workers: changes need a restart',
-      'admin.listen: changes need a restart',
-      'admin.token: changes need a restart',
       'state.path: changes need a restart',
+      'admin.listen: changes need a restart',
       expect.stringMatching(/^services\[0\]\.live: /),
-      'services[0].rollout.analysis.alarms: changes need a restart (the alarm evaluator is built at start)',
       'services[0].testListen: changes need a restart',
     ]);
+  });
+
+  it('applies alarms, analysis limits, the metrics provider and the admin token live', () => {
+    const next = load(
+      `metrics: { provider: prometheus, prometheus: { url: http://127.0.0.1:9099 } }\n${BASE}`
+        .replace('admin: { listen: 127.0.0.1:9090 }', 'admin: { listen: 127.0.0.1:9090, token: rotated }')
+        .replace('alarms: [{ name: errors, metric: error_rate, max: 0.05 }]', 'failureLimit: 3\n        alarms: [{ name: errors, metric: error_rate, max: 0.02 }, { name: p99, metric: latency_p99, max: 0.5 }]'),
+    );
+    const diff = diffConfig(load(BASE), next);
+    expect(diff).toEqual({
+      live: ['admin.token', 'metrics.provider', 'metrics.prometheus', 'services[0].rollout.analysis.failureLimit', 'services[0].rollout.analysis.alarms'],
+      restart: [],
+    });
   });
 
   it('refuses adding, removing, renaming and reordering services', () => {
@@ -105,5 +117,28 @@ describe('diffConfig', () => {
     expect(diff.live).toEqual(['services[0].blue.targets']);
     // Paths are spelled as in the file: drainTimeout, not the loaded drainTimeoutMs.
     expect(diff.restart.sort()).toEqual(['server.drainTimeout: changes need a restart', 'server.maxBodyBytes: changes need a restart']);
+  });
+});
+
+describe('analysisChanges', () => {
+  const analysisOf = (text: string) => (load(text).services[0] as ServiceConfig).rollout.analysis;
+
+  it('says what changed, from what to what, in the file\'s terms, matching alarms by name', () => {
+    const before = analysisOf(BASE.replace('alarms: [', 'interval: 10s\n        alarms: [{ name: gone, metric: request_rate, min: 1 }, '));
+    const after = analysisOf(
+      BASE.replace(
+        'alarms: [{ name: errors, metric: error_rate, max: 0.05 }]',
+        'interval: 5s\n        failureLimit: 4\n        alarms: [{ name: p99, metric: latency_p99, window: 30s, max: 0.5 }, { name: errors, metric: error_rate, max: 0.02, window: 2m }]',
+      ),
+    );
+    expect(analysisChanges(before, after)).toEqual([
+      { field: 'interval', from: '10s', to: '5s' },
+      { field: 'failureLimit', from: 2, to: 4 },
+      { field: 'alarms[gone]', from: { name: 'gone', metric: 'request_rate', role: 'canary', window: '1m', min: 1, minRequests: 20, confidence: 0.95, onBreach: 'rollback' }, to: null },
+      { field: 'alarms[errors].window', from: '1m', to: '2m' },
+      { field: 'alarms[errors].max', from: 0.05, to: 0.02 },
+      { field: 'alarms[p99]', from: null, to: { name: 'p99', metric: 'latency_p99', role: 'canary', window: '30s', max: 0.5, minRequests: 20, confidence: 0.95, onBreach: 'rollback' } },
+    ]);
+    expect(analysisChanges(after, after)).toEqual([]);
   });
 });

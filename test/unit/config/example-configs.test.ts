@@ -1,6 +1,7 @@
 import { readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { alarmQueryWarnings } from '../../../src/analysis/promql-alarm-check.js';
 import { loadConfigFile } from '../../../src/config/load-config.js';
 
 const dir = resolve(__dirname, '../../../config');
@@ -11,9 +12,10 @@ describe('example configs in config/', () => {
     expect(examples.sort()).toEqual(['all-at-once.yaml', 'blue-green.yaml', 'canary.yaml', 'codedeploy-preset.yaml', 'linear.yaml', 'steps.yaml']);
   });
 
-  it.each(examples)('%s is valid', (file) => {
+  it.each(examples)('%s is valid, without a warning', (file) => {
     const config = loadConfigFile(join(dir, file), {});
     expect(config.services.length).toBeGreaterThan(0);
+    expect(alarmQueryWarnings(config)).toEqual([]);
   });
 
   it('the preset example resolves AWS spelling to a linear 10% per minute schedule', () => {

@@ -2,14 +2,16 @@ import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { checkAlarmQuery } from '../../../src/analysis/promql-alarm-check.js';
 import { loadConfigFile, parseConfigText } from '../../../src/config/load-config.js';
 import { ConfigError } from '../../../src/core/errors.js';
-import { configYaml, loadText, problemsOf } from '../../helpers/config-text.js';
+import { configYaml, loadText, locatedProblemsOf, problemsOf } from '../../helpers/config-text.js';
 
+/** The example config of the product contract, docs/design.md: its first YAML block. */
 function designExample(): string {
-  const design = readFileSync(resolve(__dirname, '../../../../shared/DESIGN.md'), 'utf8');
+  const design = readFileSync(resolve(__dirname, '../../../docs/design.md'), 'utf8');
   const block = /```yaml\n([\s\S]*?)```/.exec(design);
-  if (!block?.[1]) throw new Error('DESIGN.md has no ```yaml block');
+  if (!block?.[1]) throw new Error('docs/design.md has no ```yaml block');
   return block[1];
 }
 
@@ -87,6 +89,48 @@ describe('YAML errors', () => {
     ['a top-level scalar', 'hello\n', ['(top level): expected a mapping of settings']],
   ])('%s', (_what, text, expected) => {
     expect(problemsOf(text)).toEqual(expected);
+  });
+});
+
+describe('where each schema problem is in the file', () => {
+  it('places a bad value, an unknown key, a missing key and a list item at their line and column', () => {
+    const text = [
+      'services:', //                                                      line 1
+      '  - name: shop',
+      '    blue: { targets: [ { url: http://127.0.0.1:9001 } ] }',
+      '    green: { targets: [ { url: http://127.0.0.1:9002 }, { url: nope } ] }',
+      '    timeouts:', //                                                  line 5
+      '      connect: 5x',
+      '    helthCheck: { path: /x }',
+      '    rollout:',
+      '      steps:',
+      '        - { weight: 150 }', //                                      line 10
+      '  - name: cart',
+      '    green: { targets: [ { url: http://127.0.0.1:9004 } ] }',
+      '',
+    ].join('\n');
+    expect(locatedProblemsOf(text)).toEqual([
+      'services[0].green.targets[1].url: not a URL (line 4, column 64)',
+      'services[0].timeouts.connect: not a duration (use 250ms, 10s, 5m, 1h or whole milliseconds) (line 6, column 16)',
+      'services[0].rollout.steps[0].weight: must be between 0 and 100 (line 10, column 21)',
+      'services[0].helthCheck: unknown key (did you mean "healthCheck"?) (line 7, column 5)',
+      // Left out: placed at the service it belongs in.
+      'services[1].blue: is required (line 11, column 5)',
+    ]);
+  });
+
+  it('places a missing environment variable at the value that names it, and follows an alias to its anchor', () => {
+    const text = configYaml(['admin:', '  token: ${TOKEN}', 'x-timeouts: &t { connect: soon }'], ['timeouts: *t']);
+    expect(locatedProblemsOf(text)).toEqual([
+      'admin.token: environment variable TOKEN is not set (use ${TOKEN:-default} for a default) (line 2, column 10)',
+      'services[0].timeouts.connect: not a duration (use 250ms, 10s, 5m, 1h or whole milliseconds) (line 3, column 27)',
+      'x-timeouts: unknown key (line 3, column 1)',
+    ]);
+  });
+
+  it('gives no location where the file has no place for the problem', () => {
+    expect(locatedProblemsOf('# nothing yet\n')).toEqual(['services: is required']);
+    expect(locatedProblemsOf(configYaml(['listen: 0.0.0.0:9090']))).toEqual(['admin.listen: port 9090 is already used by listen']);
   });
 });
 
@@ -179,7 +223,14 @@ describe('defaults', () => {
   });
 });
 
-describe('the example config in DESIGN.md', () => {
+describe('the example config in docs/design.md', () => {
+  it('shows PromQL alarms that are valid and draw no warning', () => {
+    const config = parseConfigText(designExample(), { env: {}, baseDir: '/srv/shiftproxy' });
+    const promql = config.services.flatMap((s) => s.rollout.analysis.alarms).filter((a) => a.promql !== undefined);
+    expect(promql.length).toBeGreaterThan(0);
+    for (const alarm of promql) expect(checkAlarmQuery(alarm.promql as string, alarm.onEmpty ?? 'inconclusive'), alarm.name).toEqual({ errors: [], warnings: [] });
+  });
+
   it('validates and yields the documented values', () => {
     const config = parseConfigText(designExample(), { env: {}, baseDir: '/srv/shiftproxy' });
     expect(config.listen).toEqual({ host: '0.0.0.0', port: 8080 });
@@ -225,7 +276,7 @@ describe('the example config in DESIGN.md', () => {
       ['prom-5xx', 'promql', 'canary', 60_000, 0.01, undefined, 'rollback'],
     ]);
     expect(analysis?.alarms[3]?.promql).toBe(
-      'sum(rate(shiftproxy_requests_total{service="checkout",role="canary",code=~"5.."}[1m])) / sum(rate(shiftproxy_requests_total{service="checkout",role="canary"}[1m]))',
+      '(sum(rate(shiftproxy_requests_total{service="checkout",role="canary",code=~"5..|error"}[1m])) or vector(0)) / sum(rate(shiftproxy_requests_total{service="checkout",role="canary"}[1m]))',
     );
   });
 
@@ -282,8 +333,8 @@ describe('loadConfigFile', () => {
     const error = caught as ConfigError;
     expect(error.code).toBe('CONFIG_INVALID');
     expect(error.status).toBe(400);
-    expect(error.problems).toEqual(['listen: expected "host:port" (IPv6 as "[::1]:port")']);
-    expect(error.message).toBe(`${file}: invalid config:\n  listen: expected "host:port" (IPv6 as "[::1]:port")`);
+    expect(error.problems).toEqual(['listen: expected "host:port" (IPv6 as "[::1]:port") (line 1, column 9)']);
+    expect(error.message).toBe(`${file}: invalid config:\n  listen: expected "host:port" (IPv6 as "[::1]:port") (line 1, column 9)`);
   });
 
   it('reports a missing file as one problem', () => {

@@ -1,6 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { configYaml, loadText, problemsOf } from '../../helpers/config-text.js';
 
+const VALID_PRESETS =
+  'valid presets: AllAtOnce, Canary10Percent5Minutes, Canary10Percent10Minutes, Canary10Percent15Minutes, Canary10Percent30Minutes, ' +
+  'Linear10PercentEvery1Minute, Linear10PercentEvery2Minutes, Linear10PercentEvery3Minutes, Linear10PercentEvery10Minutes ' +
+  '(also as AWS spells them, e.g. CodeDeployDefault.ECSCanary10Percent5Minutes)';
 const DURATION_HINT = 'not a duration (use 250ms, 10s, 5m, 1h or whole milliseconds)';
 const LISTEN_HINT = 'expected "host:port" (IPv6 as "[::1]:port")';
 const WORKERS_HINT = 'expected "auto" (one process per core) or a whole number of processes from 1 to 256';
@@ -341,6 +345,7 @@ describe('Prometheus settings', () => {
     expect(config.services[0]?.rollout.analysis.alarms[0]).toEqual({
       name: 'p',
       promql: 'up',
+      onEmpty: 'inconclusive',
       role: 'canary',
       windowMs: 60_000,
       max: 1,
@@ -421,8 +426,33 @@ describe('alarm rules', () => {
     ['metric: error_rate, max: 1, confidence: 0.5', [`${at}.confidence: must be between 0.5 and 1`]],
     ['metric: error_rate, max: 1, minRequests: -1', [`${at}.minRequests: must be at least 0`]],
     ['metric: error_rate, max: 1, window: 0s', [`${at}.window: must be greater than 0`]],
+    ['metric: error_rate, max: 1, onEmpty: zero', [`${at}.onEmpty: applies to promql alarms only`]],
+    ['promql: up, max: 1, onEmpty: never', [`${at}.onEmpty: expected one of inconclusive, zero`]],
+    ['promql: "up[5m]", max: 1', [`${at}.promql: returns a range vector, not one number: apply rate(), increase() or an *_over_time() function to the range`]],
+    ['promql: "   ", max: 1', [`${at}.promql: is empty: no expression`]],
   ])('%s', (fields, expected) => {
     expect(problemsOf(alarm(fields))).toEqual(expected);
+  });
+
+  it('bad PromQL fails with the alarm\'s path, the place in the query and the line with a caret', () => {
+    expect(problemsOf(alarm('promql: "sum(rate(x[5m])", max: 1'))).toEqual([
+      `${at}.promql: PromQL syntax error at column 16: unexpected end of the query; "(" at column 4 is never closed\n      sum(rate(x[5m])\n                     ^`,
+    ]);
+    expect(problemsOf(alarm('promql: "rate(x) > 1", max: 1'))).toEqual([
+      `${at}.promql: bad PromQL at column 6: expected range vector in call to function "rate", got instant vector\n      rate(x) > 1\n           ^`,
+    ]);
+  });
+
+  it('onEmpty: zero is refused on a ratio, whose answer is also empty without traffic', () => {
+    const [problem] = problemsOf(alarm(`promql: '(sum(rate(x{code=~"5.."}[1m])) or vector(0)) / sum(rate(x[1m]))', max: 0.01, onEmpty: zero`));
+    expect(problem).toMatch(/^services\[0\]\.rollout\.analysis\.alarms\[0\]\.onEmpty: zero cannot apply here: the answer of "\/" at column 46 is also empty/);
+  });
+
+  it('onEmpty defaults to inconclusive on promql alarms and is kept when set', () => {
+    const withZero = loadText(alarm('promql: \'sum(rate(x{code=~"5.."}[1m]))\', max: 1, onEmpty: zero'));
+    expect(withZero.services[0]?.rollout.analysis.alarms[0]).toMatchObject({ promql: 'sum(rate(x{code=~"5.."}[1m]))', onEmpty: 'zero' });
+    const builtin = loadText(alarm('metric: error_rate, max: 1'));
+    expect(builtin.services[0]?.rollout.analysis.alarms[0]).not.toHaveProperty('onEmpty');
   });
 
   it('checks a bad name and the missing bound of the same alarm together', () => {
@@ -448,9 +478,9 @@ describe('rollout strategies and presets', () => {
     ['rollout: { strategy: steps }', 'services[0].rollout.steps: strategy steps needs at least one step'],
     ['rollout: { strategy: steps, steps: [] }', 'services[0].rollout.steps: strategy steps needs at least one step'],
     ['rollout: { strategy: steps, steps: [ { weight: 5 }, { weight: 50 } ] }', 'services[0].rollout.steps[1].weight: the last step must be weight 100'],
-    ['rollout: { preset: Canary99 }', 'services[0].rollout.preset: unknown preset "Canary99"'],
-    ['rollout: { preset: CodeDeployDefault.Canary10Percent5Minutes }', 'services[0].rollout.preset: unknown preset "CodeDeployDefault.Canary10Percent5Minutes"'],
-    ['rollout: { preset: CodeDeployDefault.OneAtATime }', 'services[0].rollout.preset: unknown preset "CodeDeployDefault.OneAtATime"'],
+    ['rollout: { preset: Canary99 }', `services[0].rollout.preset: unknown preset "Canary99"; ${VALID_PRESETS}`],
+    ['rollout: { preset: CodeDeployDefault.Canary10Percent5Minutes }', `services[0].rollout.preset: unknown preset "CodeDeployDefault.Canary10Percent5Minutes"; ${VALID_PRESETS}`],
+    ['rollout: { preset: CodeDeployDefault.OneAtATime }', `services[0].rollout.preset: unknown preset "CodeDeployDefault.OneAtATime"; ${VALID_PRESETS}`],
     ['rollout: { strategy: linear, preset: Canary10Percent5Minutes }', 'services[0].rollout.preset: Canary10Percent5Minutes is a canary preset but strategy is linear'],
     ['rollout: { strategy: steps, preset: AllAtOnce, steps: [ { weight: 100 } ] }', 'services[0].rollout.preset: AllAtOnce is a all-at-once preset but strategy is steps'],
   ])('%s', (line, expected) => {

@@ -6,6 +6,7 @@ import { HttpProbe } from '../../../src/health/http-probe.js';
 import { startHealthBackend } from '../../helpers/health-backend.js';
 import { headerOf } from '../../helpers/scripted-upstream.js';
 import { until } from '../../helpers/health-harness.js';
+import { loopTurns } from '../../helpers/wait-for.js';
 
 const CHECK: HealthCheckConfig = {
   path: '/healthz',
@@ -132,7 +133,8 @@ describe('HttpProbe: timeouts on the injected clock', () => {
     const probe = probeOf(b.url, { timeoutMs: 300 }, clock);
     const pending = probe.run();
     await until(() => b.upstream.received.length === 1, 'probe arrived');
-    await new Promise((r) => setTimeout(r, 20));
+    // The answer's head was written as the request arrived: let the probe read it.
+    await loopTurns();
     await clock.advanceAsync(300);
     expect(await pending).toMatchObject({ healthy: false, status: 200, error: 'timed out after 300 ms' });
   });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { forwardableResponseHeaders, withoutInvalidHeaders } from '../../../src/proxy/response-headers.js';
+import { forwardableResponseHeaders, ResponseHeaderScan, withoutInvalidHeaders } from '../../../src/proxy/response-headers.js';
 
 const raw = (...pairs: string[]) => pairs.map((p) => Buffer.from(p, 'latin1'));
 
@@ -40,6 +40,25 @@ describe('forwardableResponseHeaders', () => {
 
   it('returns an empty list for no headers', () => {
     expect(forwardableResponseHeaders([], false)).toEqual([]);
+  });
+});
+
+describe('ResponseHeaderScan', () => {
+  it('reads the Content-Length, or -1 without one', () => {
+    const scan = new ResponseHeaderScan();
+    scan.scan(raw('Content-Type', 'text/plain', 'content-length', '1048576'), false);
+    expect(scan.contentLength).toBe(1048576);
+    scan.scan(raw('Content-Type', 'text/plain', 'Transfer-Encoding', 'chunked'), false);
+    expect(scan.contentLength).toBe(-1);
+  });
+
+  it('reuses one list: each scan replaces the previous one, with or without a Connection header to honour', () => {
+    const scan = new ResponseHeaderScan();
+    const first = scan.scan(raw('X-A', '1', 'X-B', '2', 'Connection', 'Keep-Alive'), false);
+    expect(first).toEqual(['X-A', '1', 'X-B', '2']);
+    const second = scan.scan(raw('Connection', 'x-b', 'X-B', '3', 'X-C', '4'), false);
+    expect(second).toBe(first);
+    expect(second).toEqual(['X-C', '4']);
   });
 });
 

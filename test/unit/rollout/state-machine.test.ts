@@ -54,6 +54,8 @@ function eventOf(type: RolloutEventType, state: RolloutState): RolloutEvent {
       return { type, cause: 'alarm', detail: 'canary-errors 0.2 > 0.05' };
     case 'alarm-pause':
       return { type, detail: 'worse-than-stable' };
+    case 'hold-unjudged':
+      return { type, detail: 'the bake at 100% ended without any alarm able to judge it' };
     case 'checked':
       return { type, consecutiveFailures: 1, consecutiveInconclusive: 0, detail: { alarms: [] } };
     case 'abort':
@@ -63,18 +65,18 @@ function eventOf(type: RolloutEventType, state: RolloutState): RolloutEvent {
   }
 }
 
-const EVENTS: RolloutEventType[] = ['pause', 'resume', 'promote', 'abort', 'hook-passed', 'hook-failed', 'hold-elapsed', 'rollback', 'alarm-pause', 'checked'];
+const EVENTS: RolloutEventType[] = ['pause', 'resume', 'promote', 'abort', 'hook-passed', 'hook-failed', 'hold-elapsed', 'hold-unjudged', 'rollback', 'alarm-pause', 'checked'];
 const STATES: RolloutState[] = ['pending', 'progressing', 'paused', 'baking', 'promoted', 'rolled_back'];
 const C = '409';
 
-/** The whole machine: what each state becomes on each event ('409' = refused). */
+/** The whole machine: what each state becomes on each event ('409' = refused). The plan bakes for a minute. */
 const EXPECTED: Record<RolloutState, Record<RolloutEventType, RolloutState | typeof C>> = {
-  pending: { pause: C, resume: C, promote: C, abort: 'rolled_back', 'hook-passed': 'progressing', 'hook-failed': 'rolled_back', 'hold-elapsed': C, rollback: 'rolled_back', 'alarm-pause': C, checked: C },
-  progressing: { pause: 'paused', resume: C, promote: 'promoted', abort: 'rolled_back', 'hook-passed': C, 'hook-failed': 'rolled_back', 'hold-elapsed': 'baking', rollback: 'rolled_back', 'alarm-pause': 'paused', checked: 'progressing' },
-  paused: { pause: 'paused', resume: 'progressing', promote: 'promoted', abort: 'rolled_back', 'hook-passed': C, 'hook-failed': C, 'hold-elapsed': C, rollback: 'rolled_back', 'alarm-pause': 'paused', checked: 'paused' },
-  baking: { pause: 'paused', resume: C, promote: 'promoted', abort: 'rolled_back', 'hook-passed': C, 'hook-failed': C, 'hold-elapsed': 'promoted', rollback: 'rolled_back', 'alarm-pause': 'paused', checked: 'baking' },
-  promoted: { pause: C, resume: C, promote: C, abort: C, 'hook-passed': C, 'hook-failed': C, 'hold-elapsed': C, rollback: C, 'alarm-pause': C, checked: C },
-  rolled_back: { pause: C, resume: C, promote: C, abort: C, 'hook-passed': C, 'hook-failed': C, 'hold-elapsed': C, rollback: C, 'alarm-pause': C, checked: C },
+  pending: { pause: C, resume: C, promote: C, abort: 'rolled_back', 'hook-passed': 'progressing', 'hook-failed': 'rolled_back', 'hold-elapsed': C, 'hold-unjudged': C, rollback: 'rolled_back', 'alarm-pause': C, checked: C },
+  progressing: { pause: 'paused', resume: C, promote: 'baking', abort: 'rolled_back', 'hook-passed': C, 'hook-failed': 'rolled_back', 'hold-elapsed': 'baking', 'hold-unjudged': 'paused', rollback: 'rolled_back', 'alarm-pause': 'paused', checked: 'progressing' },
+  paused: { pause: 'paused', resume: 'progressing', promote: 'baking', abort: 'rolled_back', 'hook-passed': C, 'hook-failed': C, 'hold-elapsed': C, 'hold-unjudged': C, rollback: 'rolled_back', 'alarm-pause': 'paused', checked: 'paused' },
+  baking: { pause: 'paused', resume: C, promote: 'promoted', abort: 'rolled_back', 'hook-passed': C, 'hook-failed': C, 'hold-elapsed': 'promoted', 'hold-unjudged': 'paused', rollback: 'rolled_back', 'alarm-pause': 'paused', checked: 'baking' },
+  promoted: { pause: C, resume: C, promote: C, abort: C, 'hook-passed': C, 'hook-failed': C, 'hold-elapsed': C, 'hold-unjudged': C, rollback: C, 'alarm-pause': C, checked: C },
+  rolled_back: { pause: C, resume: C, promote: C, abort: C, 'hook-passed': C, 'hook-failed': C, 'hold-elapsed': C, 'hold-unjudged': C, rollback: C, 'alarm-pause': C, checked: C },
 };
 
 describe('the rollout state machine', () => {
@@ -161,10 +163,93 @@ describe('the rollout state machine', () => {
     expect([failed.state, failed.canaryWeight, failed.rollbackCause, failed.reason]).toEqual(['rolled_back', 0, 'hook', 'afterAllowTraffic hook failed: timed out after 30000 ms']);
   });
 
-  it('promote skips the remaining steps and the bake', () => {
+  describe('promote', () => {
     const plan: StepPlan = { strategy: 'linear', steps: [10, 20, 30, 100].map((weight) => ({ weight, hold: weight === 100 ? 0 : M })), bakeTimeMs: 10 * M };
-    const r = applyEvent(applyEvent(started(plan), { type: 'hook-passed', hook: 'beforeAllowTraffic' }, ctx(T0)), { type: 'promote' }, ctx(T0 + M));
-    expect([r.state, r.canaryWeight, r.stepIndex]).toEqual(['promoted', 100, 3]);
+    const progressing = () => applyEvent(started(plan), { type: 'hook-passed', hook: 'beforeAllowTraffic' }, ctx(T0));
+
+    it('skips the remaining steps to 100%, and the bake still watches before the new slot is live', () => {
+      const r = applyEvent(progressing(), { type: 'promote' }, ctx(T0 + M));
+      expect([r.state, r.canaryWeight, r.stepIndex, r.holdStartedAt]).toEqual(['baking', 100, 3, T0 + M]);
+      expect(r.history.at(-2)).toMatchObject({ event: 'promote', canaryWeight: 100, detail: 'promoted by a person: remaining steps skipped; the bake still watches the alarms' });
+      expect(holdRemaining(r, T0 + M)).toBe(10 * M);
+      // A breach during that bake still rolls back.
+      expect(applyEvent(r, { type: 'rollback', cause: 'alarm', detail: 'canary-errors' }, ctx(T0 + 2 * M)).state).toBe('rolled_back');
+    });
+
+    it('during the bake (or a pause of it) ends the bake', () => {
+      const baking = applyEvent(progressing(), { type: 'promote' }, ctx(T0 + M));
+      const r = applyEvent(baking, { type: 'promote' }, ctx(T0 + 2 * M));
+      expect([r.state, r.canaryWeight, r.reason]).toEqual(['promoted', 100, 'promoted by a person']);
+      expect(r.history.at(-2)).toMatchObject({ event: 'promote', detail: 'promoted by a person: bake ended early' });
+      const paused = applyEvent(baking, { type: 'pause' }, ctx(T0 + 2 * M));
+      expect(applyEvent(paused, { type: 'promote' }, ctx(T0 + 3 * M)).state).toBe('promoted');
+    });
+
+    it('with full skips the steps and the bake in one go', () => {
+      const r = applyEvent(progressing(), { type: 'promote', full: true }, ctx(T0 + M));
+      expect([r.state, r.canaryWeight, r.stepIndex]).toEqual(['promoted', 100, 3]);
+      expect(r.history.at(-2)).toMatchObject({ event: 'promote', detail: 'promoted by a person: remaining steps and bake skipped' });
+    });
+
+    it('without a bake configured finishes at once', () => {
+      const noBake = applyEvent(started({ ...plan, bakeTimeMs: 0 }), { type: 'hook-passed', hook: 'beforeAllowTraffic' }, ctx(T0));
+      const r = applyEvent(noBake, { type: 'promote' }, ctx(T0 + M));
+      expect([r.state, r.reason]).toEqual(['promoted', 'promoted by a person']);
+    });
+
+    it('from a paused step jumps to the bake, counting the pause', () => {
+      const paused = applyEvent(progressing(), { type: 'pause' }, ctx(T0 + M));
+      const r = applyEvent(paused, { type: 'promote' }, ctx(T0 + 4 * M));
+      expect([r.state, r.pausedMs, r.pauseKind, r.reason]).toEqual(['baking', 3 * M, undefined, null]);
+    });
+
+    it('still waits for the afterAllowTraffic hook, which is a gate', () => {
+      const r = applyEvent(progressing(), { type: 'promote', full: true }, ctx(T0 + M, true));
+      expect([r.state, r.awaiting]).toEqual(['progressing', 'afterAllowTraffic']);
+      expect(applyEvent(r, { type: 'hook-passed', hook: 'afterAllowTraffic' }, ctx(T0 + M, true)).state).toBe('promoted');
+      const plain = applyEvent(progressing(), { type: 'promote' }, ctx(T0 + M, true));
+      expect(applyEvent(plain, { type: 'hook-passed', hook: 'afterAllowTraffic' }, ctx(T0 + M, true)).state).toBe('baking');
+    });
+  });
+
+  it('counts the checks of each hold by whether they judged, and starts again at each step and at the bake', () => {
+    const judged = (r: RolloutRecord) => applyEvent(r, { type: 'checked', consecutiveFailures: 0, consecutiveInconclusive: 0, detail: {} }, ctx(T0 + M));
+    const unjudged = (r: RolloutRecord, why: string) =>
+      applyEvent(r, { type: 'checked', consecutiveFailures: 0, consecutiveInconclusive: 0, detail: {}, judged: false, summary: why }, ctx(T0 + M));
+    let r = unjudged(judged(inState('progressing')), 'worse-than-stable: not applicable');
+    expect(r.holdChecks).toEqual({ judged: 1, unjudged: 1, lastUnjudged: 'worse-than-stable: not applicable' });
+    r = applyEvent(r, { type: 'hold-elapsed' }, ctx(T0 + 5 * M));
+    expect([r.state, r.holdChecks]).toEqual(['baking', undefined]);
+    r = unjudged(r, 'again');
+    expect(r.holdChecks).toEqual({ judged: 0, unjudged: 1, lastUnjudged: 'again' });
+  });
+
+  it('keeps the baselines a check froze, by alarm, through later checks', () => {
+    const baseline = { role: 'stable' as const, slot: 'blue' as const, zeroAt: T0 + 5 * M, windowMs: M, from: T0 + 4 * M, to: T0 + 5 * M, takenAt: T0 + 5 * M + 10_000, requests: 900, failures: 18 };
+    let r = applyEvent(inState('baking'), { type: 'checked', consecutiveFailures: 0, consecutiveInconclusive: 0, detail: {}, baselines: { 'worse-than-stable': baseline } }, ctx(T0 + 5 * M + 10_000));
+    r = applyEvent(r, { type: 'checked', consecutiveFailures: 0, consecutiveInconclusive: 0, detail: {} }, ctx(T0 + 5 * M + 20_000));
+    expect(r.baselines).toEqual({ 'worse-than-stable': baseline });
+  });
+
+  it('an unjudged hold pauses for a person: resume or promote goes on, abort rolls back', () => {
+    const detail = 'the bake at 100% ended without any alarm able to judge it (worse-than-stable: not applicable)';
+    const paused = applyEvent(inState('baking'), { type: 'hold-unjudged', detail }, ctx(T0 + 6 * M));
+    expect([paused.state, paused.pauseKind, paused.pausedFrom, paused.reason, paused.canaryWeight]).toEqual(['paused', 'unjudged', 'baking', detail, 100]);
+    expect(holdRemaining(paused, T0 + 60 * M)).toBeNull();
+    const resumed = applyEvent(paused, { type: 'resume' }, ctx(T0 + 9 * M));
+    expect([resumed.state, resumed.reason, resumed.pausedMs]).toEqual(['promoted', 'bake time elapsed; released by a person', 3 * M]);
+    expect(resumed.history.slice(-2).map((h) => [h.event, h.detail])).toEqual([
+      ['resumed', 'released by a person without a judged check'],
+      ['promoted', 'bake time elapsed; released by a person'],
+    ]);
+    expect(applyEvent(paused, { type: 'promote' }, ctx(T0 + 9 * M)).state).toBe('promoted');
+    expect(applyEvent(paused, { type: 'abort' }, ctx(T0 + 9 * M))).toMatchObject({ state: 'rolled_back', canaryWeight: 0 });
+
+    const plan: StepPlan = { strategy: 'steps', steps: [{ weight: 100, hold: M }, { weight: 50, hold: M }, { weight: 100, hold: 0 }], bakeTimeMs: 0 };
+    const atFull = applyEvent(started(plan), { type: 'hook-passed', hook: 'beforeAllowTraffic' }, ctx(T0));
+    const stepPaused = applyEvent(atFull, { type: 'hold-unjudged', detail: 'step 1 (100%) ended without any alarm able to judge it' }, ctx(T0 + M));
+    expect([stepPaused.pausedFrom, stepPaused.canaryWeight]).toEqual(['progressing', 100]);
+    expect(applyEvent(stepPaused, { type: 'resume' }, ctx(T0 + 2 * M))).toMatchObject({ state: 'progressing', stepIndex: 1, canaryWeight: 50 });
   });
 
   it('a rollback puts the weight back to 0 and names its cause', () => {

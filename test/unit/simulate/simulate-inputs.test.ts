@@ -3,6 +3,7 @@ import { describeFault, parseFaultSpec } from '../../../src/simulate/fault-spec.
 import { defaultSpeed, thinWindowNotes, windowLoads } from '../../../src/simulate/load-sizing.js';
 import { seededRandom } from '../../../src/core/seeded-random.js';
 import { simulationConfig } from '../../../src/simulate/simulation-config.js';
+import { simulationWarnings } from '../../../src/simulate/simulation.js';
 import { compileStrategy } from '../../../src/strategies/compile-strategy.js';
 import { configYaml, loadText } from '../../helpers/config-text.js';
 
@@ -90,6 +91,32 @@ describe('load sizing: compressed time shrinks every window', () => {
   });
 });
 
+describe('warnings before a simulation runs', () => {
+  it('names alarms that can never decide somewhere (manual steps count as one analysis interval), then windows too thin at this speed', () => {
+    const service = loadText(
+      configYaml(
+        ['metrics: { prometheus: { url: "http://127.0.0.1:9091" } }'],
+        [
+          'rollout:',
+          '  strategy: steps',
+          '  steps: [ { weight: 0, pause: manual }, { weight: 10, pause: 5m }, { weight: 100 } ]',
+          '  bakeTime: 5m',
+          '  analysis:',
+          '    alarms:',
+          '      - { name: errors, metric: error_rate, role: canary, window: 1m, max: 0.05, minRequests: 20 }',
+          '      - { name: stable-errors, metric: error_rate, role: stable, window: 1m, max: 0.05 }',
+          '      - { name: prom-5xx, promql: "sum(rate(x[1m]))", max: 0.01 }',
+        ],
+      ),
+    ).services[0]!;
+    expect(simulationWarnings(service, 60, 120)).toEqual([
+      'step 1 (0%, released after 10s): errors can never be evaluated: the canary takes no traffic at 0%',
+      'the bake (100%, 5m): stable-errors can never be evaluated: stable takes no traffic at 100%',
+      "at 60x and 120 requests/s, errors's 1m window gathers about 6 requests in the first 30s of the 10% step (3 checks) and needs 20, so it can only report inconclusive there: raise --rps or lower --speed",
+    ]);
+  });
+});
+
 describe('the simulated config', () => {
   it('keeps the schedule and builtin alarms; drops hooks, PromQL alarms, the match and the test listener', () => {
     const config = loadText(
@@ -123,5 +150,13 @@ describe('the simulated config', () => {
     // The user's config is left as it was.
     expect(service.rollout.analysis.alarms).toHaveLength(3);
     expect(service.match.host).toBe('shop.example.com');
+  });
+
+  it("keeps a health probe's timeout in real time while its interval follows the fast clock", () => {
+    const config = loadText(configYaml([], ['healthCheck: { path: /healthz, interval: 5s, timeout: 2s }']));
+    const service = config.services[0]!;
+    const { config: simulated } = simulationConfig(config, service, { blue: 'http://127.0.0.1:7001', green: 'http://127.0.0.1:7002' }, '/tmp/x/state.json', 60);
+    expect(simulated.services[0]!.healthCheck).toMatchObject({ intervalMs: 5000, timeoutMs: 120_000 });
+    expect(service.healthCheck?.timeoutMs).toBe(2000);
   });
 });

@@ -1,10 +1,21 @@
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { CODEDEPLOY_PRESETS, resolvePreset } from '../../../src/strategies/codedeploy-presets.js';
+
+/** The preset names docs/design.md promises: the backticked names of its "Accepted by name" sentence. */
+function contractPresetNames(): string[] {
+  const design = readFileSync(resolve(__dirname, '../../../docs/design.md'), 'utf8');
+  const sentence = /Accepted by name: ([^]*?)\.\n/.exec(design)?.[1];
+  if (!sentence) throw new Error('docs/design.md lists no CodeDeploy presets ("Accepted by name: ...")');
+  return [...sentence.matchAll(/`([A-Za-z0-9]+)`/g)].map((m) => m[1] as string);
+}
 
 const MINUTE = 60_000;
 
 describe('CODEDEPLOY_PRESETS', () => {
-  it('holds exactly the presets DESIGN.md lists', () => {
+  it('holds exactly the presets docs/design.md lists', () => {
+    expect(CODEDEPLOY_PRESETS.map((p) => p.name)).toEqual(contractPresetNames());
     expect(CODEDEPLOY_PRESETS).toEqual([
       { name: 'AllAtOnce', strategy: 'all-at-once', percent: 100, intervalMs: 0 },
       { name: 'Canary10Percent5Minutes', strategy: 'canary', percent: 10, intervalMs: 5 * MINUTE },

@@ -101,7 +101,13 @@ describe('strategies compile to exact steps', () => {
   });
 
   it('refuses bad overrides with a 400', () => {
-    expect(() => compileStrategy(rollout(), { preset: 'Canary99' })).toThrow(new BadRequestError('unknown preset "Canary99"'));
+    expect(() => compileStrategy(rollout(), { preset: 'Canary99' })).toThrow(
+      new BadRequestError(
+        'unknown preset "Canary99"; valid presets: AllAtOnce, Canary10Percent5Minutes, Canary10Percent10Minutes, Canary10Percent15Minutes, ' +
+          'Canary10Percent30Minutes, Linear10PercentEvery1Minute, Linear10PercentEvery2Minutes, Linear10PercentEvery3Minutes, ' +
+          'Linear10PercentEvery10Minutes (also as AWS spells them, e.g. CodeDeployDefault.ECSCanary10Percent5Minutes)',
+      ),
+    );
     expect(() => compileStrategy(rollout(), { step: 100 })).toThrow('step must be greater than 0 and less than 100, got 100');
     expect(() => compileStrategy(rollout(), { strategy: 'linear', step: 0 })).toThrow('step must be greater than 0 and at most 100, got 0');
     expect(() => compileStrategy(rollout(), { strategy: 'steps' })).toThrow('strategy steps needs steps in the service config');

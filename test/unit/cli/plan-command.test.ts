@@ -1,0 +1,51 @@
+import { describe, expect, it } from 'vitest';
+import { formatPlan } from '../../../src/cli/plan-command.js';
+import { configYaml, loadText } from '../../helpers/config-text.js';
+
+const serviceOf = (lines: readonly string[]) => loadText(configYaml([], ['rollout:', ...lines.map((line) => `  ${line}`)])).services[0]!;
+
+describe('shiftproxy plan', () => {
+  it("prints the README's headline schedule, with how the bake compares with stable", () => {
+    const service = serviceOf([
+      'strategy: canary',
+      'canary: { weight: 10, interval: 5m }',
+      'bakeTime: 5m',
+      'analysis:',
+      '  alarms:',
+      '    - { name: canary-errors, metric: error_rate, role: canary, window: 1m, max: 0.05, minRequests: 20 }',
+      '    - { name: worse-than-stable, metric: error_rate, relativeTo: stable, maxRatio: 2, confidence: 0.95 }',
+      '    - { name: canary-p99, metric: latency_p99, role: canary, window: 1m, max: 0.5 }',
+    ]);
+    expect(formatPlan(service, 200)).toBe(
+      [
+        'shop: canary, blue -> green',
+        '  at        weight  hold                canary requests at 200 rps',
+        '  +0s          10%  5m                  6,000',
+        '  +5m         100%  -                   0',
+        '  +5m         bake  5m                  60,000',
+        '  +10m        done  promoted            -',
+        '  total 10m, canary requests ~66,000',
+        '  analysis every 10s: canary-errors, worse-than-stable, canary-p99; rollback after 2 failed or 3 inconclusive checks in a row',
+        '  progress deadline: 30m beyond the schedule',
+        "  note: the bake (100%, 5m): worse-than-stable compares the canary's current window with stable's last full 1m window before its weight reached 0, a frozen baseline",
+        '',
+      ].join('\n'),
+    );
+  });
+
+  it('warns, after the schedule, about every alarm that can never decide somewhere', () => {
+    const service = serviceOf([
+      'strategy: steps',
+      'steps: [ { weight: 0, pause: 10m }, { weight: 100 } ]',
+      'bakeTime: 15m',
+      'analysis:',
+      '  alarms:',
+      '    - { name: canary-errors, metric: error_rate, role: canary, window: 1m, max: 0.05 }',
+      '    - { name: stable-errors, metric: error_rate, role: stable, window: 1m, max: 0.05 }',
+    ]);
+    expect(formatPlan(service, undefined).split('\n').filter((line) => line.startsWith('  warning: '))).toEqual([
+      '  warning: step 1 (0%, 10m): canary-errors can never be evaluated: the canary takes no traffic at 0%',
+      '  warning: the bake (100%, 15m): stable-errors can never be evaluated: stable takes no traffic at 100%',
+    ]);
+  });
+});
