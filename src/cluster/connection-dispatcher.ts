@@ -43,6 +43,11 @@ export class ConnectionDispatcher {
     fleet.onFree = () => this.pump();
     fleet.onClosed = (listener, count) => this.closed(listener, count);
     fleet.onGone = (open) => open.forEach((count, listener) => this.closed(listener, count));
+    // First in line again: it was accepted before everything still waiting.
+    fleet.onReturned = (listener, socket) => {
+      this.queue.unshift({ listener, socket });
+      this.pump();
+    };
     fleet.waitingConnections = () => this.queue.length;
   }
 

@@ -1,3 +1,4 @@
+import type { Socket } from 'node:net';
 import type { ShiftproxyConfig } from '../core/config-types.js';
 import type { DataPlaneState } from '../core/data-plane-state.js';
 import type { Logger } from '../core/logger.js';
@@ -89,6 +90,8 @@ export class WorkerFleet implements Fleet {
   onFree: () => void = () => undefined;
   /** A worker went away with these connections still open on it, per listener. */
   onGone: (open: readonly number[]) => void = () => undefined;
+  /** A connection a worker never took (it died first): it goes to another. */
+  onReturned: (listener: number, socket: Socket) => void = (_listener, socket) => socket.destroy();
   /** Connections accepted and waiting for a worker (the dispatcher's queue). */
   waitingConnections: () => number = () => 0;
   /** A worker reported connections closed on listener `listener`. */
@@ -292,6 +295,7 @@ export class WorkerFleet implements Fleet {
     const worker = new WorkerProcess(this.options.entry, init, this.options.listeners, {
       message: (w, message) => this.onMessage(w, message),
       exit: (w, code, signal) => this.onExit(w, code, signal),
+      returned: (_w, listener, socket) => this.onReturned(listener, socket),
     });
     this.workers.push(worker);
     this.exits.set(worker, new Promise((resolve) => worker.child.once('exit', () => resolve())));
@@ -370,7 +374,7 @@ export class WorkerFleet implements Fleet {
         this.checkApplied();
         return;
       case 'took':
-        worker.awaitingTook = false;
+        worker.took();
         this.onFree();
         return;
       case 'report':

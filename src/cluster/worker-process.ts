@@ -15,6 +15,8 @@ export interface UpstreamPoolView {
 export interface WorkerEvents {
   message(worker: WorkerProcess, message: WorkerMessage): void;
   exit(worker: WorkerProcess, code: number | null, signal: NodeJS.Signals | null): void;
+  /** A connection handed over that the worker never took (it died, or the hand-over failed): still the primary's to place. */
+  returned(worker: WorkerProcess, listener: number, socket: Socket): void;
 }
 
 /**
@@ -37,7 +39,7 @@ export class WorkerProcess {
   connections = 0;
   /** A connection sent and not yet acknowledged; the next one waits, so a stuck worker holds at most one. */
   awaitingTook = false;
-  /** Client connections handed to it and not reported closed, per listener. */
+  /** Client connections it took and has not reported closed, per listener. */
   readonly open: number[];
   /** Per target (service, slot, url), from its last report: requests in flight and its upstream pool. */
   readonly active = new Map<string, number>();
@@ -48,6 +50,14 @@ export class WorkerProcess {
   flushedId = 0;
   /** Killed by the primary (not a crash): the reason, for the log. */
   killedFor: string | null = null;
+  /**
+   * The connection handed over and not yet taken. The primary keeps its own descriptor until the
+   * worker says it took the connection: a worker that dies first (its acknowledgment of the
+   * descriptor never comes, and Node then never closes a copy it sent) would otherwise leave
+   * the client waiting on a connection no process reads.
+   */
+  private handed: { listener: number; socket: Socket } | null = null;
+  private readonly events: WorkerEvents;
 
   constructor(entry: string, init: InitMessage, listeners: number, events: WorkerEvents) {
     this.child = fork(entry, [], {
@@ -61,6 +71,7 @@ export class WorkerProcess {
     this.appliedVersion = init.version;
     this.lastHeardAt = performance.now();
     this.open = new Array<number>(listeners).fill(0);
+    this.events = events;
     this.child.on('message', (message: WorkerMessage) => {
       this.lastHeardAt = performance.now();
       events.message(this, message);
@@ -69,6 +80,9 @@ export class WorkerProcess {
       this.state = 'gone';
       events.exit(this, code, signal);
     });
+    // 'close' comes once the channel is read to its end: a 'took' the worker sent before it died
+    // has been delivered by then (its event on the next tick, hence the immediate).
+    this.child.once('close', () => setImmediate(() => this.giveBack()));
     // A send racing the exit reports EPIPE here; the exit event does the rest.
     this.child.on('error', () => undefined);
     this.send(init);
@@ -88,12 +102,28 @@ export class WorkerProcess {
   handOver(listener: number, socket: Socket): boolean {
     this.awaitingTook = true;
     if (!this.child.connected) return false;
-    this.open[listener] = (this.open[listener] ?? 0) + 1;
-    this.child.send({ t: 'conn', listener } satisfies PrimaryMessage, socket, { keepOpen: false }, (err) => {
-      // Not delivered (the worker died meanwhile): the connection is lost with it.
-      if (err) socket.destroy();
+    this.handed = { listener, socket };
+    this.child.send({ t: 'conn', listener } satisfies PrimaryMessage, socket, { keepOpen: true }, (err) => {
+      if (err) this.giveBack();
     });
     return true;
+  }
+
+  /** The worker holds the connection now: it counts as open there, and the primary's copy goes. */
+  took(): void {
+    this.awaitingTook = false;
+    const handed = this.handed;
+    this.handed = null;
+    if (!handed) return;
+    this.open[handed.listener] = (this.open[handed.listener] ?? 0) + 1;
+    // Closing one descriptor of a connection another process holds leaves the connection open.
+    handed.socket.destroy();
+  }
+
+  private giveBack(): void {
+    const handed = this.handed;
+    this.handed = null;
+    if (handed) this.events.returned(this, handed.listener, handed.socket);
   }
 
   kill(reason: string): void {

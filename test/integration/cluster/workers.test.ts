@@ -49,6 +49,18 @@ async function workerList(p: ProxyUnderTest): Promise<{ pid: number; snapshotVer
   return (await request(`${p.adminUrl}/api/v1/workers`)).body.json() as Promise<{ pid: number; snapshotVersion: number; requests: number; startedAt: string }[]>;
 }
 
+/** One request on its own connection; resolves with everything read once the connection closes. */
+function rawGet(port: number, headers = ''): Promise<string> {
+  return new Promise<string>((resolve) => {
+    const socket = connect(port, '127.0.0.1');
+    let text = '';
+    socket.on('data', (d: Buffer) => (text += d.toString('latin1')));
+    socket.on('error', () => undefined);
+    socket.on('close', () => resolve(text));
+    socket.write(`GET / HTTP/1.1\r\nHost: a.test\r\n${headers}\r\n`);
+  });
+}
+
 function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
@@ -124,19 +136,30 @@ describe('workers: 2', () => {
         results[i]!.push(outcome);
       }
     });
-    await until(() => results.every((r) => r.length >= 3), 'every client served a few times', 10_000);
-    await p.settle();
-    const [victim, survivor] = p.running.workers!.status();
-    const victimConnections = victim!.connections;
-    expect(victimConnections + survivor!.connections).toBe(8);
-    const marks = results.map((r) => r.length);
-    process.kill(victim!.pid, 'SIGKILL');
-    await until(async () => (await workerList(p)).length === 2 && !(await workerList(p)).some((w) => w.pid === victim!.pid), 'a replacement', 10_000);
-    // Every client goes on (the ones that were on the dead worker on a new connection).
-    const after = results.map((r) => r.length);
-    await until(() => results.every((r, i) => r.length >= (after[i] as number) + 3), 'every client served again', 10_000);
-    stop = true;
-    await Promise.all(loops);
+    let victim = { pid: 0, connections: 0 };
+    let victimConnections = 0;
+    let marks: number[] = [];
+    try {
+      await until(() => results.every((r) => r.length >= 3), 'every client served a few times');
+      await p.settle();
+      const [first, survivor] = p.running.workers!.status();
+      victim = first!;
+      victimConnections = victim.connections;
+      expect(victimConnections + survivor!.connections).toBe(8);
+      marks = results.map((r) => r.length);
+      process.kill(victim.pid, 'SIGKILL');
+      await until(async () => {
+        const list = await workerList(p);
+        return list.length === 2 && !list.some((w) => w.pid === victim.pid);
+      }, 'a replacement');
+      // Every client goes on (the ones that were on the dead worker on a new connection).
+      const after = results.map((r) => r.length);
+      await until(() => results.every((r, i) => r.length >= (after[i] as number) + 3), 'every client served again');
+    } finally {
+      // Also when a wait failed: a loop left running on a closed client would spin without end.
+      stop = true;
+      await Promise.all(loops);
+    }
 
     const failures = results.map((r, i) => r.slice(marks[i]).filter((o) => o === 'failed').length);
     // At most the one request each of its connections had in flight; none elsewhere.
@@ -144,7 +167,7 @@ describe('workers: 2', () => {
     expect(failures.reduce((a, b) => a + b, 0)).toBeLessThanOrEqual(victimConnections);
     expect(failures.filter((f) => f === 0).length).toBeGreaterThanOrEqual(8 - victimConnections);
     expect(results.flat().every((o) => o === '200' || o === 'failed')).toBe(true);
-    expect(alive(victim!.pid)).toBe(false);
+    expect(alive(victim.pid)).toBe(false);
     const metrics = await (await request(`${p.adminUrl}/metrics`)).body.text();
     expect(metrics).toMatch(/^shiftproxy_worker_restarts_total 1$/m);
   });
@@ -161,7 +184,7 @@ describe('workers: 2', () => {
     await p.setCanaryWeight('svc', 100);
     expect(alive(stopped!.pid)).toBe(false);
     for (const c of clients) expect((await c.get('/')).body).toBe('green');
-    await until(async () => (await workerList(p)).length === 2, 'a replacement', 10_000);
+    await until(async () => (await workerList(p)).length === 2, 'a replacement');
     expect((await workerList(p)).some((w) => w.pid === stopped!.pid)).toBe(false);
   });
 
@@ -171,10 +194,29 @@ describe('workers: 2', () => {
     const [stopped] = p.running.workers!.status();
     process.kill(stopped!.pid, 'SIGSTOP');
     cleanup.push(async () => alive(stopped!.pid) && process.kill(stopped!.pid, 'SIGCONT'));
-    await until(() => !alive(stopped!.pid), 'the stopped worker to be killed', 10_000);
-    await until(async () => (await workerList(p)).length === 2, 'a replacement', 10_000);
+    await until(() => !alive(stopped!.pid), 'the stopped worker to be killed');
+    await until(async () => (await workerList(p)).length === 2, 'a replacement');
     // A stopped worker holds at most the one connection handed to it: new clients are served.
     for (const c of connections(p, 4)) expect((await c.get('/')).status).toBe(200);
+  });
+
+  it('a connection handed to a worker that dies before taking it is served by another worker', async () => {
+    const blue = await backend('blue');
+    const p = await proxyWithWorkers({ services: [{ name: 'svc', blue: [blue.url], green: [UNUSED] }] }, { ackTimeoutMs: 20_000 });
+    const [stopped] = p.running.workers!.status();
+    process.kill(stopped!.pid, 'SIGSTOP');
+    cleanup.push(async () => alive(stopped!.pid) && process.kill(stopped!.pid, 'SIGCONT'));
+    // Two clients, handed out in turn: one to each worker. The stopped one cannot take its own.
+    const answers = Array.from({ length: 2 }, () => rawGet(p.port, 'Connection: close\r\n'));
+    await until(() => blue.requests === 1, 'the running worker to serve its client');
+    await until(() => p.running.fleet.inFlight() === 1, 'the other connection to wait in the stopped worker');
+    process.kill(stopped!.pid, 'SIGKILL');
+    for (const text of await Promise.all(answers)) {
+      expect(text).toMatch(/^HTTP\/1\.1 200 OK\r\n/);
+      expect(text.endsWith('blue')).toBe(true);
+    }
+    expect(blue.requests).toBe(2);
+    expect(alive(stopped!.pid)).toBe(false);
   });
 
   it('the drain loses no accepted connection: those waiting for a worker are handed over and answered', async () => {
@@ -185,16 +227,7 @@ describe('workers: 2', () => {
     for (const pid of pids) process.kill(pid, 'SIGSTOP');
     cleanup.push(async () => pids.filter(alive).forEach((pid) => process.kill(pid, 'SIGCONT')));
     // Ten clients: one connection in each stopped worker's hands, eight waiting in the primary.
-    const answers = Array.from({ length: 10 }, () =>
-      new Promise<string>((resolve) => {
-        const socket = connect(p.port, '127.0.0.1');
-        let text = '';
-        socket.on('data', (d: Buffer) => (text += d.toString('latin1')));
-        socket.on('error', () => undefined);
-        socket.on('close', () => resolve(text));
-        socket.write('GET / HTTP/1.1\r\nHost: a.test\r\n\r\n');
-      }),
-    );
+    const answers = Array.from({ length: 10 }, () => rawGet(p.port));
     await until(() => p.running.fleet.inFlight() === 10, 'all ten accepted');
     const stopping = p.running.stop(5000);
     // The listener is closed (new connections are refused), and only then do the workers run again.
