@@ -18,6 +18,8 @@ export interface InitMessage {
   state: DataPlaneState;
   /** How often the worker sends its counters when nothing asks sooner. */
   reportIntervalMs: number;
+  /** The primary's log level: a worker logs no more than the process that started it. */
+  logLevel: string;
 }
 
 /** A new routing snapshot; `config` only when a reload changed it since the previous one. */

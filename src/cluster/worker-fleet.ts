@@ -291,6 +291,7 @@ export class WorkerFleet implements Fleet {
       version: latest.version,
       state: latest.state,
       reportIntervalMs: this.reportIntervalMs,
+      logLevel: this.options.logger.level,
     };
     const worker = new WorkerProcess(this.options.entry, init, this.options.listeners, {
       message: (w, message) => this.onMessage(w, message),

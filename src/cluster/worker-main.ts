@@ -18,7 +18,7 @@ import { OutcomeRecorder } from './outcome-recorder.js';
 /** How long a connection handed over before a drain may take to send its first bytes. */
 const FIRST_BYTES_GRACE_MS = 1000;
 
-const logger = createLogger().child({ component: 'worker', pid: process.pid });
+let logger = createLogger().child({ component: 'worker', pid: process.pid });
 
 class Worker {
   private readonly dataPlane: DataPlane;
@@ -30,6 +30,7 @@ class Worker {
   private promptReport: NodeJS.Immediate | undefined;
   private readonly timer: NodeJS.Timeout;
   private draining: Promise<void> | null = null;
+  private markedDraining = false;
 
   constructor(init: InitMessage) {
     this.config = init.config;
@@ -80,13 +81,17 @@ class Worker {
   }
 
   markDraining(): void {
+    if (this.markedDraining) return;
+    this.markedDraining = true;
     this.dataPlane.server.markDraining();
+    // From here every answer carries Connection: close; the line says so for each worker.
+    logger.info({ inFlight: this.dataPlane.server.inFlight(), connections: this.adopted.size }, 'worker draining');
   }
 
   drain(timeoutMs: number): Promise<void> {
     this.draining ??= (async () => {
       const began = performance.now();
-      this.dataPlane.server.markDraining();
+      this.markDraining();
       // Connections handed over just before the drain may not have sent their request yet; the
       // drain would take them for idle and close them unanswered.
       while ([...this.adopted].some((s) => s.bytesRead === 0 && !s.destroyed) && performance.now() - began < Math.min(FIRST_BYTES_GRACE_MS, timeoutMs)) {
@@ -137,6 +142,7 @@ process.on('message', (message: PrimaryMessage, handle?: Socket) => {
       case 'init':
         if (!pendingInit) return;
         pendingInit = false;
+        logger = createLogger({ level: message.logLevel }).child({ component: 'worker', pid: process.pid });
         worker = new Worker(message);
         return;
       case 'state':

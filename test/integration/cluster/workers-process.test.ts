@@ -27,11 +27,25 @@ interface Backend {
   seen: { path: string; from: number | null }[];
   /** Processes to attribute requests to (the proxy's primary and workers). */
   pids: number[];
-  delayMs: number;
+  /** While set, requests other than health checks wait for `release()`. */
+  holding: boolean;
+  release(): void;
 }
 
 async function backend(name: string): Promise<Backend> {
-  const state: Backend = { url: '', port: 0, health: 200, seen: [], pids: [], delayMs: 0 };
+  const held: (() => void)[] = [];
+  const state: Backend = {
+    url: '',
+    port: 0,
+    health: 200,
+    seen: [],
+    pids: [],
+    holding: false,
+    release: () => {
+      state.holding = false;
+      for (const answer of held.splice(0)) answer();
+    },
+  };
   const server: Server = createServer((req: IncomingMessage, res) => {
     state.seen.push({ path: req.url ?? '', from: socketOwner(req.socket.remotePort as number, state.port, state.pids) });
     if (req.url === '/healthz') {
@@ -39,7 +53,8 @@ async function backend(name: string): Promise<Backend> {
       res.end();
       return;
     }
-    setTimeout(() => res.end(name), state.delayMs);
+    if (state.holding) held.push(() => res.end(name));
+    else res.end(name);
   });
   state.url = await listenOnLoopback(server, cleanup);
   state.port = (server.address() as AddressInfo).port;
@@ -68,7 +83,7 @@ async function run(file: string): Promise<{ cli: CliProcess; proxy: string; admi
     if (cli.child.exitCode === null && cli.child.signalCode === null) cli.child.kill('SIGKILL');
     await cli.exited;
   });
-  const line = await cli.waitForLog((l) => l.msg === 'shiftproxy listening', 20_000);
+  const line = await cli.waitForLog((l) => l.msg === 'shiftproxy listening');
   return {
     cli,
     proxy: `http://${(line.proxy as string[])[0]}`,
@@ -90,12 +105,16 @@ function alive(pid: number): boolean {
 describe('run --workers 2', () => {
   it('SIGTERM drains every worker: the request in flight is answered with Connection: close, then no process is left', async () => {
     const blue = await backend('blue');
-    blue.delayMs = 600;
+    blue.holding = true;
+    cleanup.push(async () => blue.release());
     const p = await run(writeTempConfig(config(blue.url, 'http://127.0.0.1:9')));
     expect(p.workers).toHaveLength(2);
     const inFlight = request(p.proxy);
     await until(() => blue.seen.length === 1, 'the request to reach the backend');
     p.cli.child.kill('SIGTERM');
+    // The answer is held until both workers are draining: it must then carry Connection: close.
+    await until(() => p.cli.logs.filter((l) => l.msg === 'worker draining').length === 2, 'both workers to begin draining');
+    blue.release();
     const response = await inFlight;
     expect(response.statusCode).toBe(200);
     expect(response.headers.connection).toBe('close');
@@ -110,12 +129,14 @@ describe('run --workers 2', () => {
     const p = await run(writeTempConfig(config(blue.url, 'http://127.0.0.1:9')));
     p.cli.child.kill('SIGKILL');
     await p.cli.exited;
-    await until(() => p.workers.every((pid) => !alive(pid)), 'the workers to exit', 10_000);
+    await until(() => p.workers.every((pid) => !alive(pid)), 'the workers to exit');
   });
 
   it('SIGHUP reloads every worker from one snapshot, health flags included; health checks run once, in the primary', async () => {
     const [a, b, green] = [await backend('A'), await backend('B'), await backend('G')];
-    const checks = 'healthCheck: { path: /healthz, interval: 200ms, timeout: 1s, healthyThreshold: 1, unhealthyThreshold: 1 }';
+    // A probe timeout far away: only the 500 the test sets can fail a check (a probe cut short
+    // on a busy machine would flip a target, and could not be told apart in /proc once closed).
+    const checks = 'healthCheck: { path: /healthz, interval: 200ms, timeout: 30s, healthyThreshold: 1, unhealthyThreshold: 1 }';
     const file = writeTempConfig(config(a.url, green.url, `    ${checks}`));
     const p = await run(file);
     // Requests from now on are attributed to a process (those during the start were not).
