@@ -483,6 +483,11 @@ export class WorkerFleet implements Fleet {
         worker.kill(`not ready within ${this.startTimeoutMs} ms`);
       } else if ((worker.state === 'ready' || worker.state === 'draining') && now - worker.lastHeardAt > this.ackTimeoutMs) {
         worker.kill(`silent for more than ${this.ackTimeoutMs} ms`);
+      } else if (worker.state !== 'gone' && worker.awaitingTook && now - worker.handedAt > this.ackTimeoutMs) {
+        // The connection never arrived (a descriptor the worker could not receive is not sent
+        // again when the primary keeps its copy): killing the worker gives it back, and the
+        // worker no longer sits out of the rotation for good.
+        worker.kill(`did not take a connection within ${this.ackTimeoutMs} ms`);
       }
     }
   }

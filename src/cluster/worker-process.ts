@@ -39,6 +39,8 @@ export class WorkerProcess {
   connections = 0;
   /** A connection sent and not yet acknowledged; the next one waits, so a stuck worker holds at most one. */
   awaitingTook = false;
+  /** Monotonic ms the connection awaiting acknowledgment was sent (for the watchdog). */
+  handedAt = 0;
   /** Client connections it took and has not reported closed, per listener. */
   readonly open: number[];
   /** Per target (service, slot, url), from its last report: requests in flight and its upstream pool. */
@@ -101,6 +103,7 @@ export class WorkerProcess {
   /** Hands over an accepted connection; false when the channel is already closed (the socket stays the caller's, and this worker takes no more). */
   handOver(listener: number, socket: Socket): boolean {
     this.awaitingTook = true;
+    this.handedAt = performance.now();
     if (!this.child.connected) return false;
     this.handed = { listener, socket };
     this.child.send({ t: 'conn', listener } satisfies PrimaryMessage, socket, { keepOpen: true }, (err) => {
