@@ -3,11 +3,13 @@ import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 /**
  * Which of `pids` holds the client end of a loopback TCP connection, seen from the server as
  * coming from `clientPort` to `serverPort` (Linux /proc: the socket's inode, then the process
- * with a descriptor on it). Null when none of them does. Call it while the connection is open.
+ * with a descriptor on it). Null when another process holds it; `'gone'` when no process does
+ * any more (the client closed its end before the server looked). Call it while the connection is open.
  */
-export function socketOwner(clientPort: number, serverPort: number, pids: readonly number[]): number | null {
+export function socketOwner(clientPort: number, serverPort: number, pids: readonly number[]): number | null | 'gone' {
   const inode = clientInode(clientPort, serverPort);
-  if (inode === null) return null;
+  // A closed end lingers in the table (FIN_WAIT, TIME_WAIT) with no inode.
+  if (inode === null || inode === '0') return 'gone';
   const link = `socket:[${inode}]`;
   for (const pid of pids) {
     let fds: string[];

@@ -24,7 +24,7 @@ interface Backend {
   /** The health path answers this status. */
   health: number;
   /** Every request: its path and the PID of the process that sent it (among `pids`). */
-  seen: { path: string; from: number | null }[];
+  seen: { path: string; from: number | null | 'gone' }[];
   /** Processes to attribute requests to (the proxy's primary and workers). */
   pids: number[];
   /** While set, requests other than health checks wait for `release()`. */
@@ -160,7 +160,9 @@ describe('run --workers 2', () => {
     await p.cli.waitForLog((l) => l.msg === 'target health changed' && l.target === b.url && l.to === 'unhealthy');
     for (const c of clients) await until(async () => (await c.get('/')).body === 'G', 'green to take over on this connection');
 
-    const probes = [...a.seen, ...b.seen, ...green.seen].filter((s) => s.path === '/healthz');
+    // A probe to A in flight when the reload stopped checking A is abandoned by its client and
+    // may reach A only after that: no process holds its end any more, so it names no sender.
+    const probes = [...a.seen.filter((s) => s.from !== 'gone'), ...b.seen, ...green.seen].filter((s) => s.path === '/healthz');
     const traffic = [...a.seen, ...b.seen, ...green.seen].filter((s) => s.path !== '/healthz');
     expect(probes.length).toBeGreaterThan(0);
     expect(new Set(probes.map((s) => s.from))).toEqual(new Set([p.primary]));
