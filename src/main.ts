@@ -1,17 +1,25 @@
 import type { AddressInfo } from 'node:net';
+import { fileURLToPath } from 'node:url';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import { SystemClock, type Clock } from './core/clock.js';
-import type { ShiftproxyConfig } from './core/config-types.js';
+import type { ShiftproxyConfig, WorkersSetting } from './core/config-types.js';
 import type { Logger } from './core/logger.js';
 import { rateLimitedErrorLog } from './core/rate-limited-log.js';
 import { formatListen } from './core/types.js';
 import { createAnalysis } from './analysis/create-analysis.js';
+import { ConnectionDispatcher } from './cluster/connection-dispatcher.js';
+import type { Fleet } from './cluster/fleet.js';
+import { fleetRouting } from './cluster/fleet-routing.js';
+import { SingleProcess } from './cluster/single-process.js';
+import { resolveWorkerCount } from './cluster/worker-config.js';
+import { WorkerFleet } from './cluster/worker-fleet.js';
 import { AdminServer } from './control/admin-server.js';
 import { registerCoreRoutes } from './control/core-routes.js';
 import type { DashboardFeed } from './control/dashboard/dashboard-feed.js';
 import { registerDashboardRoutes } from './control/dashboard/dashboard-routes.js';
 import { registerConfigRoutes } from './control/config-routes.js';
 import { registerRolloutRoutes } from './control/rollout-routes.js';
+import { registerWorkerRoutes } from './control/worker-routes.js';
 import { loadConfigFile } from './config/load-config.js';
 import { registerConfigMetrics } from './metrics/config-metrics.js';
 import { ConfigReloader } from './reload/config-reloader.js';
@@ -20,9 +28,10 @@ import { registerAnalysisMetrics } from './metrics/analysis-metrics.js';
 import { registerDataPlaneMetrics } from './metrics/data-plane-metrics.js';
 import { registerHealthMetrics } from './metrics/health-metrics.js';
 import { registerRolloutMetrics } from './metrics/rollout-metrics.js';
+import { registerWorkerMetrics } from './metrics/worker-metrics.js';
 import { DataPlane } from './proxy/data-plane.js';
 import { HookRunner } from './rollout/hook-runner.js';
-import type { AnalysisPort } from './rollout/ports.js';
+import type { AnalysisPort, RoutingPort } from './rollout/ports.js';
 import { RolloutController } from './rollout/rollout-controller.js';
 import { viewRollout } from './rollout/rollout-view.js';
 import { FileStateStore } from './state/file-state-store.js';
@@ -33,7 +42,17 @@ export interface RunningShiftproxy {
   readonly config: ShiftproxyConfig;
   /** Reloads `configFile` (SIGHUP, POST /api/v1/config/reload); null when started without a file. */
   readonly reloader: ConfigReloader | null;
+  /**
+   * The primary's data plane: the routing the control plane decided and the counters of every
+   * process. With `workers` > 1 it does not serve; the workers route from copies of it.
+   */
   readonly dataPlane: DataPlane;
+  /** How routing changes reach the processes that serve; awaiting one means every process applied it. */
+  readonly routing: RoutingPort;
+  /** The processes that serve: this one, or its workers. */
+  readonly fleet: Fleet;
+  /** The worker processes; null with `workers: 1`. */
+  readonly workers: WorkerFleet | null;
   /** Active checks and outlier detection; subscribe to slot availability here. */
   readonly health: HealthRegistry;
   readonly controller: RolloutController;
@@ -64,7 +83,15 @@ export interface StartOptions {
   analysis?: AnalysisPort;
   /** The file the config came from; enables reloads (and GET /api/v1/config). */
   configFile?: string;
+  /** Overrides the config's `workers` (`run --workers N`). */
+  workers?: WorkersSetting;
+  /** The worker program; the built one next to this module by default (tests that run the sources point at dist/). */
+  workerEntry?: string;
+  /** Bounds of the worker protocol (tests shorten them): see WorkerFleetOptions. */
+  workerTimeouts?: { ackTimeoutMs?: number; reportIntervalMs?: number };
 }
+
+const DEFAULT_WORKER_ENTRY = fileURLToPath(new URL('./cluster/worker-main.js', import.meta.url));
 
 /**
  * The composition root: config -> data plane -> health -> restore state (routing applied) ->
@@ -80,6 +107,40 @@ export async function startShiftproxy(config: ShiftproxyConfig, options: StartOp
   // Accept errors can come in floods: one line, then at most one per 10 s carrying the count in between.
   dataPlane.server.onListenerError = rateLimitedErrorLog(logger, 'proxy listener error; still accepting', 10_000);
 
+  // With workers, this process decides and the workers serve: they route from copies of this
+  // data plane, pushed to them on every change, and report their counters back into it.
+  const workerCount = resolveWorkerCount(options.workers ?? config.workers);
+  let currentConfig = config;
+  const workers =
+    workerCount > 1
+      ? new WorkerFleet({
+          workers: workerCount,
+          entry: options.workerEntry ?? DEFAULT_WORKER_ENTRY,
+          model: dataPlane,
+          config: () => currentConfig,
+          listeners: 1 + config.services.filter((s) => s.testListen).length,
+          logger: logger.child({ component: 'workers' }),
+          ...options.workerTimeouts,
+        })
+      : null;
+  const fleet: Fleet = workers ?? new SingleProcess(dataPlane);
+  const publish = () => void fleet.publish();
+  dataPlane.onTargetsChanged(publish);
+  dataPlane.onRuntimeReplaced(publish);
+  const routing = fleetRouting(dataPlane, fleet);
+  const dispatcher = workers
+    ? new ConnectionDispatcher({
+        addresses: [config.listen, ...config.services.flatMap((s) => (s.testListen ? [s.testListen] : []))],
+        maxConnections: config.server.maxConnections,
+        fleet: workers,
+        onListenerError: (err) => {
+          dataPlane.server.listenerErrors += 1;
+          dataPlane.server.onListenerError(err);
+        },
+      })
+    : null;
+  registerWorkerMetrics(registry, fleet, workers);
+
   // Health: built right after the data plane, so targets with active checks are
   // flagged "pending" before any request can reach them.
   const health = new HealthRegistry(dataPlane, {
@@ -87,13 +148,20 @@ export async function startShiftproxy(config: ShiftproxyConfig, options: StartOp
     random: options.random ?? Math.random,
     logger: logger.child({ component: 'health' }),
   });
+  health.onTargetStateChanged(publish);
   registerHealthMetrics(registry, health);
 
   // Rollouts: persisted state is restored and its routing applied before any listener opens,
   // so a restart mid-rollout serves the same split it had.
   // Analysis: the builtin windows sample the data plane's counters from the start, so stable
   // already has history when a rollout begins.
-  const analysis = options.analysis ? null : createAnalysis(config, { lookup: (s, slot, role) => dataPlane.runtime(s).counters[slot][role], clock });
+  const analysis = options.analysis
+    ? null
+    : createAnalysis(config, {
+        lookup: (s, slot, role) => dataPlane.runtime(s).counters[slot][role],
+        clock,
+        ...(workers ? { refresh: () => workers.sync() } : {}),
+      });
   if (analysis) registerAnalysisMetrics(registry, analysis.evaluator);
   const analysisPort = options.analysis ?? analysis?.evaluator;
 
@@ -101,7 +169,7 @@ export async function startShiftproxy(config: ShiftproxyConfig, options: StartOp
   await store.open();
   const controller = new RolloutController({
     config,
-    routing: dataPlane,
+    routing,
     store,
     clock,
     logger: logger.child({ component: 'rollout' }),
@@ -112,7 +180,7 @@ export async function startShiftproxy(config: ShiftproxyConfig, options: StartOp
   try {
     await controller.restore();
   } catch (err) {
-    await Promise.all([store.close(), dataPlane.close()]);
+    await Promise.all([store.close(), dataPlane.close(), workers?.close()]);
     throw err;
   }
   health.onSlotAvailabilityChanged((event) => {
@@ -128,8 +196,20 @@ export async function startShiftproxy(config: ShiftproxyConfig, options: StartOp
         initial: config,
         load: (file) => loadConfigFile(file),
         // admin is built below; a reload can only come once start-up is done.
-        targets: { dataPlane, controller, ...(analysis ? { analysis } : {}), admin: { setToken: (token) => admin.setToken(token) } },
+        targets: {
+          dataPlane: {
+            // The workers get the new config with the snapshot the reload produces.
+            reconfigure: (services, slotTargets) => {
+              currentConfig = { ...currentConfig, services: [...services] };
+              dataPlane.reconfigure(services, slotTargets);
+            },
+          },
+          controller,
+          ...(analysis ? { analysis } : {}),
+          admin: { setToken: (token) => admin.setToken(token) },
+        },
         logger: logger.child({ component: 'config' }),
+        applied: () => fleet.publish(),
       })
     : null;
   if (reloader) registerConfigMetrics(registry, reloader);
@@ -143,9 +223,13 @@ export async function startShiftproxy(config: ShiftproxyConfig, options: StartOp
 
   let draining = false;
   const admin = new AdminServer({ listen: config.admin.listen, token: config.admin.token, logger });
-  registerCoreRoutes(admin.router, { dataPlane, registry, isDraining: () => draining, contributors });
+  registerCoreRoutes(admin.router, { dataPlane, registry, isDraining: () => draining, contributors, beforeScrape: () => fleet.sync() });
   registerRolloutRoutes(admin.router, controller);
-  if (reloader) registerConfigRoutes(admin.router, { view: () => reloader.view(), reload: (trigger) => reloader.reload(trigger) });
+  registerWorkerRoutes(admin.router, fleet);
+  if (reloader) {
+    // Answered once every worker serves the reloaded config.
+    registerConfigRoutes(admin.router, { view: () => reloader.view(), reload: (trigger) => reloader.reload(trigger) });
+  }
   // The dashboard: GET / (the page) and GET /api/v1/events (its live feed).
   const dashboard = registerDashboardRoutes(admin.router, { dataPlane, controller, health: contributors.health, logger: logger.child({ component: 'dashboard' }) });
 
@@ -156,12 +240,20 @@ export async function startShiftproxy(config: ShiftproxyConfig, options: StartOp
     // so a start or restart does not answer 503 while health is still unknown.
     await health.start();
     analysis?.start();
-    proxyAddresses = await dataPlane.listen();
+    if (workers && dispatcher) {
+      // Workers start from the routing the first probes decided, and serve before anyone connects.
+      await workers.start();
+      proxyAddresses = await dispatcher.listen();
+    } else {
+      proxyAddresses = await dataPlane.listen();
+    }
     adminAddress = await admin.listen();
   } catch (err) {
     await controller.stop();
     await health.stop();
     await analysis?.stop();
+    dispatcher?.close();
+    await workers?.close();
     await dataPlane.close();
     dashboard.close();
     await admin.close();
@@ -173,6 +265,7 @@ export async function startShiftproxy(config: ShiftproxyConfig, options: StartOp
     {
       proxy: proxyAddresses.map(addressText),
       admin: addressText(adminAddress),
+      workers: workers ? workers.list().map((w) => w.pid) : undefined,
       services: config.services.map((s) => s.name),
       adminToken: config.admin.token ? 'set' : 'none (loopback only)',
     },
@@ -186,6 +279,9 @@ export async function startShiftproxy(config: ShiftproxyConfig, options: StartOp
     },
     reloader,
     dataPlane,
+    routing,
+    fleet,
+    workers,
     health,
     controller,
     admin,
@@ -200,13 +296,22 @@ export async function startShiftproxy(config: ShiftproxyConfig, options: StartOp
       // Watchers' streams end now (their pages say so and retry) instead of being cut when the admin server closes.
       dashboard.close();
       stopping = (async () => {
-        logger.info({ drainTimeoutMs, inFlight: dataPlane.server.inFlight() }, 'draining');
+        logger.info({ drainTimeoutMs, inFlight: fleet.inFlight() }, 'draining');
         // No rollout moves while the process goes away; its state is already durable.
         await controller.stop();
-        const result = await dataPlane.drain(drainTimeoutMs);
+        let result: { completed: boolean; cut: number };
+        if (workers && dispatcher) {
+          // Every connection accepted so far reaches a worker before the workers drain: none is dropped.
+          workers.beginDrain();
+          await dispatcher.stopAccepting(drainTimeoutMs);
+          result = await workers.drain(drainTimeoutMs);
+        } else {
+          result = await dataPlane.drain(drainTimeoutMs);
+        }
         await health.stop();
         await analysis?.stop();
         await admin.close();
+        await workers?.close();
         await dataPlane.close();
         await store.close();
         logger.info(result, result.completed ? 'drained' : 'drain deadline reached; remaining connections were cut');

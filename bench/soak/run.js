@@ -12,7 +12,7 @@ import { existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pinSelf, stopAll } from './lib/children.js';
 import { loadAverage } from './lib/probes.js';
-import { crashedProxies } from './lib/proxy.js';
+import { crashedProxies, setProxyWorkers } from './lib/proxy.js';
 import { Report } from './lib/report.js';
 import aborts from './scenarios/aborts.js';
 import churn from './scenarios/churn.js';
@@ -26,7 +26,16 @@ import websockets from './scenarios/websockets.js';
 const SCENARIOS = [keepalive, churn, upload, download, aborts, upstreamRestart, connLimit, websockets];
 const root = new URL('../..', import.meta.url).pathname;
 
-const [name, ...rest] = process.argv.slice(2);
+const [name, ...givenOptions] = process.argv.slice(2);
+// `--workers N` applies to every scenario: each proxy runs N data-plane processes.
+const workersAt = givenOptions.indexOf('--workers');
+const workers = workersAt >= 0 ? Number(givenOptions[workersAt + 1]) : 1;
+const rest = workersAt >= 0 ? givenOptions.filter((_, i) => i !== workersAt && i !== workersAt + 1) : givenOptions;
+if (!Number.isInteger(workers) || workers < 1) {
+  console.error('--workers needs a whole number of processes');
+  process.exit(2);
+}
+setProxyWorkers(workers);
 const selected = name === 'all' ? SCENARIOS : SCENARIOS.filter((s) => s.name === name);
 if (selected.length === 0) {
   printUsage();
@@ -47,7 +56,7 @@ try {
 
 pinSelf();
 // dist/ is what runs: say which build, since a rebuild between runs changes the subject.
-console.log(`soak ${name}: dist/ built ${statSync(join(root, 'dist', 'main.js')).mtime.toISOString()}, node ${process.version}`);
+console.log(`soak ${name}: dist/ built ${statSync(join(root, 'dist', 'main.js')).mtime.toISOString()}, node ${process.version}, workers ${workers}`);
 const dir = join(root, 'bench', 'results', `soak-${new Date().toISOString().replace(/[:.]/g, '-')}`);
 mkdirSync(dir, { recursive: true });
 const report = new Report();
@@ -97,10 +106,11 @@ function parseOptions(argv, defaults) {
 }
 
 function printUsage() {
-  console.log('usage: npm run soak -- <scenario> [--option N ...]\n');
+  console.log('usage: npm run soak -- <scenario> [--option N ...] [--workers N]\n');
   for (const s of SCENARIOS) {
     console.log(`  ${s.name.padEnd(17)} ${s.description}`);
     console.log(`  ${''.padEnd(17)} ${Object.entries(s.defaults).map(([k, v]) => `--${k} ${v}`).join(' ')}`);
   }
   console.log(`  ${'all'.padEnd(17)} every scenario with short settings (a few minutes)`);
+  console.log('\n  --workers N runs every proxy with N data-plane processes (memory, descriptors and CPU are then those of all of them)');
 }

@@ -81,10 +81,24 @@ export class BuiltinWindows implements MetricsSource {
   private readonly clock: Clock;
   private sampleIntervalMs: number;
   private readonly rings = new Map<string, SampleRing>();
+  private readonly refresh: (() => Promise<void>) | undefined;
   private timer: TimerHandle | undefined;
+  private stopped = false;
 
-  constructor(options: { services: readonly string[]; lookup: CountersLookup; clock: Clock; sampleIntervalMs: number; retentionMs: number }) {
+  /**
+   * `refresh` brings the counters up to date before they are read (other processes report
+   * theirs on request), so each sample and each window's end is exact at its time.
+   */
+  constructor(options: {
+    services: readonly string[];
+    lookup: CountersLookup;
+    clock: Clock;
+    sampleIntervalMs: number;
+    retentionMs: number;
+    refresh?: () => Promise<void>;
+  }) {
     this.lookup = options.lookup;
+    this.refresh = options.refresh;
     this.clock = options.clock;
     this.sampleIntervalMs = options.sampleIntervalMs;
     const capacity = Math.ceil(options.retentionMs / options.sampleIntervalMs) + 2;
@@ -120,14 +134,24 @@ export class BuiltinWindows implements MetricsSource {
 
   start(): void {
     this.sampleAll();
-    const tick = () => {
-      this.sampleAll();
-      this.timer = this.clock.setTimeout(tick, this.sampleIntervalMs);
-    };
+    const refresh = this.refresh;
+    const tick = refresh
+      ? () => {
+          void refresh().then(() => {
+            if (this.stopped) return;
+            this.sampleAll();
+            this.timer = this.clock.setTimeout(tick, this.sampleIntervalMs);
+          });
+        }
+      : () => {
+          this.sampleAll();
+          this.timer = this.clock.setTimeout(tick, this.sampleIntervalMs);
+        };
     this.timer = this.clock.setTimeout(tick, this.sampleIntervalMs);
   }
 
   stop(): void {
+    this.stopped = true;
     this.clock.clearTimeout(this.timer);
     this.timer = undefined;
   }
@@ -141,6 +165,9 @@ export class BuiltinWindows implements MetricsSource {
   async windowStats(service: string, slot: SlotName, role: Role, windowMs: number, endedAgoMs = 0): Promise<WindowStats> {
     const ring = this.rings.get(key(service, slot, role));
     if (!ring) throw new MeasurementError('bad-query', `no such service "${service}"`);
+    // Without workers the read is synchronous: under a virtual clock, an await here would let
+    // the timers due at the same instant (traffic, in the count simulation) count into the window.
+    if (this.refresh) await this.refresh();
     const now = this.take(service, slot, role);
     const end = endedAgoMs > 0 ? (ring.atOrAfter(now.at - endedAgoMs) ?? now) : now;
     const start = ring.atOrBefore(end.at - windowMs);

@@ -23,8 +23,14 @@ export interface Analysis {
  * provider and even with no alarm yet, so stable has history when a rollout begins, when a
  * reload adds the first alarm, or when one switches the provider back to builtin.
  */
-export function createAnalysis(config: ShiftproxyConfig, deps: { lookup: CountersLookup; clock: Clock }): Analysis {
-  const windows = new BuiltinWindows({ services: config.services.map((s) => s.name), lookup: deps.lookup, clock: deps.clock, ...windowSizing(config) });
+export function createAnalysis(config: ShiftproxyConfig, deps: { lookup: CountersLookup; clock: Clock; refresh?: () => Promise<void> }): Analysis {
+  const windows = new BuiltinWindows({
+    services: config.services.map((s) => s.name),
+    lookup: deps.lookup,
+    clock: deps.clock,
+    ...windowSizing(config),
+    ...(deps.refresh ? { refresh: deps.refresh } : {}),
+  });
   let metrics: MetricsConfig = config.metrics;
   let prometheus = prometheusFor(metrics);
   const sourceFor = (m: MetricsConfig): MetricsSource => (m.provider === 'prometheus' && prometheus ? new PrometheusMetricsSource(prometheus) : windows);

@@ -1,6 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { versionLine } from '../core/build-info.js';
-import { durationOption, positiveNumberOption } from './option-values.js';
+import { durationOption, positiveNumberOption, workersOption } from './option-values.js';
 import { describeFailure, EXIT_INTERNAL_ERROR, exitCodeFor, EXIT_USER_ERROR } from './exit-codes.js';
 import { planCommand } from './plan-command.js';
 import { rolloutCommand, type RolloutAction, type RolloutCliOptions } from './rollout-command.js';
@@ -22,8 +22,13 @@ program
   .requiredOption('-c, --config <file>', 'config file (YAML)')
   .option('--reset-state', 'move an existing state file aside and start every service on its configured live slot at 0%')
   .option('--watch', 'reload the config file whenever its content changes (SIGHUP always does)')
-  .action(async (options: { config: string; resetState?: boolean; watch?: boolean }) => {
-    await runCommand(options.config, { resetState: options.resetState === true, watch: options.watch === true });
+  .option('--workers <n>', 'data-plane processes: auto (one per core) or a number; overrides the config file')
+  .action(async (options: { config: string; resetState?: boolean; watch?: boolean; workers?: string }) => {
+    await runCommand(options.config, {
+      resetState: options.resetState === true,
+      watch: options.watch === true,
+      ...(options.workers !== undefined ? { workers: workersOption(options.workers) } : {}),
+    });
   });
 
 program

@@ -1,5 +1,6 @@
 import { existsSync, renameSync } from 'node:fs';
 import { loadConfigFile } from '../config/load-config.js';
+import type { WorkersSetting } from '../core/config-types.js';
 import { errorMessage } from '../core/errors.js';
 import { createLogger } from '../core/logger.js';
 import { startShiftproxy, type RunningShiftproxy } from '../main.js';
@@ -11,7 +12,7 @@ import { ConfigWatcher } from '../reload/config-watcher.js';
  * (an invalid file or one needing a restart is logged and the running config kept); with
  * `watch`, so does any change to its content.
  */
-export async function runCommand(file: string, options: { resetState?: boolean; watch?: boolean } = {}): Promise<void> {
+export async function runCommand(file: string, options: { resetState?: boolean; watch?: boolean; workers?: WorkersSetting } = {}): Promise<void> {
   const logger = createLogger();
   let running: RunningShiftproxy | undefined;
   let changedWhileStarting = false;
@@ -24,7 +25,7 @@ export async function runCommand(file: string, options: { resetState?: boolean; 
         logger,
         onChange: () => {
           if (!running) changedWhileStarting = true;
-          else if (signals === 0) running.reloader?.reload('file changed');
+          else if (signals === 0) void running.reloader?.reload('file changed');
         },
       })
     : null;
@@ -38,11 +39,11 @@ export async function runCommand(file: string, options: { resetState?: boolean; 
   }
   process.on('uncaughtException', (err) => logger.error({ err: errorMessage(err), stack: err.stack }, 'uncaught exception; still serving'));
   process.on('unhandledRejection', (reason) => logger.error({ err: errorMessage(reason) }, 'unhandled rejection; still serving'));
-  running = await startShiftproxy(config, { logger, configFile: file });
-  if (changedWhileStarting) running.reloader?.reload('file changed');
-  // Reloads are synchronous: a burst of SIGHUPs is handled one after the other. None once shutting down.
+  running = await startShiftproxy(config, { logger, configFile: file, ...(options.workers !== undefined ? { workers: options.workers } : {}) });
+  if (changedWhileStarting) void running.reloader?.reload('file changed');
+  // A reload applies synchronously (a burst of SIGHUPs is handled one after the other) and is logged once the workers have it. None once shutting down.
   process.on('SIGHUP', () => {
-    if (signals === 0) running?.reloader?.reload('SIGHUP');
+    if (signals === 0) void running?.reloader?.reload('SIGHUP');
   });
   const onSignal = (signal: NodeJS.Signals) => {
     signals += 1;

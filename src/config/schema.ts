@@ -262,9 +262,12 @@ const serverSchema = z.strictObject({
   maxConnections: z.number().int().min(0).default(0),
 });
 
+const WORKERS_HINT = 'expected "auto" (one process per core) or a whole number of processes from 1 to 256';
+
 export const configSchema = z
   .strictObject({
     listen: listenAddress.default({ host: '0.0.0.0', port: 8080 }),
+    workers: z.union([z.literal('auto'), z.number().int().min(1).max(256)], { error: WORKERS_HINT }).default(1),
     admin: z
       .strictObject({
         listen: listenAddress.default({ host: '127.0.0.1', port: 9090 }),
@@ -456,6 +459,7 @@ type RawRollout = RawService['rollout'];
 export function toShiftproxyConfig(raw: RawConfig): ShiftproxyConfig {
   return {
     listen: raw.listen,
+    workers: raw.workers,
     admin: raw.admin,
     state: raw.state,
     metrics: {

@@ -3,7 +3,8 @@ import type { AdminRouter } from './admin-router.js';
 
 export interface ConfigRouteDeps {
   view(): ConfigView;
-  reload(trigger: string): ReloadResult;
+  /** Settles once the processes that serve have the result. */
+  reload(trigger: string): Promise<ReloadResult>;
 }
 
 /**
@@ -13,8 +14,8 @@ export interface ConfigRouteDeps {
  */
 export function registerConfigRoutes(router: AdminRouter, deps: ConfigRouteDeps): void {
   router.add('GET', '/api/v1/config', () => ({ status: 200, json: deps.view() }));
-  router.add('POST', '/api/v1/config/reload', () => {
-    const result = deps.reload('api');
+  router.add('POST', '/api/v1/config/reload', async () => {
+    const result = await deps.reload('api');
     return { status: result.ok ? 200 : result.reason === 'restart' ? 409 : 400, json: result };
   });
 }

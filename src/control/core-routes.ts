@@ -9,6 +9,8 @@ export interface CoreRouteDeps {
   registry: Registry;
   isDraining: () => boolean;
   contributors?: ServiceViewContributors;
+  /** Brings the counters up to date first (workers report theirs on request). */
+  beforeScrape?: () => Promise<void>;
 }
 
 /** /healthz, /metrics and the read-only service endpoints. */
@@ -16,11 +18,10 @@ export function registerCoreRoutes(router: AdminRouter, deps: CoreRouteDeps): vo
   router.add('GET', '/healthz', () =>
     deps.isDraining() ? { status: 503, text: 'draining\n' } : { status: 200, text: 'ok\n' },
   );
-  router.add('GET', '/metrics', async () => ({
-    status: 200,
-    text: await deps.registry.metrics(),
-    contentType: deps.registry.contentType,
-  }));
+  router.add('GET', '/metrics', async () => {
+    await deps.beforeScrape?.();
+    return { status: 200, text: await deps.registry.metrics(), contentType: deps.registry.contentType };
+  });
   router.add('GET', '/api/v1/services', () => ({
     status: 200,
     json: deps.dataPlane.serviceNames().map((name) => describeService(deps.dataPlane, name, deps.contributors)),

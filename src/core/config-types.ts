@@ -6,12 +6,16 @@ import type { ListenAddress, SlotName } from './types.js';
  */
 export interface ShiftproxyConfig {
   listen: ListenAddress;
+  /** Data-plane processes: a number, or one per core; 1 serves from the one process. */
+  workers: WorkersSetting;
   admin: AdminConfig;
   state: StateConfig;
   metrics: MetricsConfig;
   server: ServerConfig;
   services: ServiceConfig[];
 }
+
+export type WorkersSetting = number | 'auto';
 
 export interface AdminConfig {
   listen: ListenAddress;

@@ -70,6 +70,7 @@ export class HealthRegistry {
   private readonly services = new Map<string, ServiceHealth>();
   private readonly records = new Map<Target, TargetHealthRecord>();
   private readonly feed: SlotAvailabilityFeed;
+  private readonly stateListeners: (() => void)[] = [];
   private started = false;
   private stopped = false;
   private firstRound: Promise<void> = Promise.resolve();
@@ -126,6 +127,14 @@ export class HealthRegistry {
    */
   onSlotAvailabilityChanged(listener: SlotAvailabilityListener): () => void {
     return this.feed.subscribe(listener);
+  }
+
+  /**
+   * Told, synchronously, after any target's health flags or slow-start weight changed: what a
+   * process routing from copies of these targets (a worker) must be sent.
+   */
+  onTargetStateChanged(listener: () => void): void {
+    this.stateListeners.push(listener);
   }
 
   slotAvailability(service: string, slot: SlotName): SlotAvailability {
@@ -204,7 +213,7 @@ export class HealthRegistry {
   }
 
   private buildSlowStart(windowMs: number | undefined): SlowStart | null {
-    return windowMs ? new SlowStart(windowMs, this.clock, (target) => this.poolOf(target)) : null;
+    return windowMs ? new SlowStart(windowMs, this.clock, (target) => this.poolOf(target), () => this.targetStateChanged()) : null;
   }
 
   /** The pool the target is in now (reloads rebuild pools around kept targets); null once it left. */
@@ -223,6 +232,7 @@ export class HealthRegistry {
       else service.detector.watch(target);
     }
     this.records.set(target, record);
+    this.targetStateChanged();
   }
 
   /** A health record (carried from `previous` when given) with a checker when the service has active checks. */
@@ -377,6 +387,7 @@ export class HealthRegistry {
   private changeFlags(target: Target, set: number, clear: number, reason: string): void {
     const before = target.flags;
     target.flags = (before & ~clear) | set;
+    if (target.flags !== before) this.targetStateChanged();
     const from = targetState(before);
     const to = targetState(target.flags);
     const service = this.services.get(target.service);
@@ -404,6 +415,10 @@ export class HealthRegistry {
       );
     }
     if (runtime) this.reportSlot(runtime, target.slot);
+  }
+
+  private targetStateChanged(): void {
+    for (const listener of this.stateListeners) listener();
   }
 
   private reportSlot(runtime: ServiceRuntime, slot: SlotName): void {

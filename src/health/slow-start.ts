@@ -28,10 +28,14 @@ export class SlowStart {
   private readonly stepMs: number;
   private timer: TimerHandle | undefined;
 
-  constructor(windowMs: number, clock: Clock, poolOf: (target: Target) => SlotPool | null) {
+  /** Told after each weight change (other processes that route must hear of it). */
+  private readonly onWeightChanged: () => void;
+
+  constructor(windowMs: number, clock: Clock, poolOf: (target: Target) => SlotPool | null, onWeightChanged: () => void = () => undefined) {
     this.windowMs = windowMs;
     this.clock = clock;
     this.poolOf = poolOf;
+    this.onWeightChanged = onWeightChanged;
     // About 20 steps per window, between 50 ms and 1 s apart: smooth enough, and cheap.
     this.stepMs = Math.min(1000, Math.max(50, Math.floor(windowMs / 20)));
   }
@@ -88,5 +92,6 @@ export class SlowStart {
     if (target.effectiveWeight === weight) return;
     target.effectiveWeight = weight;
     this.poolOf(target)?.weightsChanged();
+    this.onWeightChanged();
   }
 }

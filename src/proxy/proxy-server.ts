@@ -96,12 +96,41 @@ export class ProxyServer {
     );
   }
 
+  /**
+   * For a process that serves connections another one accepted (see `adopt`) instead of
+   * listening: starts what Node starts when a server begins listening, the connection tracking
+   * that client timeouts and the drain's idle-connection closing rely on.
+   */
+  serveAdopted(): void {
+    for (const listener of this.listeners) listener.server.emit('listening');
+  }
+
+  /** Serves a connection accepted elsewhere on listener `index` (the order of `addListener`). */
+  adopt(index: number, socket: Socket): void {
+    const listener = this.listeners[index];
+    if (listener === undefined) {
+      socket.destroy();
+      return;
+    }
+    listener.server.emit('connection', socket);
+  }
+
   addresses(): { testService: string | null; address: AddressInfo }[] {
     return this.listeners.map((l) => ({ testService: l.testService, address: l.server.address() as AddressInfo }));
   }
 
   inFlight(): number {
     return this.listeners.reduce((sum, l) => sum + l.state.inFlight, 0);
+  }
+
+  /** WebSocket tunnels open now (the drain waits for them too). */
+  openTunnels(): number {
+    return this.listeners.reduce((sum, l) => sum + l.tunnels.size, 0);
+  }
+
+  /** From now on every response says `Connection: close` (a drain is coming; idle connections are left alone until it does). */
+  markDraining(): void {
+    for (const listener of this.listeners) listener.state.draining = true;
   }
 
   /**

@@ -49,6 +49,8 @@ export interface ConfigReloaderOptions {
   logger: Logger;
   /** Wall-clock ms; Date.now by default. */
   now?: () => number;
+  /** Settles once every process that serves has what a reload applied (workers get it with the next snapshot). */
+  applied?: () => Promise<void>;
 }
 
 /**
@@ -56,7 +58,8 @@ export interface ConfigReloaderOptions {
  * that changes something only a restart can apply (see config-diff.ts), never replaces the
  * running config: the attempt is logged as one error line with every problem and recorded for
  * the admin API and the `shiftproxy_config_last_reload_*` gauges. A valid file is applied in
- * one synchronous step, so every new request sees either the old config or the new one.
+ * one synchronous step, so every new request sees either the old config or the new one; the
+ * reload is reported (logged, answered) once every serving process has it.
  */
 export class ConfigReloader {
   private readonly options: ConfigReloaderOptions;
@@ -89,7 +92,7 @@ export class ConfigReloader {
     return { file: this.options.file, loadedAt: new Date(this.loadedAtMs).toISOString(), lastReload: this.last };
   }
 
-  reload(trigger: string): ReloadResult {
+  async reload(trigger: string): Promise<ReloadResult> {
     const { logger, file } = this.options;
     const atMs = this.now();
     const at = new Date(atMs).toISOString();
@@ -116,9 +119,11 @@ export class ConfigReloader {
     }
     this.running = next;
     this.loadedAtMs = atMs;
-    this.last = { at, ok: true, changes: diff.live };
+    const result: ReloadResult = { at, ok: true, changes: diff.live };
+    this.last = result;
+    if (diff.live.length > 0) await this.options.applied?.();
     logger.info({ file, trigger, changes: diff.live }, diff.live.length > 0 ? 'config reloaded' : 'config reloaded: nothing changed');
-    return this.last;
+    return result;
   }
 
   private apply(next: ShiftproxyConfig): void {

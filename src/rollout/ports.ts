@@ -2,11 +2,15 @@ import type { TargetConfig } from '../core/config-types.js';
 import type { SlotName } from '../core/types.js';
 import type { FrozenWindow, RolloutRecord } from './rollout-record.js';
 
-/** What the controller needs of the data plane: the routing it sets and the targets it swaps. */
+/**
+ * What the controller needs of the data plane: the routing it sets and the targets it swaps.
+ * A change may take a while to reach every process that routes (workers acknowledge it): the
+ * controller awaits it before it reports the change as applied.
+ */
 export interface RoutingPort {
   routing(service: string): { live: SlotName; canaryWeight: number };
-  setRouting(service: string, state: { live: SlotName; canaryWeight: number }): void;
-  replaceTargets(service: string, slot: SlotName, targets: readonly TargetConfig[]): void;
+  setRouting(service: string, state: { live: SlotName; canaryWeight: number }): void | Promise<void>;
+  replaceTargets(service: string, slot: SlotName, targets: readonly TargetConfig[]): void | Promise<void>;
 }
 
 /** How the controller learns whether a slot can take traffic. */

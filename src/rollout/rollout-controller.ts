@@ -122,9 +122,9 @@ export class RolloutController {
       entry.targets = persisted.targets ?? {};
       entry.rollout = persisted.rollout;
       for (const [slot, targets] of Object.entries(entry.targets) as [SlotName, TargetConfig[]][]) {
-        this.deps.routing.replaceTargets(name, slot, targets);
+        await this.deps.routing.replaceTargets(name, slot, targets);
       }
-      this.deps.routing.setRouting(name, routingOf(entry));
+      await this.deps.routing.setRouting(name, routingOf(entry));
       this.deps.logger.info(
         { service: name, live: entry.live, canaryWeight: routingOf(entry).canaryWeight, rollout: entry.rollout?.id, state: entry.rollout?.state },
         'restored state',
@@ -335,10 +335,12 @@ export class RolloutController {
     entry.live = nextLive;
     entry.targets = nextTargets;
     entry.generation += 1;
+    // Applied means applied everywhere: the change is reported (logged, answered, scheduled on)
+    // only once every process that routes has it.
     if (targetsChanged) {
-      this.deps.routing.replaceTargets(entry.name, next.to, nextTargets[next.to] ?? this.configuredTargets(entry, next.to));
+      await this.deps.routing.replaceTargets(entry.name, next.to, nextTargets[next.to] ?? this.configuredTargets(entry, next.to));
     }
-    this.deps.routing.setRouting(entry.name, routingOf(entry));
+    await this.deps.routing.setRouting(entry.name, routingOf(entry));
     this.afterCommit(entry, previous, next);
     return next;
   }

@@ -10,7 +10,7 @@ import { startShiftproxy, type RunningShiftproxy } from '../../src/main.js';
 import type { RolloutRecord } from '../../src/rollout/rollout-record.js';
 import { FakeBackend } from '../../src/simulate/fake-backend.js';
 import { get } from '../helpers/http-client.js';
-import { buildConfig } from '../helpers/proxy-harness.js';
+import { buildConfig, testWorkerOptions } from '../helpers/proxy-harness.js';
 import { freeLoopbackPort, prometheusMissing, startPrometheus, type RealPrometheus } from '../helpers/real-prometheus.js';
 import { eventually as eventuallyWithin } from '../helpers/wait-for.js';
 
@@ -209,7 +209,7 @@ describe.skipIf(missing !== undefined)('Prometheus provider against a real Prome
     });
     analysisClient = new PrometheusClient(config.metrics.prometheus as { url: string; timeoutMs: number });
     const analysis = new AlarmEvaluator({ config, source: new PrometheusMetricsSource(analysisClient), promql: analysisClient, judge: PROMQL_ONLY });
-    running = await startShiftproxy(config, { logger: silentLogger(), processMetrics: false, analysis });
+    running = await startShiftproxy(config, { logger: silentLogger(), processMetrics: false, analysis, ...testWorkerOptions() });
     proxyUrl = `http://127.0.0.1:${running.proxyAddresses[0]?.port}`;
     adminUrl = `http://127.0.0.1:${running.adminAddress.port}`;
     prometheus = await startPrometheus({ targets: [`127.0.0.1:${running.adminAddress.port}`], port: prometheusPort });

@@ -18,9 +18,17 @@ export interface CliProcess {
   openFds(): number;
 }
 
-/** `shiftproxy run` as a child process, its JSON logs parsed line by line. */
+/**
+ * `shiftproxy run` as a child process, its JSON logs parsed line by line. With
+ * SHIFTPROXY_TEST_WORKERS=N, `run` gets `--workers N` unless the test chose its own.
+ */
 export function startCli(args: string[], env: NodeJS.ProcessEnv = {}): CliProcess {
-  return watchCli(spawn(process.execPath, [BIN, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] }));
+  return watchCli(spawn(process.execPath, [BIN, ...withTestWorkers(args)], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] }));
+}
+
+function withTestWorkers(args: string[]): string[] {
+  const workers = process.env.SHIFTPROXY_TEST_WORKERS;
+  return args[0] === 'run' && workers !== undefined && !args.includes('--workers') ? [...args, '--workers', workers] : args;
 }
 
 /**
@@ -31,7 +39,7 @@ export function startCli(args: string[], env: NodeJS.ProcessEnv = {}): CliProces
 export async function startCliUnreaped(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ cli: CliProcess; pid: number }> {
   // sh starts shiftproxy in the background, reports its pid on fd 3, then becomes `sleep`, which never waits for it.
   const script = '"$0" "$@" 3>&- & echo $! >&3; exec sleep 3600 3>&-';
-  const parent = spawn('/bin/sh', ['-c', script, process.execPath, BIN, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe', 'pipe'] });
+  const parent = spawn('/bin/sh', ['-c', script, process.execPath, BIN, ...withTestWorkers(args)], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe', 'pipe'] });
   const cli = watchCli(parent);
   const pidLine = await new Promise<string>((resolvePid, reject) => {
     let text = '';

@@ -1,4 +1,4 @@
-import { request } from 'undici';
+import { Client, request } from 'undici';
 
 export interface SimpleResponse {
   status: number;
@@ -14,4 +14,25 @@ export async function get(url: string, headers: Record<string, string> = {}, met
 
 export function json<T = Record<string, unknown>>(response: SimpleResponse): T {
   return JSON.parse(response.body) as T;
+}
+
+/**
+ * Requests one after the other on a single keep-alive connection. With workers, a connection
+ * stays on one worker, so exact split and pick sequences (each worker's own) can be asserted.
+ */
+export class OneConnection {
+  private readonly client: Client;
+
+  constructor(origin: string) {
+    this.client = new Client(origin);
+  }
+
+  async get(path: string, headers: Record<string, string> = {}): Promise<SimpleResponse> {
+    const res = await this.client.request({ method: 'GET', path, headers });
+    return { status: res.statusCode, headers: res.headers, body: await res.body.text() };
+  }
+
+  close(): Promise<void> {
+    return this.client.close();
+  }
 }

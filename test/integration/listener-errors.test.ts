@@ -1,4 +1,4 @@
-import { Server } from 'node:http';
+import { Server } from 'node:net';
 import { request } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
 import { FakeBackend } from '../../src/simulate/fake-backend.js';
@@ -9,11 +9,11 @@ afterEach(async () => {
   while (cleanup.length) await cleanup.pop()?.();
 });
 
-/** The proxy's listening http.Server, found among the process's handles by its port. */
+/** The proxy's listening server (with workers, the primary's, which accepts), found among the process's handles by its port. */
 function listeningServer(port: number): Server {
   const handles = (process as unknown as { _getActiveHandles(): unknown[] })._getActiveHandles();
   const server = handles.find((h): h is Server => h instanceof Server && (h.address() as { port?: number } | null)?.port === port);
-  if (!server) throw new Error(`no http.Server listening on ${port}`);
+  if (!server) throw new Error(`no server listening on ${port}`);
   return server;
 }
 

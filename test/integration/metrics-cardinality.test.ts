@@ -1,5 +1,5 @@
 import { createServer, type Server } from 'node:http';
-import { Agent, request } from 'undici';
+import { Agent, Client, request } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
 import { listenOnLoopback } from '../helpers/loopback-server.js';
 import { seededRandom } from '../../src/core/seeded-random.js';
@@ -30,13 +30,16 @@ describe('/metrics under abuse', () => {
     const [blue, green] = await Promise.all([upstream(), upstream()]);
     const proxy = await startProxy({ services: [{ name: 'shop', match: { host: 'shop.example.com' }, blue: [blue], green: [green] }] });
     cleanup.push(() => proxy.stop());
-    proxy.running.dataPlane.setCanaryWeight('shop', 50);
+    await proxy.setCanaryWeight('shop', 50);
     const agent = new Agent({ connections: 16 });
     cleanup.push(() => agent.close());
     const scrape = async () => (await request(`${proxy.adminUrl}/metrics`)).body.text();
 
-    // Warm up both codes on both slots, so every series the traffic can create exists.
-    for (const path of ['/a', '/a', '/5', '/5']) await (await request(`${proxy.url}${path}`, { headers: { host: 'shop.example.com' }, dispatcher: agent })).body.dump();
+    // Warm up both codes on both slots, so every series the traffic can create exists (on one
+    // connection: with workers, each splits its own requests 50/50).
+    const one = new Client(proxy.url);
+    cleanup.push(() => one.close());
+    for (const path of ['/a', '/a', '/5', '/5']) await (await one.request({ method: 'GET', path, headers: { host: 'shop.example.com' } })).body.dump();
     const before = seriesOf(await scrape());
 
     const random = seededRandom(14);

@@ -1,3 +1,4 @@
+import { Client } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
 import { FakeBackend } from '../../src/simulate/fake-backend.js';
 import { get, json } from '../helpers/http-client.js';
@@ -25,9 +26,23 @@ async function proxyFor(spec: Parameters<typeof startProxy>[0]): Promise<ProxyUn
   return proxy;
 }
 
+/**
+ * The slot that served each of n requests, sent one after the other on one connection: with
+ * workers, each process splits its own requests exactly, and one connection stays on one worker.
+ */
 async function servedBy(url: string, n: number, headers: Record<string, string> = {}): Promise<string[]> {
+  const client = new Client(new URL(url).origin);
+  const path = new URL(url).pathname;
   const out: string[] = [];
-  for (let i = 0; i < n; i++) out.push(String((await get(url, headers)).headers['x-served-by']));
+  try {
+    for (let i = 0; i < n; i++) {
+      const res = await client.request({ method: 'GET', path, headers });
+      await res.body.dump();
+      out.push(String(res.headers['x-served-by']));
+    }
+  } finally {
+    await client.close();
+  }
   return out;
 }
 
@@ -51,7 +66,7 @@ describe('forwarding and the blue/green split', () => {
   ])('at weight %s%% sends exactly the canary share (%s requests -> %s to green)', async (weight, total, expected) => {
     const { blue, green } = await backends();
     const proxy = await proxyFor({ services: [{ name: 'shop', blue: [blue.url], green: [green.url] }] });
-    proxy.running.dataPlane.setCanaryWeight('shop', weight);
+    await proxy.setCanaryWeight('shop', weight);
     const slots = await servedBy(proxy.url, total);
     expect(slots.filter((s) => s === 'green')).toHaveLength(expected);
   });
@@ -59,7 +74,7 @@ describe('forwarding and the blue/green split', () => {
   it('spreads a 10% canary evenly: one canary request in every run of ten', async () => {
     const { blue, green } = await backends();
     const proxy = await proxyFor({ services: [{ name: 'shop', blue: [blue.url], green: [green.url] }] });
-    proxy.running.dataPlane.setCanaryWeight('shop', 10);
+    await proxy.setCanaryWeight('shop', 10);
     const slots = await servedBy(proxy.url, 100);
     for (let i = 0; i < 100; i += 10) expect(slots.slice(i, i + 10).filter((s) => s === 'green')).toHaveLength(1);
   });
@@ -72,7 +87,7 @@ describe('forwarding and the blue/green split', () => {
     const proxy = await proxyFor({ services: [{ name: 'shop', blue: [slow.url], green: [green.url] }] });
     const inFlight = get(proxy.url);
     await until(() => slow.received.length === 1, 'the first request held at blue');
-    proxy.running.dataPlane.setCanaryWeight('shop', 100);
+    await proxy.setCanaryWeight('shop', 100);
     const next = await get(proxy.url);
     expect(next.headers['x-served-by']).toBe('green');
     slow.release();
@@ -84,7 +99,7 @@ describe('forwarding and the blue/green split', () => {
   it('flips the live slot and the weight together in one swap', async () => {
     const { blue, green } = await backends();
     const proxy = await proxyFor({ services: [{ name: 'shop', blue: [blue.url], green: [green.url] }] });
-    proxy.running.dataPlane.setRouting('shop', { live: 'green', canaryWeight: 0 });
+    await proxy.setRouting('shop', { live: 'green', canaryWeight: 0 });
     expect(await servedBy(proxy.url, 5)).toEqual(['green', 'green', 'green', 'green', 'green']);
     expect(proxy.running.dataPlane.routing('shop')).toEqual({ live: 'green', canaryWeight: 0 });
   });
@@ -138,7 +153,7 @@ describe('forwarding and the blue/green split', () => {
     const testPort = proxy.running.proxyAddresses[1]?.port;
     expect(await servedBy(`http://127.0.0.1:${testPort}`, 3)).toEqual(['green', 'green', 'green']);
     expect(await servedBy(proxy.url, 3)).toEqual(['blue', 'blue', 'blue']);
-    proxy.running.dataPlane.setRouting('shop', { live: 'green', canaryWeight: 0 });
+    await proxy.setRouting('shop', { live: 'green', canaryWeight: 0 });
     expect(await servedBy(`http://127.0.0.1:${testPort}`, 2)).toEqual(['blue', 'blue']);
   });
 });
@@ -147,7 +162,7 @@ describe('sticky sessions', () => {
   it('sets the cookie once and keeps each client on its slot', async () => {
     const { blue, green } = await backends();
     const proxy = await proxyFor({ services: [{ name: 'shop', blue: [blue.url], green: [green.url], sticky: { cookie: 'sp-shop' } }] });
-    proxy.running.dataPlane.setCanaryWeight('shop', 50);
+    await proxy.setCanaryWeight('shop', 50);
     const first = await get(proxy.url);
     const setCookie = String(first.headers['set-cookie']);
     expect(setCookie).toMatch(/^sp-shop=[0-9a-f-]{36}; Path=\/; HttpOnly; SameSite=Lax$/);
@@ -165,7 +180,7 @@ describe('sticky sessions', () => {
     const clients = Array.from({ length: 60 }, (_, i) => `sp=client-${i}`);
     const onCanary = new Set<string>();
     for (const weight of [0, 5, 10, 25, 50, 80, 100]) {
-      proxy.running.dataPlane.setCanaryWeight('shop', weight);
+      await proxy.setCanaryWeight('shop', weight);
       const now = new Set<string>();
       for (const cookie of clients) if ((await get(proxy.url, { cookie })).headers['x-served-by'] === 'green') now.add(cookie);
       for (const cookie of onCanary) expect(now.has(cookie)).toBe(true);

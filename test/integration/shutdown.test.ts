@@ -20,8 +20,17 @@ function proxyFor(blue: HeldBackend, server: Record<string, unknown> = {}) {
   return startProxy({ server, services: [{ name: 'shop', blue: [blue.url], green: [blue.url.replace('127.0.0.1', 'localhost')] }] });
 }
 
-/** Whether the data plane's listeners have begun to drain (their state is internal; the test reads it). */
-function draining(proxy: Awaited<ReturnType<typeof proxyFor>>): boolean {
+/**
+ * Whether the drain has begun: every answer says `Connection: close` from now on. One process:
+ * its listeners' state (internal; the test reads it). With workers: the primary closes its
+ * listener after telling every worker, and a flush sent after that is answered after it.
+ */
+async function draining(proxy: Awaited<ReturnType<typeof proxyFor>>): Promise<boolean> {
+  if (proxy.running.workers) {
+    if (!(await refusesConnections(proxy.port))) return false;
+    await proxy.running.workers.sync();
+    return true;
+  }
   const server = proxy.running.dataPlane.server as unknown as { listeners: { state: { draining: boolean } }[] };
   return server.listeners.every((l) => l.state.draining);
 }
@@ -113,6 +122,9 @@ services:
     cli.child.kill('SIGTERM');
     // The drain has begun once the listener refuses new connections; only then may the answer come.
     await until(() => refusesConnections(ports.proxy), 'the proxy listener to close');
+    // With workers (SHIFTPROXY_TEST_WORKERS), each says so once it answers Connection: close.
+    const workers = ((await cli.waitForLog((l) => l.msg === 'shiftproxy listening')).workers as number[] | undefined)?.length ?? 0;
+    await until(() => cli.logs.filter((l) => l.msg === 'worker draining').length === workers, 'every worker to begin draining');
     blue.release();
     const response = await inFlight;
     expect(response.statusCode).toBe(200);

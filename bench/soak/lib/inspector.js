@@ -5,6 +5,41 @@
 import WebSocket from 'ws';
 
 export async function heapUsedAfterGc(inspectorUrl) {
+  return session(inspectorUrl, async (call) => {
+    // Twice: the first pass can leave objects that only become unreachable once finalizers ran.
+    await call('HeapProfiler.collectGarbage');
+    await call('HeapProfiler.collectGarbage');
+    const { result } = await call('Runtime.evaluate', { expression: 'process.memoryUsage().heapUsed', returnByValue: true });
+    return result.value;
+  });
+}
+
+/**
+ * A session kept open for repeated evaluations (connecting for each would take longer than
+ * what it measures): `evaluate(expression)` returns the value (JSON-serialisable).
+ */
+export async function openSession(inspectorUrl) {
+  const { ws, call } = await connect(inspectorUrl);
+  return {
+    async evaluate(expression) {
+      const { result, exceptionDetails } = await call('Runtime.evaluate', { expression, returnByValue: true });
+      if (exceptionDetails) throw new Error(`evaluate failed: ${exceptionDetails.text}`);
+      return result.value;
+    },
+    close: () => ws.close(),
+  };
+}
+
+async function session(inspectorUrl, work) {
+  const { ws, call } = await connect(inspectorUrl);
+  try {
+    return await work(call);
+  } finally {
+    ws.close();
+  }
+}
+
+async function connect(inspectorUrl) {
   const ws = new WebSocket(inspectorUrl, { perMessageDeflate: false });
   await new Promise((resolve, reject) => {
     ws.once('open', resolve);
@@ -24,13 +59,5 @@ export async function heapUsedAfterGc(inspectorUrl) {
       ws.on('message', onMessage);
       ws.send(JSON.stringify({ id, method, params }));
     });
-  try {
-    // Twice: the first pass can leave objects that only become unreachable once finalizers ran.
-    await call('HeapProfiler.collectGarbage');
-    await call('HeapProfiler.collectGarbage');
-    const { result } = await call('Runtime.evaluate', { expression: 'process.memoryUsage().heapUsed', returnByValue: true });
-    return result.value;
-  } finally {
-    ws.close();
-  }
+  return { ws, call };
 }

@@ -3,7 +3,6 @@
 // sockets closed, nothing retained in the heap) while the normal requests around it all succeed.
 import { Agent, request } from 'node:http';
 import { connect } from 'node:net';
-import { heapUsedAfterGc } from '../lib/inspector.js';
 import { checkFdsBack, checkNoActiveRequests, proxyOutcomes, stopAndCheckClean } from '../lib/invariants.js';
 import { MB, mib, sleep } from '../lib/probes.js';
 import { startProxy } from '../lib/proxy.js';
@@ -67,7 +66,7 @@ export default {
       await storm(proxy, Math.min(500, options.requests), options.parallel);
       await normalTraffic(proxy, options.normal, { stop: sleep(1000) });
       await sleep(500);
-      const heapBefore = await heapUsedAfterGc(proxy.inspectorUrl);
+      const heapBefore = await proxy.heapAfterGc();
 
       const began = performance.now();
       const stormDone = storm(proxy, options.requests, options.parallel);
@@ -82,7 +81,7 @@ export default {
       const outcomes = await proxyOutcomes(proxy);
       report.info(`the proxy counted responses ${JSON.stringify(outcomes.codes)}, upstream errors ${JSON.stringify(outcomes.upstreamErrors)}`);
       await checkFdsBack(report, proxy, fdBaseline, 10_000);
-      const heapAfter = await heapUsedAfterGc(proxy.inspectorUrl);
+      const heapAfter = await proxy.heapAfterGc();
       const growth = heapAfter - heapBefore;
       report.check(
         'live heap growth over the storm (after full GC)',

@@ -5,7 +5,6 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PROXY_CPU } from '../lib/children.js';
 import { autocannon } from '../lib/clients.js';
-import { heapUsedAfterGc } from '../lib/inspector.js';
 import { checkFdsBack, proxyOutcomes, stopAndCheckClean } from '../lib/invariants.js';
 import { cpuShare, max, MB, mib, percentile, sleep, slopePerMinute, startSampler } from '../lib/probes.js';
 import { startProxy } from '../lib/proxy.js';
@@ -38,11 +37,11 @@ export default {
       const fdBaseline = proxy.fds();
       const started = performance.now();
       const since = (at) => (at - started) / 1000;
-      let cpuWindow = cpuShare(PROXY_CPU, proxy.pid);
+      let cpuWindow = cpuShare(PROXY_CPU, proxy.pids());
       const sampler = startSampler(async () => {
         const sample = await sampleProxy(proxy);
         const { others } = cpuWindow.stop();
-        cpuWindow = cpuShare(PROXY_CPU, proxy.pid);
+        cpuWindow = cpuShare(PROXY_CPU, proxy.pids());
         return { ...sample, others };
       }, 1000);
       // Heap used at random moments is mostly garbage waiting for the next GC: a sawtooth of tens
@@ -55,13 +54,13 @@ export default {
         setInterval(async () => {
           const at = performance.now();
           try {
-            const heap = await heapUsedAfterGc(proxy.inspectorUrl);
+            const heap = await proxy.heapAfterGc();
             gcs.push({ t: since(at), until: since(performance.now()), heap });
           } catch {
             // The proxy is gone; the checks below say so.
           }
         }, options.gcEvery * 1000);
-      const cpu = cpuShare(PROXY_CPU, proxy.pid);
+      const cpu = cpuShare(PROXY_CPU, proxy.pids());
       let result;
       let samples;
       try {
@@ -129,11 +128,13 @@ export default {
 };
 
 async function sampleProxy(proxy) {
-  const metrics = await proxy.metrics();
+  // With workers the traffic, and so the heap and the event-loop delay that matter, are theirs.
+  const runtime = proxy.workerPids.length > 0 ? await proxy.runtimeStats() : null;
+  const metrics = runtime ? null : await proxy.metrics();
   return {
     rss: proxy.rss(),
-    heap: metrics.value('nodejs_heap_size_used_bytes'),
-    lagP99: metrics.value('nodejs_eventloop_lag_p99_seconds'),
+    heap: runtime ? runtime.heap : metrics.value('nodejs_heap_size_used_bytes'),
+    lagP99: runtime ? runtime.lagP99 : metrics.value('nodejs_eventloop_lag_p99_seconds'),
     fds: proxy.fds(),
   };
 }

@@ -19,7 +19,7 @@ const HEAD_TO_BODY_GAP_MS = 300;
 export default {
   name: 'upload',
   description: 'a big upload through an upstream reading at 10 MB/s: streamed, intact, flat proxy memory',
-  defaults: { mib: 1024, rate: 10, rssLimit: 100 },
+  defaults: { mib: 1024, rate: 10, rssGrowth: 64 },
   quick: { mib: 64 },
 
   async run({ report, dir, options }) {
@@ -35,7 +35,7 @@ export default {
       writeFileSync(join(dir, 'upload-rss.json'), JSON.stringify(measured.samples));
       const seen = await upstream.nextEvent('upload', 10_000);
 
-      reportTransfer(report, 'upload', bytes, measured, options.rssLimit);
+      reportTransfer(report, 'upload', bytes, measured, options.rssGrowth);
       report.check('upload answered 200', sent.status === 200, sent.status, 200);
       report.check('upstream received every byte, sha256 matches', seen.bytes === bytes && seen.sha256 === sent.sha256, `${seen.bytes} bytes, ${seen.sha256.slice(0, 16)}… vs sent ${sent.sha256.slice(0, 16)}…`, `${bytes} bytes, same sha256`);
       // Not a threshold: undici writes a streamed request's head together with its first body chunk.

@@ -5,8 +5,8 @@ import type { SlotAvailability } from '../../../src/health/slot-availability-fee
 import { startShiftproxy, type RunningShiftproxy } from '../../../src/main.js';
 import { HealthBackend } from '../../helpers/health-backend.js';
 import { settleProbes } from '../../helpers/health-harness.js';
-import { get, json } from '../../helpers/http-client.js';
-import { buildConfig } from '../../helpers/proxy-harness.js';
+import { get, json, OneConnection } from '../../helpers/http-client.js';
+import { buildConfig, testWorkerOptions } from '../../helpers/proxy-harness.js';
 
 const cleanup: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -42,15 +42,17 @@ async function rig(service: Record<string, unknown>): Promise<Rig> {
   const config = buildConfig({
     services: [{ name: 'svc', blue: [blue.url], green: [green.url], timeouts: { connect: 500, response: 1000, idle: 2000 }, canaryHeader: { name: 'x-canary', value: 'always' }, ...service }],
   });
-  const running = await startShiftproxy(config, { logger: silentLogger(), processMetrics: false, clock, random: () => 0.5 });
+  const running = await startShiftproxy(config, { logger: silentLogger(), processMetrics: false, clock, random: () => 0.5, ...testWorkerOptions() });
   cleanup.push(async () => {
     await running.stop(0);
   });
-  running.dataPlane.setCanaryWeight('svc', 50);
+  await running.routing.setRouting('svc', { live: 'blue', canaryWeight: 50 });
   const events: SlotAvailability[] = [];
   running.health.onSlotAvailabilityChanged((e) => events.push(e));
   const proxyUrl = `http://127.0.0.1:${running.proxyAddresses[0]?.port}`;
   const adminUrl = `http://127.0.0.1:${running.adminAddress.port}`;
+  const client = new OneConnection(proxyUrl);
+  cleanup.push(() => client.close());
   return {
     running,
     clock,
@@ -67,7 +69,11 @@ async function rig(service: Record<string, unknown>): Promise<Rig> {
     },
     async send(n, headers = {}) {
       const statuses: number[] = [];
-      for (let i = 0; i < n; i++) statuses.push((await get(`${proxyUrl}/work`, headers)).status);
+      // Each request finds what the previous ones caused (an ejection) applied, with workers too.
+      for (let i = 0; i < n; i++) {
+        await running.fleet.settle();
+        statuses.push((await client.get('/work', headers)).status);
+      }
       return statuses;
     },
     async metric(name, labels) {
@@ -106,12 +112,14 @@ describe('active checks drive failover through the real proxy', () => {
     expect(await r.send(10)).toEqual(Array(10).fill(200));
     expect([r.blue.appRequests, r.green.appRequests]).toEqual([15, 5]);
     // Forced test traffic never falls back to stable: it says the canary slot is down.
+    await r.running.fleet.settle();
     const forced = await get(`${r.proxyUrl}/work`, { 'x-canary': 'always' });
     expect(forced.status).toBe(503);
     expect(json(forced)).toEqual({ error: 'no healthy upstream in the canary slot', service: 'svc' });
 
     r.blue.health = 'close';
     await r.checkRounds(3);
+    await r.running.fleet.settle();
     const appRequests = [r.blue.appRequests, r.green.appRequests];
     const refused = await get(`${r.proxyUrl}/work`);
     expect(refused.status).toBe(503);

@@ -3,8 +3,8 @@ import { VirtualClock } from '../../../src/core/clock.js';
 import { silentLogger } from '../../../src/core/logger.js';
 import { startShiftproxy } from '../../../src/main.js';
 import { startHealthBackend } from '../../helpers/health-backend.js';
-import { get, json } from '../../helpers/http-client.js';
-import { buildConfig } from '../../helpers/proxy-harness.js';
+import { get, json, OneConnection } from '../../helpers/http-client.js';
+import { buildConfig, testWorkerOptions } from '../../helpers/proxy-harness.js';
 
 const cleanup: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -20,22 +20,29 @@ describe('slow start', () => {
     const config = buildConfig({
       services: [{ name: 'svc', blue: [b1.url, b2.url], green: [g.url], slowStart: '10s', outlierDetection: { consecutiveErrors: 3, ejectionTime: '10s' } }],
     });
-    const running = await startShiftproxy(config, { logger: silentLogger(), processMetrics: false, clock });
+    const running = await startShiftproxy(config, { logger: silentLogger(), processMetrics: false, clock, ...testWorkerOptions() });
     cleanup.push(async () => {
       await running.stop(0);
     });
     const proxy = `http://127.0.0.1:${running.proxyAddresses[0]?.port}`;
     const admin = `http://127.0.0.1:${running.adminAddress.port}`;
+    // One connection (one worker, with workers); each request finds the weights and ejections so far applied.
+    const client = new OneConnection(proxy);
+    cleanup.push(() => client.close());
     /** Sends n requests; returns how many reached b2. */
     const shareOfB2 = async (n: number) => {
       const before = b2.appRequests;
-      for (let i = 0; i < n; i++) await get(`${proxy}/work`);
+      for (let i = 0; i < n; i++) {
+        await running.fleet.settle();
+        await client.get('/work');
+      }
       return b2.appRequests - before;
     };
 
     expect(await shareOfB2(100)).toBe(50);
     b2.appStatus = 503;
     await shareOfB2(6);
+    await running.fleet.settle();
     expect(running.dataPlane.runtime('svc').slot('blue').availableCount()).toBe(1);
     b2.appStatus = 200;
     expect(await shareOfB2(50)).toBe(0);

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { parseConfigText } from '../../../src/config/load-config.js';
 import { ConfigError } from '../../../src/core/errors.js';
 import { startShiftproxy, type RunningShiftproxy } from '../../../src/main.js';
-import { buildConfig } from '../../helpers/proxy-harness.js';
+import { buildConfig, testWorkerOptions } from '../../helpers/proxy-harness.js';
 import { rawRequest } from '../../helpers/raw-client.js';
 import { onCleanup, UNUSED_GREEN, useCleanup } from './support.js';
 
@@ -27,7 +27,7 @@ async function startAdmin(token: string): Promise<Admin> {
   const logs: string[] = [];
   const logger = pino({ level: 'info' }, { write: (line: string) => void logs.push(line) });
   const config = buildConfig({ admin: { listen: '127.0.0.1:0', token }, services: [{ name: 'svc', blue: ['http://127.0.0.1:8'], green: [UNUSED_GREEN] }] });
-  const running = await startShiftproxy(config, { logger, processMetrics: false });
+  const running = await startShiftproxy(config, { logger, processMetrics: false, ...testWorkerOptions() });
   onCleanup(() => running.stop(0).then(() => undefined));
   // A mutating route whose answer does not depend on rollout state, registered the way the composition root registers its own.
   running.admin.router.add('POST', '/api/v1/test-only/echo', ({ body }) => ({ status: 200, json: { echoed: body } }));

@@ -355,6 +355,7 @@ describe('clientError answers keep their meaning', () => {
     expect(ok.status).toBe(200);
     expect(ok.body).toBe('fine');
     // Refusals made by the handler count nothing against the service's upstream traffic.
+    await p.settle();
     expect(outcomes(p)).toEqual({ byStatus: { 200: 1 }, error: 0, aborted: 0, unavailable: 0 });
   });
 });

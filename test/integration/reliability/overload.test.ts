@@ -61,10 +61,12 @@ describe('per-target limits', () => {
     expect(metrics).toMatch(/^shiftproxy_target_healthy\{service="shop",slot="blue",target="[^"]+"\} 1$/m);
   });
 
+  // With workers each gets its share of a target's limits (here 1 each, so more than 1 for the
+  // proxy): the two tests below are about one pool's queue and bypass, so they run in one process.
   it('a queued request whose client left is dropped before it reaches the target', async () => {
     const slow = await heldBackend('blue', cleanup);
     const green = await heldBackend('green', cleanup, false);
-    const proxy = await startProxy({ services: [{ name: 'shop', blue: [slow.url], green: [green.url], limits: { maxConnections: 1, maxPending: 1 } }] });
+    const proxy = await startProxy({ services: [{ name: 'shop', blue: [slow.url], green: [green.url], limits: { maxConnections: 1, maxPending: 1 } }] }, { workers: 1 });
     cleanup.push(() => proxy.stop());
     const agent = clientAgent();
     const target = proxy.running.dataPlane.runtime('shop').allTargets().find((t) => t.url === slow.url);
@@ -91,7 +93,7 @@ describe('per-target limits', () => {
     const slow = await heldBackend('slow', cleanup);
     const fast = await heldBackend('fast', cleanup, false);
     const green = await heldBackend('green', cleanup, false);
-    const proxy = await startProxy({ services: [{ name: 'shop', blue: [slow.url, fast.url], green: [green.url], limits: { maxConnections: 1 } }] });
+    const proxy = await startProxy({ services: [{ name: 'shop', blue: [slow.url, fast.url], green: [green.url], limits: { maxConnections: 1 } }] }, { workers: 1 });
     cleanup.push(() => proxy.stop());
     const agent = clientAgent();
 

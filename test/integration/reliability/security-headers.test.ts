@@ -154,6 +154,7 @@ describe('the canary header is a privilege', () => {
     expect(names(aGreen.received[0]!)).not.toContain('x-canary');
     // A canary slot with no healthy target: forced traffic gets 503, never a silent fall back to stable.
     for (const t of p.running.dataPlane.runtime('a').slot('green').targets) t.setFlag(HealthFlag.FAILED_ACTIVE_CHECK);
+    await p.settle();
     const res = await rawRequest(p.port, head(['Host: a.test', 'X-Canary: always']));
     expect(res.status).toBe(503);
     expect(JSON.parse(res.body)).toEqual({ error: 'no healthy upstream in the canary slot', service: 'a' });
@@ -278,6 +279,7 @@ describe('error bodies leak nothing', () => {
     });
     // No healthy target in either slot: the proxy's own 503.
     for (const t of p.running.dataPlane.runtime('svc').allTargets()) t.setFlag(HealthFlag.FAILED_ACTIVE_CHECK);
+    await p.settle();
     const cases: [string, number][] = [
       [head(['Host: refused.test']), 502],
       [head(['Host: slow.test']), 504],

@@ -173,7 +173,7 @@ class Reference {
  * arrives over three rounds of the event loop's I/O poll (see `quiet`). A vector still
  * waiting for body bytes after `cutAfterMs` is cut: its request can never complete.
  */
-async function fire(port: number, batch: { id: string; bytes: string }[], busy: () => boolean, cutAfterMs = 5000): Promise<Map<string, string>> {
+async function fire(port: number, batch: { id: string; bytes: string }[], busy: () => boolean | Promise<boolean>, cutAfterMs = 5000): Promise<Map<string, string>> {
   const started = performance.now();
   let received = 0;
   const conns = batch.map(({ id, bytes }) => {
@@ -201,15 +201,17 @@ async function fire(port: number, batch: { id: string; bytes: string }[], busy: 
  * Whether nothing happens over three turns of the event loop. Client, servers and upstream
  * share this process and talk over loopback, so every byte already sent is read in the next
  * I/O poll; a setImmediate callback runs only after that poll. Counting loop turns rather than
- * milliseconds keeps a descheduled process from looking idle.
+ * milliseconds keeps a descheduled process from looking idle. With workers the proxy runs
+ * elsewhere: each `busy` then asks every worker, a round trip through its event loop, which
+ * reads whatever its sockets hold in the same poll.
  */
-async function quiet(busy: () => boolean, progress: () => number): Promise<boolean> {
+async function quiet(busy: () => boolean | Promise<boolean>, progress: () => number): Promise<boolean> {
   const before = progress();
   for (let turn = 0; turn < 3; turn++) {
-    if (busy() || progress() !== before) return false;
+    if ((await busy()) || progress() !== before) return false;
     await new Promise((resolve) => setImmediate(resolve));
   }
-  return !busy() && progress() === before;
+  return !(await busy()) && progress() === before;
 }
 
 const PROXY_REFUSALS = new Set([400, 405, 413, 417, 431, 501]);
@@ -259,7 +261,8 @@ async function runCorpus(vectors: Vector[], prefix: string, setup: { p: ProxyUnd
   for (let start = 0; start < vectors.length; start += 40) {
     const batch = vectors.slice(start, start + 40).map((v, k) => ({ id: ids[start + k] as string, bytes: v.bytes(ids[start + k] as string), name: v.name }));
     await fire(refPort, batch, () => ref.busy > 0);
-    const answers = await fire(p.port, batch, () => p.running.dataPlane.server.inFlight() > 0);
+    // With workers, in flight is what they report: ask them first.
+    const answers = await fire(p.port, batch, async () => (await p.settle(), p.running.fleet.inFlight() > 0));
     for (const { id, name } of batch) {
       const where = `${name} [${id}]`;
       const expected = ref.seen.filter((r) => vectorOf(r.url) === id);

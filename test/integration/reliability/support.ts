@@ -1,5 +1,6 @@
 import { afterEach, expect } from 'vitest';
 import type { TrafficCounters } from '../../../src/core/traffic-counters.js';
+import type { Target } from '../../../src/proxy/target.js';
 import { startProxy, type ConfigSpec, type ProxyUnderTest } from '../../helpers/proxy-harness.js';
 import { ScriptedUpstream, type UpstreamScript } from '../../helpers/scripted-upstream.js';
 import { until, WAIT_MS } from '../../helpers/wait-for.js';
@@ -66,17 +67,35 @@ export async function expectQuiet(p: ProxyUnderTest, timeoutMs = WAIT_MS): Promi
   const dp = p.running.dataPlane;
   const deadline = performance.now() + timeoutMs;
   const state = () =>
-    dp.runtimesList().flatMap((r) => r.allTargets().map((t) => ({ url: t.url, active: t.counters.active, running: t.pool.stats.running, pending: t.pool.stats.pending })));
+    dp.runtimesList().flatMap((r) =>
+      r.allTargets().map((t) => {
+        const pool = poolStats(p, t);
+        return { url: t.url, active: t.counters.active, running: pool.running, pending: pool.pending };
+      }),
+    );
+  const inFlight = () => p.running.fleet.inFlight();
   for (;;) {
-    const busy = dp.server.inFlight() !== 0 || state().some((t) => t.active !== 0 || t.running !== 0 || t.pending !== 0);
+    await p.settle();
+    const busy = inFlight() !== 0 || state().some((t) => t.active !== 0 || t.running !== 0 || t.pending !== 0);
     if (!busy) return;
     if (performance.now() > deadline) break;
     await sleep(10);
   }
-  expect({ inFlight: dp.server.inFlight(), targets: state() }).toEqual({
+  expect({ inFlight: inFlight(), targets: state() }).toEqual({
     inFlight: 0,
     targets: state().map((t) => ({ ...t, active: 0, running: 0, pending: 0 })),
   });
+}
+
+/**
+ * A target's upstream pool: the process's own, or, with workers, the sum of the workers' as
+ * they last reported (the primary's pools never carry a request then; settle first).
+ */
+export function poolStats(p: ProxyUnderTest, target: Target): { connected: number; running: number; pending: number } {
+  const workers = p.running.workers;
+  if (workers) return workers.upstreamPool(target.service, target.slot, target.url);
+  const { connected, running, pending } = target.pool.stats;
+  return { connected, running, pending };
 }
 
 export async function scrapeMetrics(p: ProxyUnderTest): Promise<string> {

@@ -52,8 +52,13 @@ async function wsClient(p: ProxyUnderTest, path = '/ws'): Promise<WebSocket> {
   return ws;
 }
 
-/** Every socket the proxy's listeners still hold, HTTP, upgraded or refused. */
-function proxySockets(p: ProxyUnderTest): Promise<number> {
+/** Every socket the proxy's listeners still hold, HTTP, upgraded or refused (with workers, as they report it). */
+async function proxySockets(p: ProxyUnderTest): Promise<number> {
+  const workers = p.running.workers;
+  if (workers) {
+    await p.settle();
+    return workers.clientConnections();
+  }
   const server = p.running.dataPlane.server as unknown as { listeners: { server: import('node:net').Server }[] };
   return Promise.all(server.listeners.map((l) => new Promise<number>((r) => l.server.getConnections((_e, n) => r(n))))).then((ns) =>
     ns.reduce((a, b) => a + b, 0),
@@ -68,10 +73,10 @@ async function expectNoProxySockets(p: ProxyUnderTest): Promise<void> {
   }
 }
 
-/** Open tunnels of the proxy's main listener (what the drain would have to cut). */
-function openTunnels(p: ProxyUnderTest): number {
-  const server = p.running.dataPlane.server as unknown as { listeners: { tunnels: Set<unknown> }[] };
-  return server.listeners.reduce((n, l) => n + l.tunnels.size, 0);
+/** Open tunnels of the proxy (what the drain would have to cut); with workers, as they report it. */
+async function openTunnels(p: ProxyUnderTest): Promise<number> {
+  await p.settle();
+  return p.running.workers ? p.running.workers.openTunnels() : p.running.dataPlane.server.openTunnels();
 }
 
 describe('WebSocket', () => {
@@ -100,7 +105,7 @@ describe('WebSocket', () => {
     await done;
     expect(received.every((r, i) => r.equals(sent[i] as Buffer))).toBe(true);
     ws.close();
-    await until(() => openTunnels(p) === 0, 'the tunnel to be released');
+    await until(async () => (await openTunnels(p)) === 0, 'the tunnel to be released');
   });
 
   it('the backend resets the tunnel: the client socket is closed and the proxy keeps serving', async () => {
@@ -110,7 +115,7 @@ describe('WebSocket', () => {
     const closed = new Promise<number>((r) => ws.once('close', (code) => r(code)));
     ws.send('boom');
     expect(await closed).toBe(1006);
-    await until(() => openTunnels(p) === 0, 'the tunnel to be released');
+    await until(async () => (await openTunnels(p)) === 0, 'the tunnel to be released');
     const again = await wsClient(p);
     expect(again.readyState).toBe(WebSocket.OPEN);
   });
@@ -124,7 +129,7 @@ describe('WebSocket', () => {
     await until(() => backend.sockets.size === 1, 'the backend to see the tunnel');
     (ws as unknown as { _socket: Socket })._socket.resetAndDestroy();
     await until(() => backendClosed, 'the backend socket to close');
-    await until(() => openTunnels(p) === 0, 'the tunnel to be released');
+    await until(async () => (await openTunnels(p)) === 0, 'the tunnel to be released');
   });
 
   it.each([
@@ -146,7 +151,7 @@ describe('WebSocket', () => {
     expect(conn.text()).toMatch(/connection: close/i);
     expect(up.bytesReceived().toString('latin1')).not.toContain('/internal');
     expect(up.received).toHaveLength(1);
-    expect(openTunnels(p)).toBe(0);
+    expect(await openTunnels(p)).toBe(0);
   });
 
   it.each([
@@ -206,7 +211,7 @@ describe('WebSocket', () => {
     expect(statusLines(res.raw)).toEqual([501]);
     expect(res.closed).toBe(true);
     expect(up.connections).toBe(0);
-    expect(openTunnels(p)).toBe(0);
+    expect(await openTunnels(p)).toBe(0);
   });
 
   it('an Upgrade header on a plain request is dropped, the request forwarded as plain HTTP', async () => {
@@ -256,6 +261,6 @@ describe('WebSocket', () => {
     for (let i = 0; i < 5; i++) expect((await rawRequest(p.port, head([H]))).body).toBe('plain');
     ws.send('still here');
     expect(String(await new Promise((r) => ws.once('message', r)))).toBe('still here');
-    expect(openTunnels(p)).toBe(1);
+    expect(await openTunnels(p)).toBe(1);
   });
 });

@@ -69,7 +69,7 @@ describe('diffConfig', () => {
 
   it('names each change that needs a restart by its path', () => {
     const next = load(
-      BASE.replace('listen: 127.0.0.1:8080', 'listen: 127.0.0.1:8081')
+      BASE.replace('listen: 127.0.0.1:8080', 'listen: 127.0.0.1:8081\nworkers: auto')
         .replace('admin: { listen: 127.0.0.1:9090 }', 'admin: { listen: 127.0.0.1:9091, token: secret }')
         .replace('/tmp/shiftproxy-diff-test.json', '/tmp/other.json')
         .replace('healthCheck: { path: /healthz }', 'healthCheck: { path: /healthz }\n    testListen: 127.0.0.1:8090\n    live: green')
@@ -79,6 +79,7 @@ describe('diffConfig', () => {
     expect(diff.live).toEqual(['admin.token', 'services[0].rollout.analysis.alarms']);
     expect(diff.restart).toEqual([
       'listen: changes need a restart',
+      'workers: changes need a restart',
       'state.path: changes need a restart',
       'admin.listen: changes need a restart',
       expect.stringMatching(/^services\[0\]\.live: /),

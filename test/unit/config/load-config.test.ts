@@ -139,6 +139,7 @@ describe('defaults', () => {
     const config = loadText(configYaml(), { baseDir: '/etc/shiftproxy' });
     expect(config).toEqual({
       listen: { host: '0.0.0.0', port: 8080 },
+      workers: 1,
       admin: { listen: { host: '127.0.0.1', port: 9090 }, token: '' },
       state: { store: 'file', path: '/etc/shiftproxy/var/shiftproxy-state.json' },
       metrics: { provider: 'builtin' },

@@ -7,6 +7,7 @@ const VALID_PRESETS =
   '(also as AWS spells them, e.g. CodeDeployDefault.ECSCanary10Percent5Minutes)';
 const DURATION_HINT = 'not a duration (use 250ms, 10s, 5m, 1h or whole milliseconds)';
 const LISTEN_HINT = 'expected "host:port" (IPv6 as "[::1]:port")';
+const WORKERS_HINT = 'expected "auto" (one process per core) or a whole number of processes from 1 to 256';
 const ORIGIN_ONLY = 'must be an origin like http://host:port (no path, query or fragment)';
 const ADMIN_EXPOSED =
   'admin.listen: must be a loopback address (127.0.0.1 or ::1) when admin.token is not set: the admin API can steer traffic';
@@ -38,6 +39,10 @@ describe('field types', () => {
     ['server: { maxHeaderBytes: 2000000 }', [], 'server.maxHeaderBytes: must be at most 1048576'],
     ['server: { maxBodyBytes: -1 }', [], 'server.maxBodyBytes: must be at least 0'],
     ['server: { drainTimeout: soon }', [], `server.drainTimeout: ${DURATION_HINT}`],
+    ['workers: 0', [], 'workers: must be at least 1'],
+    ['workers: 2.5', [], `workers: ${WORKERS_HINT}`],
+    ['workers: 300', [], 'workers: must be at most 256'],
+    ['workers: all', [], `workers: ${WORKERS_HINT}`],
   ])('%s', (top, service, expected) => {
     expect(problemsOf(configYaml([top], service))).toEqual([expected]);
   });
@@ -173,6 +178,12 @@ describe('URLs', () => {
     ['onEvent: "not a url"', 'onEvent', 'not a URL'],
   ])('hook %s', (line, key, message) => {
     expect(problemsOf(configYaml([], [`rollout: { hooks: { ${line} } }`]))).toEqual([`services[0].rollout.hooks.${key}: ${message}`]);
+  });
+
+  it('workers: 1 by default, "auto" or a number of processes', () => {
+    expect(loadText(configYaml()).workers).toBe(1);
+    expect(loadText(configYaml(['workers: auto'])).workers).toBe('auto');
+    expect(loadText(configYaml(['workers: 4'])).workers).toBe(4);
   });
 
   it('accepts hook URLs with a path and query (they are endpoints, not origins)', () => {

@@ -49,7 +49,7 @@ describe('ConfigReloader', () => {
   it('reports every problem of an invalid file and keeps the running config', async () => {
     const { c, reloader, next } = await rig({ services: [{ name: 'shop', blue: [B1], green: [G1] }] });
     next.config = new ConfigError(['services[0].blue.targets[0].url: not a URL', 'services[0].timeouts.connect: must be greater than 0']);
-    const result = reloader.reload('test');
+    const result = await reloader.reload('test');
     expect(result).toMatchObject({ ok: false, reason: 'invalid', problems: ['services[0].blue.targets[0].url: not a URL', 'services[0].timeouts.connect: must be greater than 0'] });
     expect(reloader.lastSuccessful).toBe(false);
     expect(reloader.config).toBe(c.config);
@@ -66,7 +66,7 @@ describe('ConfigReloader', () => {
     expect(first.plan.strategy).toBe('canary');
 
     next.config = variant(c.config, spec(B2, 'linear'));
-    const result = reloader.reload('test');
+    const result = await reloader.reload('test');
     expect(result.ok).toBe(true);
     expect(result.changes).toEqual(['services[0].blue.targets', 'services[0].rollout.strategy']);
     // The rollout's own green targets win over the configured ones; blue follows the file.
@@ -99,7 +99,7 @@ describe('ConfigReloader', () => {
       expect(c.controller.get('shop')?.history.at(-1)).toMatchObject({ event: 'analysis', detail: { alarms: [{ alarm: 'rate', verdict: 'pass', threshold: { max: 5 } }] } });
 
       next.config = variant(c.config, withAlarms({ interval: '10s', failureLimit: 1, alarms: [rate({ min: 1 })] }));
-      expect(reloader.reload('SIGHUP')).toMatchObject({ ok: true, changes: ['services[0].rollout.analysis.alarms'] });
+      expect(await reloader.reload('SIGHUP')).toMatchObject({ ok: true, changes: ['services[0].rollout.analysis.alarms'] });
       await c.controller.whenIdle();
       expect(c.controller.get('shop')?.history.at(-1)).toMatchObject({
         event: 'analysis-changed',
@@ -120,7 +120,7 @@ describe('ConfigReloader', () => {
       expect(events(c)).not.toContain('analysis');
 
       next.config = variant(c.config, withAlarms({ interval: '1m', alarms: [rate({ max: 5 })] }));
-      expect(reloader.reload('SIGHUP').ok).toBe(true);
+      expect((await reloader.reload('SIGHUP')).ok).toBe(true);
       await c.advance(60 * S - 1);
       expect(events(c).filter((e) => e === 'analysis')).toHaveLength(0);
       await c.advance(1);
@@ -134,7 +134,7 @@ describe('ConfigReloader', () => {
       });
 
       next.config = variant(c.config, withAlarms({ interval: '1m' }));
-      expect(reloader.reload('SIGHUP').ok).toBe(true);
+      expect((await reloader.reload('SIGHUP')).ok).toBe(true);
       await c.advance(5 * 60 * S);
       expect(events(c).filter((e) => e === 'analysis')).toHaveLength(1);
       expect(c.controller.get('shop')?.history.at(-1)?.detail).toMatchObject({ changes: [{ field: 'alarms[rate]', to: null }] });
@@ -152,7 +152,7 @@ describe('ConfigReloader', () => {
       await c.advance(30 * S);
       expect(c.dataPlane.routing('shop').canaryWeight).toBe(25);
       next.config = variant(c.config, spec([]));
-      expect(reloader.reload('SIGHUP').ok).toBe(true);
+      expect((await reloader.reload('SIGHUP')).ok).toBe(true);
       await c.advance(0);
       expect(c.dataPlane.routing('shop').canaryWeight).toBe(50);
     });

@@ -1,0 +1,46 @@
+import type { Role, SlotName } from './types.js';
+
+/**
+ * What a process counted since its previous report, as plain data another process can add to
+ * its own counters. Sparse: only the status codes and latency buckets that moved are listed
+ * (as index, count pairs), so an idle process reports almost nothing.
+ */
+export interface CounterReport {
+  roles: RoleCounts[];
+  targets: TargetCounts[];
+}
+
+export interface RoleCounts {
+  service: string;
+  slot: SlotName;
+  role: Role;
+  /** Flat pairs: status, count, status, count, ... */
+  byStatus: number[];
+  upstreamFailures: number;
+  unavailable: number;
+  clientAborts: number;
+  responses: number;
+  failures: number;
+  /** Flat pairs: fine latency bucket index, count, ... */
+  latency: number[];
+  latencySum: number;
+  latencyCount: number;
+}
+
+export interface TargetCounts {
+  service: string;
+  slot: SlotName;
+  url: string;
+  requests: number;
+  connect: number;
+  timeout: number;
+  reset: number;
+  refused: number;
+  protocol: number;
+  /** Requests in flight now (a gauge, not a delta). */
+  active: number;
+  /** The upstream pool now (gauges): open connections, requests running on them and waiting for one. */
+  connected: number;
+  running: number;
+  pending: number;
+}
