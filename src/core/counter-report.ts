@@ -8,6 +8,14 @@ import type { Role, SlotName } from './types.js';
 export interface CounterReport {
   roles: RoleCounts[];
   targets: TargetCounts[];
+  /** Requests each routing rule decided (by rule name: a reload may reorder rules). Absent when none moved. */
+  rules?: RuleCounts[];
+}
+
+export interface RuleCounts {
+  service: string;
+  rule: string;
+  hits: number;
 }
 
 export interface RoleCounts {

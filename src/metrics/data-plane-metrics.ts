@@ -29,6 +29,10 @@ export function registerDataPlaneMetrics(registry: Registry, dataPlane: DataPlan
     return samples;
   }).registerIn(registry);
 
+  new ScrapeMetric('shiftproxy_route_rule_requests_total', 'Requests a routing rule decided, by service and rule (its name, or its index in routes).', 'counter', () =>
+    dataPlane.runtimesList().flatMap((runtime) => runtime.rules.rules.map((rule) => ({ labels: { service: runtime.name, rule: rule.name }, value: runtime.ruleHits[rule.index] as number }))),
+  ).registerIn(registry);
+
   new ScrapeMetric('shiftproxy_canary_weight', 'Percent of the service traffic sent to the non-live slot.', 'gauge', () =>
     dataPlane.snapshot.routes.map((route) => ({ labels: { service: route.name }, value: route.canaryWeight })),
   ).registerIn(registry);

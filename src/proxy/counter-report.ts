@@ -3,6 +3,7 @@ import { LATENCY_BUCKET_COUNT } from '../core/latency-histogram.js';
 import type { TargetCounters, TrafficCounters } from '../core/traffic-counters.js';
 import { SLOT_NAMES, type Role } from '../core/types.js';
 import type { DataPlane } from './data-plane.js';
+import type { ServiceRuntime } from './service-runtime.js';
 import type { Target } from './target.js';
 
 const ROLES: readonly Role[] = ['stable', 'canary'];
@@ -24,6 +25,7 @@ export class CounterReader {
   private readonly dataPlane: DataPlane;
   private readonly roleMarks = new WeakMap<TrafficCounters, Float64Array>();
   private readonly targetMarks = new WeakMap<TargetCounters, Float64Array>();
+  private readonly ruleMarks = new WeakMap<Float64Array, Float64Array>();
 
   constructor(dataPlane: DataPlane) {
     this.dataPlane = dataPlane;
@@ -42,8 +44,25 @@ export class CounterReader {
           if (counts) report.targets.push({ service: runtime.name, slot, url: target.url, ...counts });
         }
       }
+      this.ruleDeltas(runtime, report);
     }
     return report;
+  }
+
+  private ruleDeltas(runtime: ServiceRuntime, report: CounterReport): void {
+    const hits = runtime.ruleHits;
+    if (hits.length === 0) return;
+    let mark = this.ruleMarks.get(hits);
+    if (!mark) {
+      mark = new Float64Array(hits.length);
+      this.ruleMarks.set(hits, mark);
+    }
+    for (let i = 0; i < hits.length; i++) {
+      const delta = (hits[i] as number) - (mark[i] as number);
+      if (delta === 0) continue;
+      mark[i] = hits[i] as number;
+      (report.rules ??= []).push({ service: runtime.name, rule: runtime.rules.rules[i]?.name as string, hits: delta });
+    }
   }
 
   private roleDelta(counters: TrafficCounters): Omit<RoleCounts, 'service' | 'slot' | 'role'> | null {
@@ -128,5 +147,11 @@ export function addCounterReport(dataPlane: DataPlane, report: CounterReport): v
     const target = dataPlane.runtime(counts.service).slot(counts.slot).targets.find((t) => t.url === counts.url);
     if (!target) continue;
     for (const field of TARGET_FIELDS) target.counters[field] += counts[field];
+  }
+  for (const counts of report.rules ?? []) {
+    if (!names.has(counts.service)) continue;
+    const runtime = dataPlane.runtime(counts.service);
+    const rule = runtime.rules.rules.find((r) => r.name === counts.rule);
+    if (rule) runtime.ruleHits[rule.index]! += counts.hits;
   }
 }

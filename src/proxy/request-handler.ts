@@ -68,7 +68,7 @@ export function createRequestHandler(source: SnapshotSource, listener: ListenerS
       return answerWith(res, route.runtime.errors.payloadTooLarge, false);
     }
 
-    const choice = chooseTarget(route, raw, scan.cookie, testService !== null);
+    const choice = chooseTarget(route, req.method as string, url, raw, scan.cookie, testService !== null);
     if (route.canaryHeaderName !== null) scan.remove(route.canaryHeaderName);
     const target = choice.target;
     if (target === null) return answerWith(res, countUnavailable(route, choice), !scan.hasBody);

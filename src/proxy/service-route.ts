@@ -3,7 +3,8 @@ import { otherSlot, type SlotName } from '../core/types.js';
 import { HostMatcher } from './host-matcher.js';
 import type { ServiceRuntime } from './service-runtime.js';
 import type { SlotPool } from './slot-pool.js';
-import { percentToBasisPoints, SlotSplit } from './slot-split.js';
+import type { RouteRules } from './route-rules.js';
+import { cohortSeed, percentToBasisPoints, SlotSplit } from './slot-split.js';
 
 /** The routing state a snapshot holds per service; the control plane decides it. */
 export interface RoutingState {
@@ -35,6 +36,11 @@ export class ServiceRoute {
   readonly canaryHeaderValue: string;
   readonly retryAttempts: number;
   readonly maxBodyBytes: number;
+  readonly rules: RouteRules;
+  /** Lower-cased header or cookie name whose hash picks the slot; null without a cohort. */
+  readonly cohortHeader: string | null;
+  readonly cohortCookie: string | null;
+  readonly cohortSeed: number;
 
   constructor(runtime: ServiceRuntime, state: RoutingState, maxBodyBytes: number) {
     const config = runtime.config;
@@ -56,6 +62,11 @@ export class ServiceRoute {
     this.canaryHeaderValue = config.canaryHeader?.value ?? '';
     this.retryAttempts = config.retry.attempts;
     this.maxBodyBytes = maxBodyBytes;
+    this.rules = runtime.rules;
+    const cohort = config.cohort;
+    this.cohortHeader = cohort && 'header' in cohort ? cohort.header : null;
+    this.cohortCookie = cohort && 'cookie' in cohort ? cohort.cookie : null;
+    this.cohortSeed = cohortSeed(runtime.name);
   }
 
   withState(state: RoutingState): ServiceRoute {
