@@ -524,9 +524,16 @@ function toServiceConfig(raw: RawService): ServiceConfig {
     retry: raw.retry,
     routes: toRouteRules(raw.routes),
     ...(raw.cohort ? { cohort: toCohort(raw.cohort) } : {}),
-    ...(raw.mirror ? { mirror: toMirrorConfig(raw.mirror) } : {}),
+    ...mirrorOf(raw),
     rollout: toRolloutConfig(raw.rollout),
   };
+}
+
+/** A step with `mirror` and no `mirror` block copies with every mirror default. */
+function mirrorOf(raw: RawService): { mirror?: ServiceConfig['mirror'] } {
+  if (raw.mirror) return { mirror: toMirrorConfig(raw.mirror) };
+  if (raw.rollout.steps?.some((step) => step.mirror !== undefined && step.mirror > 0)) return { mirror: toMirrorConfig(mirrorSchema.parse({})) };
+  return {};
 }
 
 function toRolloutConfig(raw: RawRollout): RolloutConfig {

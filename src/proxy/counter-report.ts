@@ -1,5 +1,6 @@
 import type { CounterReport, RoleCounts, TargetCounts } from '../core/counter-report.js';
 import { LATENCY_BUCKET_COUNT } from '../core/latency-histogram.js';
+import { MIRROR_RESULTS, type MirrorCounters } from '../core/mirror-counters.js';
 import type { TargetCounters, TrafficCounters } from '../core/traffic-counters.js';
 import { SLOT_NAMES, type Role } from '../core/types.js';
 import type { DataPlane } from './data-plane.js';
@@ -26,6 +27,7 @@ export class CounterReader {
   private readonly roleMarks = new WeakMap<TrafficCounters, Float64Array>();
   private readonly targetMarks = new WeakMap<TargetCounters, Float64Array>();
   private readonly ruleMarks = new WeakMap<Float64Array, Float64Array>();
+  private readonly mirrorMarks = new WeakMap<MirrorCounters, { scalars: number[]; kinds: Map<string, number> }>();
 
   constructor(dataPlane: DataPlane) {
     this.dataPlane = dataPlane;
@@ -45,8 +47,30 @@ export class CounterReader {
         }
       }
       this.ruleDeltas(runtime, report);
+      this.mirrorDelta(runtime, report);
     }
     return report;
+  }
+
+  private mirrorDelta(runtime: ServiceRuntime, report: CounterReport): void {
+    const counters = runtime.mirrorCounters;
+    let mark = this.mirrorMarks.get(counters);
+    if (!mark) {
+      mark = { scalars: [0, 0, 0, 0], kinds: new Map() };
+      this.mirrorMarks.set(counters, mark);
+    }
+    const scalars = MIRROR_RESULTS.map((result) => counters[result]);
+    const deltas = scalars.map((value, i) => value - (mark.scalars[i] as number));
+    const kinds: [string, number][] = [];
+    for (const [kind, count] of counters.kinds) {
+      const delta = count - (mark.kinds.get(kind) ?? 0);
+      if (delta !== 0) kinds.push([kind, delta]);
+      mark.kinds.set(kind, count);
+    }
+    mark.scalars = scalars;
+    if (kinds.length === 0 && deltas.every((d) => d === 0)) return;
+    const [match, mismatch, error, dropped] = deltas as [number, number, number, number];
+    (report.mirror ??= []).push({ service: runtime.name, match, mismatch, error, dropped, kinds });
   }
 
   private ruleDeltas(runtime: ServiceRuntime, report: CounterReport): void {
@@ -147,6 +171,12 @@ export function addCounterReport(dataPlane: DataPlane, report: CounterReport): v
     const target = dataPlane.runtime(counts.service).slot(counts.slot).targets.find((t) => t.url === counts.url);
     if (!target) continue;
     for (const field of TARGET_FIELDS) target.counters[field] += counts[field];
+  }
+  for (const counts of report.mirror ?? []) {
+    if (!names.has(counts.service)) continue;
+    const counters = dataPlane.runtime(counts.service).mirrorCounters;
+    for (const result of MIRROR_RESULTS) counters.count(result, counts[result]);
+    for (const [kind, count] of counts.kinds) counters.countKind(kind, count);
   }
   for (const counts of report.rules ?? []) {
     if (!names.has(counts.service)) continue;

@@ -6,6 +6,8 @@ import { DeadlineQueue } from './deadline-queue.js';
 import { buildServiceErrorResponses, type ServiceErrorResponses } from './error-responses.js';
 import { RetryBudget } from './retry-budget.js';
 import { RouteRules } from './route-rules.js';
+import { MirrorCounters } from '../core/mirror-counters.js';
+import { MirrorCopier } from './mirror-copier.js';
 import { SlotPool } from './slot-pool.js';
 import { Target, type TargetPoolOptions } from './target.js';
 
@@ -37,6 +39,10 @@ export class ServiceRuntime {
   readonly rules: RouteRules;
   /** Requests each rule decided, by rule index (plain numbers: the hot path bumps them). */
   readonly ruleHits: Float64Array;
+  /** The mirror's results; kept across reloads like the traffic counters. */
+  readonly mirrorCounters: MirrorCounters;
+  /** Sends and compares copies; null when the service never mirrors. Replaced (and closed) with the runtime. */
+  readonly mirror: MirrorCopier | null;
   private readonly slotPools: Record<SlotName, SlotPool>;
   private readonly random: (() => number) | undefined;
 
@@ -53,6 +59,8 @@ export class ServiceRuntime {
     this.errors = buildServiceErrorResponses(config.name);
     this.rules = new RouteRules(config.routes);
     this.ruleHits = carriedRuleHits(config, previous);
+    this.mirrorCounters = previous?.mirrorCounters ?? new MirrorCounters();
+    this.mirror = config.mirror ? new MirrorCopier(config.mirror, this.mirrorCounters, config.timeouts.connectMs) : null;
     this.responseDeadlines = new DeadlineQueue(config.timeouts.responseMs);
     this.slotPools = {
       blue: this.buildPool('blue', succession?.targets.blue ?? config.blue.targets, previous?.slot('blue').targets ?? []),
