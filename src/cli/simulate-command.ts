@@ -1,3 +1,4 @@
+import { describeMirror } from '../simulate/simulation.js';
 import { writeFileSync } from 'node:fs';
 import { SingleBar } from 'cli-progress';
 import { loadConfigFile } from '../config/load-config.js';
@@ -108,6 +109,7 @@ function summary(result: SimulationResult, report: string | undefined, expected:
   if (result.timeToRollbackMs !== null) rows.push(['time to rollback', `${formatDuration(result.timeToRollbackMs)} after the canary's first fault`]);
   rows.push(['canary exposure', `${result.exposure.canaryRequests.toLocaleString('en-US')} requests, ${result.exposure.canaryErrors.toLocaleString('en-US')} errors`]);
   rows.push(['requests', `blue ${result.requests.blue.toLocaleString('en-US')}, green ${result.requests.green.toLocaleString('en-US')}`]);
+  if (result.mirror) rows.push(['mirrored', describeMirror(result.mirror)]);
   rows.push(['seed', String(result.details.seed)]);
   const skipped = [...result.details.adjustments.hooksSkipped.map((h) => `hook ${h}`), ...result.details.adjustments.promqlAlarmsSkipped.map((a) => `promql alarm ${a}`)];
   if (skipped.length > 0) rows.push(['not simulated', skipped.join(', ')]);
