@@ -1,4 +1,3 @@
-import { describeMirror } from '../simulate/simulation.js';
 import { writeFileSync } from 'node:fs';
 import { SingleBar } from 'cli-progress';
 import { loadConfigFile } from '../config/load-config.js';
@@ -10,6 +9,7 @@ import { MAX_DEFAULT_SPEED } from '../simulate/load-sizing.js';
 import { runSimulation, serviceToSimulate, simulationSpeed, simulationWarnings, type SimulationResult } from '../simulate/simulation.js';
 import { EXIT_OK, EXIT_USER_ERROR } from './exit-codes.js';
 import { positiveNumberOption } from './option-values.js';
+import { describeMirror } from '../simulate/simulation.js';
 
 /** Real requests per second when --rps is not given: light for a laptop, enough for most windows. */
 const DEFAULT_RPS = 200;
