@@ -6,10 +6,9 @@ import { BadRequestError } from '../core/errors.js';
 import { describeFault, parseFaultSpec } from '../simulate/fault-spec.js';
 import { renderReport } from '../simulate/report.js';
 import { MAX_DEFAULT_SPEED } from '../simulate/load-sizing.js';
-import { runSimulation, serviceToSimulate, simulationSpeed, simulationWarnings, type SimulationResult } from '../simulate/simulation.js';
+import { describeMirror, runSimulation, serviceToSimulate, simulationSpeed, simulationWarnings, type SimulationResult } from '../simulate/simulation.js';
 import { EXIT_OK, EXIT_USER_ERROR } from './exit-codes.js';
 import { positiveNumberOption } from './option-values.js';
-import { describeMirror } from '../simulate/simulation.js';
 
 /** Real requests per second when --rps is not given: light for a laptop, enough for most windows. */
 const DEFAULT_RPS = 200;
