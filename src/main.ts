@@ -159,6 +159,7 @@ export async function startShiftproxy(config: ShiftproxyConfig, options: StartOp
     ? null
     : createAnalysis(config, {
         lookup: (s, slot, role) => dataPlane.runtime(s).counters[slot][role],
+        mirrorLookup: (s) => dataPlane.runtime(s).mirrorCounters,
         clock,
         ...(workers ? { refresh: () => workers.sync() } : {}),
       });

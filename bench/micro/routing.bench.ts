@@ -6,6 +6,7 @@ import { RequestHeaderScan } from '../../src/proxy/request-headers.js';
 import { adoptAbsoluteForm } from '../../src/proxy/request-target.js';
 import { forwardableResponseHeaders } from '../../src/proxy/response-headers.js';
 import { SlotSplit } from '../../src/proxy/slot-split.js';
+import { chooseTarget } from '../../src/proxy/target-choice.js';
 
 // The per-request decisions of the hot path, each measured alone: route match, slot split,
 // target pick, and the header passes. Each iteration runs the operation BATCH times so the
@@ -30,6 +31,19 @@ services:
   - name: web
     blue: { targets: [ { url: "http://127.0.0.1:9021" }, { url: "http://127.0.0.1:9022", weight: 2 } ] }
     green: { targets: [ { url: "http://127.0.0.1:9023" } ] }
+  - name: ruled
+    match: { host: ruled.example.com }
+    routes:
+      - { name: beta, match: { header: { name: x-beta, value: "1" } }, to: canary }
+      - { match: { cookie: { name: plan, value: { regex: "^enterprise" } }, method: POST, pathPrefix: /cart }, to: stable }
+      - { match: { query: { name: preview, value: "yes" } }, to: green }
+    blue: { targets: [ { url: "http://127.0.0.1:9031" } ] }
+    green: { targets: [ { url: "http://127.0.0.1:9032" } ] }
+  - name: cohort
+    match: { host: cohort.example.com }
+    cohort: { header: x-user-id }
+    blue: { targets: [ { url: "http://127.0.0.1:9041" } ] }
+    green: { targets: [ { url: "http://127.0.0.1:9042" } ] }
 `,
   { env: {} },
 );
@@ -39,6 +53,11 @@ const snapshot = dataPlane.snapshot;
 const web = snapshot.get('web')!;
 const shop = snapshot.get('shop')!;
 const split = new SlotSplit(1000);
+dataPlane.setCanaryWeight('ruled', 10);
+dataPlane.setCanaryWeight('cohort', 10);
+const ruled = dataPlane.snapshot.get('ruled')!;
+const cohort = dataPlane.snapshot.get('cohort')!;
+const plainWeb = dataPlane.snapshot.get('web')!;
 afterAll(() => dataPlane.close());
 
 const rawHeaders = [
@@ -49,6 +68,7 @@ const rawHeaders = [
   'Cookie', 'session=abc123; theme=dark',
   'Connection', 'keep-alive',
 ];
+const cohortHeaders = [...rawHeaders, 'X-User-Id', 'u-1234567'];
 const scan = new RequestHeaderScan();
 const upstreamHeaders = ['Content-Type', 'application/json', 'Content-Length', '100', 'Date', 'Sun, 22 Nov 2026 05:00:00 GMT', 'Connection', 'keep-alive', 'Keep-Alive', 'timeout=5'].map((s) =>
   Buffer.from(s, 'latin1'),
@@ -70,6 +90,23 @@ test('routing decisions', async ({ bench }) => {
     }),
     bench(`${BATCH}x target pick: least-request over 2 weighted targets`, () => {
       for (let i = 0; i < BATCH; i++) shop.stable.pick();
+    }),
+  );
+});
+
+// The slot decision as the handler makes it (chooseTarget: rules, cohort, split, then the pick).
+// "no rule set" is what every service without routes pays; the rules case falls through three
+// rules (header, cookie + method + prefix, query) to the split, the worst case for a request.
+test('slot decision', async ({ bench }) => {
+  await bench.compare(
+    bench(`${BATCH}x choose target: no rule set (split + pick)`, () => {
+      for (let i = 0; i < BATCH; i++) chooseTarget(plainWeb, 'GET', '/cart?item=42', rawHeaders, 'session=abc123; theme=dark', false);
+    }),
+    bench(`${BATCH}x choose target: 3 rules, none matching (then split + pick)`, () => {
+      for (let i = 0; i < BATCH; i++) chooseTarget(ruled, 'GET', '/cart?item=42', rawHeaders, 'session=abc123; theme=dark', false);
+    }),
+    bench(`${BATCH}x choose target: cohort header hashed (then pick)`, () => {
+      for (let i = 0; i < BATCH; i++) chooseTarget(cohort, 'GET', '/cart?item=42', cohortHeaders, undefined, false);
     }),
   );
 });

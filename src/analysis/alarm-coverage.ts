@@ -1,4 +1,4 @@
-import type { AlarmConfig, AlarmMetric, AnalysisConfig } from '../core/config-types.js';
+import { MIRROR_METRICS, type AlarmConfig, type AlarmMetric, type AnalysisConfig } from '../core/config-types.js';
 import { formatDuration } from '../core/duration.js';
 import type { Role } from '../core/types.js';
 import type { StepPlan } from '../strategies/step-plan.js';
@@ -11,6 +11,8 @@ export interface CoverageOptions {
   rps?: number;
   /** How long a manual step lasts (simulate releases it after one analysis interval); unknown by default. */
   manualHoldMs?: number;
+  /** The service's own `mirror.percent`, for steps that set none (0 by default). */
+  mirrorPercent?: number;
 }
 
 export interface AlarmCoverage {
@@ -27,6 +29,8 @@ interface Segment {
   weight: number;
   /** A manual step of unknown length. */
   open: boolean;
+  /** Percent of stable's requests copied to the canary. */
+  mirror: number;
 }
 
 /** A hold the analysis checks: a step with a hold, or the bake. */
@@ -49,7 +53,7 @@ interface Phase {
  * - a hold where no alarm can judge at all pauses at its end for a person (at 0% it ends as planned).
  */
 export function alarmCoverage(plan: StepPlan, analysis: Pick<AnalysisConfig, 'alarms' | 'intervalMs' | 'inconclusiveLimit'>, options: CoverageOptions = {}): AlarmCoverage {
-  const { segments, phases } = timeline(plan, options.manualHoldMs);
+  const { segments, phases } = timeline(plan, options.manualHoldMs, options.mirrorPercent ?? 0);
   const warnings: string[] = [];
   const notes: string[] = [];
   for (const phase of phases) {
@@ -79,6 +83,8 @@ function coverageAt(
   options: CoverageOptions,
 ): { applicable: boolean; warnings: string[]; notes: string[] } {
   const weight = phase.segment.weight;
+  // Mirror alarms judge the copies: they apply where copies are made, and nowhere else (no warning: that is their design).
+  if (MIRROR_METRICS.includes(alarm.metric as AlarmMetric)) return { applicable: phase.segment.mirror > 0 && weight < 100, warnings: [], notes: [] };
   const sides: Role[] = alarm.relativeTo === 'stable' ? ['canary', 'stable'] : [alarm.role];
   const idle = sides.find((role) => share(role, weight) === 0);
   if (idle && alarm.relativeTo !== 'stable') return { applicable: false, warnings: [`can never be evaluated: ${takesNone(idle)}`], notes: [] };
@@ -120,21 +126,22 @@ function coverageAt(
 }
 
 /** The schedule as segments of constant weight from the rollout's start, and the holds analysis checks. */
-function timeline(plan: StepPlan, manualHoldMs: number | undefined): { segments: Segment[]; phases: Phase[] } {
-  const segments: Segment[] = [{ start: Number.NEGATIVE_INFINITY, end: 0, weight: 0, open: false }];
+function timeline(plan: StepPlan, manualHoldMs: number | undefined, mirrorPercent: number): { segments: Segment[]; phases: Phase[] } {
+  const segments: Segment[] = [{ start: Number.NEGATIVE_INFINITY, end: 0, weight: 0, open: false, mirror: mirrorPercent }];
   const phases: Phase[] = [];
   let at = 0;
   plan.steps.forEach((step, i) => {
     const manual = step.hold === 'manual';
     const length = manual ? (manualHoldMs ?? 0) : (step.hold as number);
-    const segment: Segment = { start: at, end: at + length, weight: step.weight, open: manual && manualHoldMs === undefined };
+    const segment: Segment = { start: at, end: at + length, weight: step.weight, open: manual && manualHoldMs === undefined, mirror: step.mirror ?? mirrorPercent };
     segments.push(segment);
     const hold = manual ? (manualHoldMs === undefined ? 'until promoted' : `released after ${formatDuration(length)}`) : formatDuration(length);
-    if (manual || length > 0) phases.push({ label: `step ${i + 1} (${step.weight}%, ${hold})`, segment, index: segments.length - 1 });
+    const copies = segment.mirror > 0 && step.weight < 100 ? `, ${step.mirror ?? mirrorPercent}% mirrored` : '';
+    if (manual || length > 0) phases.push({ label: `step ${i + 1} (${step.weight}%${copies}, ${hold})`, segment, index: segments.length - 1 });
     at += length;
   });
   if (plan.bakeTimeMs > 0) {
-    const segment: Segment = { start: at, end: at + plan.bakeTimeMs, weight: 100, open: false };
+    const segment: Segment = { start: at, end: at + plan.bakeTimeMs, weight: 100, open: false, mirror: 0 };
     segments.push(segment);
     phases.push({ label: `the bake (100%, ${formatDuration(plan.bakeTimeMs)})`, segment, index: segments.length - 1 });
   }

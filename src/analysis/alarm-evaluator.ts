@@ -1,15 +1,21 @@
-import type { AlarmConfig, AlarmMetric, ShiftproxyConfig } from '../core/config-types.js';
+import { MIRROR_METRICS, type AlarmConfig, type AlarmMetric, type ShiftproxyConfig } from '../core/config-types.js';
 import { errorMessage } from '../core/errors.js';
 import { formatDuration } from '../core/duration.js';
 import type { Role } from '../core/types.js';
 import type { AnalysisPort, AnalysisReport } from '../rollout/ports.js';
-import type { FrozenWindow, RolloutRecord } from '../rollout/rollout-record.js';
+import { stepMirrorOf, type FrozenWindow, type RolloutRecord } from '../rollout/rollout-record.js';
 import { freezeWindow, planSide } from './frozen-baseline.js';
 import { quantileOf } from './latency-quantile.js';
 import type { MetricsSource, PromqlSource } from './metrics-source.js';
 import { compareSides, type ComparedSide } from './relative-comparison.js';
 import { roleTraffic, type RoleTraffic } from './role-traffic.js';
+import type { MirrorWindowStats } from './mirror-window.js';
 import { MeasurementError, type WindowStats } from './window-stats.js';
+
+/** Where mirror alarms read the copies' results (the builtin windows, whatever the traffic provider). */
+export interface MirrorStatsSource {
+  mirrorStats(service: string, windowMs: number): Promise<MirrorWindowStats>;
+}
 
 /**
  * `not-applicable`: the alarm reads a role that takes no traffic at this weight (and, for a
@@ -29,6 +35,8 @@ export interface AlarmCheck {
   windowMs?: number;
   /** Why: the comparison, or what was missing. */
   reason: string;
+  /** A mirror alarm's copies: results in the window and which fields differed (the most frequent kinds). */
+  mirror?: { match: number; mismatch: number; error: number; dropped: number; kinds: [string, number][] };
   /** The frozen window a comparison used for the role that takes no traffic (times ISO). */
   baseline?: { role: Role; slot: string; from: string; to: string; takenAt: string; requests: number; failures: number };
 }
@@ -63,12 +71,16 @@ export class AlarmEvaluator implements AnalysisPort {
   private alarmsByService: ReadonlyMap<string, readonly AlarmConfig[]>;
   private source: MetricsSource;
   private promql: PromqlSource | undefined;
+  private mirrorPercents: ReadonlyMap<string, number>;
+  private readonly mirror: MirrorStatsSource | undefined;
   private readonly judge: JudgePort;
   /** Last measured value per service and alarm, for shiftproxy_alarm_value. */
   readonly lastValues = new Map<string, Map<string, number>>();
 
-  constructor(options: { config: ShiftproxyConfig; source: MetricsSource; promql?: PromqlSource; judge: JudgePort }) {
+  constructor(options: { config: ShiftproxyConfig; source: MetricsSource; promql?: PromqlSource; mirror?: MirrorStatsSource; judge: JudgePort }) {
     this.alarmsByService = new Map(options.config.services.map((s) => [s.name, s.rollout.analysis.alarms]));
+    this.mirrorPercents = mirrorPercentsOf(options.config);
+    this.mirror = options.mirror;
     this.source = options.source;
     this.promql = options.promql;
     this.judge = options.judge;
@@ -77,6 +89,7 @@ export class AlarmEvaluator implements AnalysisPort {
   /** A reloaded config: its alarms and sources apply from the next evaluation (one in flight finishes with the old ones). */
   reconfigure(options: { config: ShiftproxyConfig; source: MetricsSource; promql?: PromqlSource }): void {
     this.alarmsByService = new Map(options.config.services.map((s) => [s.name, s.rollout.analysis.alarms]));
+    this.mirrorPercents = mirrorPercentsOf(options.config);
     this.source = options.source;
     this.promql = options.promql;
     // Gauges of alarms that are gone would otherwise report their last value forever.
@@ -108,6 +121,7 @@ export class AlarmEvaluator implements AnalysisPort {
   private async check(alarm: AlarmConfig, at: CheckContext): Promise<AlarmCheck> {
     try {
       if (alarm.promql !== undefined) return await this.checkPromql(alarm);
+      if (MIRROR_METRICS.includes(alarm.metric as AlarmMetric)) return await this.checkMirror(alarm, at);
       if (alarm.relativeTo === 'stable') return await this.checkRelative(alarm, at);
       return await this.checkAbsolute(alarm, at);
     } catch (err) {
@@ -128,6 +142,28 @@ export class AlarmEvaluator implements AnalysisPort {
       throw err;
     }
     return compare(alarm, value, `promql = ${format(value)}`);
+  }
+
+  /**
+   * The share of compared copies that differed (or failed): applicable where copies are made,
+   * that is a step that mirrors (or the service's own percent) while stable takes requests.
+   */
+  private async checkMirror(alarm: AlarmConfig, at: CheckContext): Promise<AlarmCheck> {
+    const threshold = thresholdOf(alarm);
+    const percent = stepMirrorOf(at.rollout) ?? this.mirrorPercents.get(at.service) ?? 0;
+    if (percent <= 0) return { alarm: alarm.name, verdict: 'not-applicable', value: null, threshold, reason: 'not applicable: nothing is mirrored at this step' };
+    if (at.traffic.stable.kind !== 'taking') return { alarm: alarm.name, verdict: 'not-applicable', value: null, threshold, reason: 'not applicable: stable takes no traffic at 100%, so nothing is copied' };
+    if (!this.mirror) throw new MeasurementError('provider-error', 'mirror results are not available here');
+    const stats = await this.mirror.mirrorStats(at.service, alarm.windowMs);
+    const mirror = { match: stats.match, mismatch: stats.mismatch, error: stats.error, dropped: stats.dropped, kinds: stats.kinds.slice(0, 5) };
+    const dropped = stats.dropped > 0 ? `, ${stats.dropped} dropped` : '';
+    const seen = `${stats.compared} copies compared in ${formatDuration(stats.windowMs)}${dropped}`;
+    if (stats.compared < alarm.minRequests) {
+      return { alarm: alarm.name, verdict: 'inconclusive', value: null, threshold, requests: stats.compared, windowMs: stats.windowMs, mirror, reason: `only ${seen} (needs ${alarm.minRequests})` };
+    }
+    const value = (alarm.metric === 'mirror_mismatch_rate' ? stats.mismatch : stats.error) / stats.compared;
+    const differed = mirror.kinds.length > 0 ? `; ${mirror.kinds.map(([kind, count]) => `${kind} x${count}`).join(', ')}` : '';
+    return { ...compare(alarm, value, `${alarm.metric} = ${format(value)} (${seen}${differed})`), requests: stats.compared, windowMs: stats.windowMs, mirror };
   }
 
   private async checkAbsolute(alarm: AlarmConfig, at: CheckContext): Promise<AlarmCheck> {
@@ -218,6 +254,10 @@ interface CheckContext {
   now: number;
   traffic: Record<Role, RoleTraffic>;
   frozen: Record<string, FrozenWindow>;
+}
+
+function mirrorPercentsOf(config: ShiftproxyConfig): Map<string, number> {
+  return new Map(config.services.map((s) => [s.name, s.mirror?.percent ?? 0]));
 }
 
 function measure(metric: AlarmMetric, stats: WindowStats): number {

@@ -2,11 +2,16 @@ import type { Clock, TimerHandle } from '../core/clock.js';
 import { LATENCY_BOUNDS_S } from '../core/latency-histogram.js';
 import type { TrafficCounters } from '../core/traffic-counters.js';
 import { SLOT_NAMES, type Role, type SlotName } from '../core/types.js';
+import type { MirrorCounters } from '../core/mirror-counters.js';
 import type { MetricsSource } from './metrics-source.js';
+import { MirrorRing, type MirrorWindowStats } from './mirror-window.js';
 import { MeasurementError, type WindowStats } from './window-stats.js';
 
 /** Reads the data plane's cumulative counters for one service, slot and role. */
 export type CountersLookup = (service: string, slot: SlotName, role: Role) => TrafficCounters;
+
+/** Reads a service's cumulative mirror results (undefined: the service has none to read). */
+export type MirrorLookup = (service: string) => MirrorCounters | undefined;
 
 interface Sample {
   at: number;
@@ -81,6 +86,8 @@ export class BuiltinWindows implements MetricsSource {
   private readonly clock: Clock;
   private sampleIntervalMs: number;
   private readonly rings = new Map<string, SampleRing>();
+  private readonly mirrorRings = new Map<string, MirrorRing>();
+  private readonly mirrorLookup: MirrorLookup | undefined;
   private readonly refresh: (() => Promise<void>) | undefined;
   private timer: TimerHandle | undefined;
   private stopped = false;
@@ -92,18 +99,21 @@ export class BuiltinWindows implements MetricsSource {
   constructor(options: {
     services: readonly string[];
     lookup: CountersLookup;
+    mirrorLookup?: MirrorLookup;
     clock: Clock;
     sampleIntervalMs: number;
     retentionMs: number;
     refresh?: () => Promise<void>;
   }) {
     this.lookup = options.lookup;
+    this.mirrorLookup = options.mirrorLookup;
     this.refresh = options.refresh;
     this.clock = options.clock;
     this.sampleIntervalMs = options.sampleIntervalMs;
     const capacity = Math.ceil(options.retentionMs / options.sampleIntervalMs) + 2;
     for (const service of options.services) {
       for (const slot of SLOT_NAMES) for (const role of ROLES) this.rings.set(key(service, slot, role), new SampleRing(capacity));
+      if (this.mirrorLookup) this.mirrorRings.set(service, new MirrorRing(capacity));
     }
   }
 
@@ -130,6 +140,7 @@ export class BuiltinWindows implements MetricsSource {
     this.sampleIntervalMs = options.sampleIntervalMs;
     const capacity = Math.ceil(options.retentionMs / options.sampleIntervalMs) + 2;
     for (const [k, ring] of this.rings) this.rings.set(k, ring.resized(capacity));
+    for (const ring of this.mirrorRings.values()) ring.resize(capacity);
   }
 
   start(): void {
@@ -182,10 +193,27 @@ export class BuiltinWindows implements MetricsSource {
     };
   }
 
+  /** The mirror's results over the window of `windowMs` ending now (the copies compared, by result and mismatch kind). */
+  async mirrorStats(service: string, windowMs: number): Promise<MirrorWindowStats> {
+    const ring = this.mirrorRings.get(service);
+    if (!ring || !this.mirrorLookup) throw new MeasurementError('bad-query', `no mirror results for service "${service}"`);
+    if (this.refresh) await this.refresh();
+    const counters = this.mirrorLookup(service);
+    if (!counters) throw new MeasurementError('no-data', 'the service does not mirror');
+    const stats = ring.window(this.clock.now(), counters, windowMs);
+    if (!stats) throw new MeasurementError('no-data', 'no mirror history yet');
+    return stats;
+  }
+
   private sampleAll(): void {
     for (const [k, ring] of this.rings) {
       const [service, slot, role] = k.split('\u0000') as [string, SlotName, Role];
       ring.push(this.take(service, slot, role));
+    }
+    const now = this.clock.now();
+    for (const [service, ring] of this.mirrorRings) {
+      const counters = this.mirrorLookup?.(service);
+      if (counters) ring.push(now, counters);
     }
   }
 

@@ -2,7 +2,7 @@ import type { Clock } from '../core/clock.js';
 import type { MetricsConfig, ShiftproxyConfig } from '../core/config-types.js';
 import { sameValue } from '../core/same-value.js';
 import { AlarmEvaluator } from './alarm-evaluator.js';
-import { BuiltinWindows, type CountersLookup } from './builtin-windows.js';
+import { BuiltinWindows, type CountersLookup, type MirrorLookup } from './builtin-windows.js';
 import { judgeErrorRate, judgeLatency } from './judge.js';
 import type { MetricsSource } from './metrics-source.js';
 import { PrometheusClient } from './prometheus-client.js';
@@ -23,10 +23,14 @@ export interface Analysis {
  * provider and even with no alarm yet, so stable has history when a rollout begins, when a
  * reload adds the first alarm, or when one switches the provider back to builtin.
  */
-export function createAnalysis(config: ShiftproxyConfig, deps: { lookup: CountersLookup; clock: Clock; refresh?: () => Promise<void> }): Analysis {
+export function createAnalysis(
+  config: ShiftproxyConfig,
+  deps: { lookup: CountersLookup; mirrorLookup?: MirrorLookup; clock: Clock; refresh?: () => Promise<void> },
+): Analysis {
   const windows = new BuiltinWindows({
     services: config.services.map((s) => s.name),
     lookup: deps.lookup,
+    ...(deps.mirrorLookup ? { mirrorLookup: deps.mirrorLookup } : {}),
     clock: deps.clock,
     ...windowSizing(config),
     ...(deps.refresh ? { refresh: deps.refresh } : {}),
@@ -38,6 +42,8 @@ export function createAnalysis(config: ShiftproxyConfig, deps: { lookup: Counter
     config,
     source: sourceFor(metrics),
     ...(prometheus ? { promql: prometheus } : {}),
+    // Mirror results exist only in the proxy's own counters, whichever provider judges traffic.
+    mirror: windows,
     judge: { errorRate: judgeErrorRate, latency: judgeLatency },
   });
   return {

@@ -29,10 +29,15 @@ export function formatPlan(service: ServiceConfig, rps: number | undefined): str
   const row = (label: string, weight: string, hold: string, requests: number | null) =>
     lines.push(`  ${label.padEnd(9)} ${weight.padStart(6)}  ${hold.padEnd(18)}${rps ? `  ${requests === null ? '-' : Math.round(requests).toLocaleString('en-US')}` : ''}`);
   if (service.rollout.hooks.beforeAllowTraffic) row(formatAt(at, manualSeen), '0%', 'beforeAllowTraffic', null);
+  const servicePercent = service.mirror?.percent ?? 0;
+  let copies = 0;
   for (const step of plan.steps) {
-    const hold = step.hold === 'manual' ? 'until promoted' : step.hold === 0 ? '-' : formatDuration(step.hold);
+    const mirror = step.weight < 100 ? (step.mirror ?? servicePercent) : 0;
+    const holdText = step.hold === 'manual' ? 'until promoted' : step.hold === 0 ? '-' : formatDuration(step.hold);
+    const hold = mirror > 0 ? `${holdText}, ${mirror}% mirrored` : holdText;
     const requests = rps && typeof step.hold === 'number' ? (rps * step.weight * step.hold) / 100_000 : null;
     if (requests) canaryRequests += requests;
+    if (rps && typeof step.hold === 'number') copies += (rps * (100 - step.weight) * mirror * step.hold) / 10_000_000;
     row(formatAt(at, manualSeen), `${step.weight}%`, hold, requests);
     if (step.hold === 'manual') manualSeen = true;
     else at += step.hold;
@@ -49,6 +54,7 @@ export function formatPlan(service: ServiceConfig, rps: number | undefined): str
   const total = manualSeen ? `${formatDuration(at)} plus the manual wait` : formatDuration(at);
   if (manualSeen) lines.push('  (M+ = time after the manual step is released)');
   lines.push(`  total ${total}${rps ? `, canary requests ~${Math.round(canaryRequests).toLocaleString('en-US')}` : ''}`);
+  if (rps && copies > 0) lines.push(`  copies of stable's requests sent to the canary (mirrored, never answered to clients): ~${Math.round(copies).toLocaleString('en-US')}`);
   if (analysis.alarms.length > 0) {
     lines.push(
       `  analysis every ${formatDuration(analysis.intervalMs)}: ${analysis.alarms.map((a) => a.name).join(', ')}; ` +
@@ -58,7 +64,7 @@ export function formatPlan(service: ServiceConfig, rps: number | undefined): str
     lines.push('  no alarms: nothing but health, hooks and people can stop this rollout');
   }
   lines.push(`  progress deadline: ${formatDuration(service.rollout.progressDeadlineMs)} beyond the schedule`);
-  const coverage = alarmCoverage(plan, analysis, rps ? { rps } : {});
+  const coverage = alarmCoverage(plan, analysis, { ...(rps ? { rps } : {}), mirrorPercent: servicePercent });
   for (const note of coverage.notes) lines.push(`  note: ${note}`);
   for (const warning of coverage.warnings) lines.push(`  warning: ${warning}`);
   return `${lines.join('\n')}\n`;

@@ -6,7 +6,7 @@ import { BadRequestError } from '../core/errors.js';
 import { describeFault, parseFaultSpec } from '../simulate/fault-spec.js';
 import { renderReport } from '../simulate/report.js';
 import { MAX_DEFAULT_SPEED } from '../simulate/load-sizing.js';
-import { runSimulation, serviceToSimulate, simulationSpeed, simulationWarnings, type SimulationResult } from '../simulate/simulation.js';
+import { describeMirror, runSimulation, serviceToSimulate, simulationSpeed, simulationWarnings, type SimulationResult } from '../simulate/simulation.js';
 import { EXIT_OK, EXIT_USER_ERROR } from './exit-codes.js';
 import { positiveNumberOption } from './option-values.js';
 
@@ -108,6 +108,7 @@ function summary(result: SimulationResult, report: string | undefined, expected:
   if (result.timeToRollbackMs !== null) rows.push(['time to rollback', `${formatDuration(result.timeToRollbackMs)} after the canary's first fault`]);
   rows.push(['canary exposure', `${result.exposure.canaryRequests.toLocaleString('en-US')} requests, ${result.exposure.canaryErrors.toLocaleString('en-US')} errors`]);
   rows.push(['requests', `blue ${result.requests.blue.toLocaleString('en-US')}, green ${result.requests.green.toLocaleString('en-US')}`]);
+  if (result.mirror) rows.push(['mirrored', describeMirror(result.mirror)]);
   rows.push(['seed', String(result.details.seed)]);
   const skipped = [...result.details.adjustments.hooksSkipped.map((h) => `hook ${h}`), ...result.details.adjustments.promqlAlarmsSkipped.map((a) => `promql alarm ${a}`)];
   if (skipped.length > 0) rows.push(['not simulated', skipped.join(', ')]);

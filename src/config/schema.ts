@@ -13,6 +13,8 @@ import type { ListenAddress } from '../core/types.js';
 import { resolvePreset, unknownPresetMessage } from '../strategies/codedeploy-presets.js';
 import { formatPath } from './format-issues.js';
 import { isLoopbackHost, parseListenAddress } from './listen-address.js';
+import { checkServiceMirror, mirrorSchema, toMirrorConfig } from './mirror-schema.js';
+import { cohortSchema, routesSchema, toCohort, toRouteRules } from './routing-schema.js';
 
 const CONTROL_CHARS = /[\u0000-\u001f\u007f]/;
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
@@ -155,9 +157,10 @@ const stepSchema = z.strictObject({
       return ms;
     })
     .optional(),
+  mirror: percent().optional(),
 });
 
-const ALARM_METRICS = ['error_rate', 'latency_p50', 'latency_p90', 'latency_p99', 'request_rate'] as const;
+const ALARM_METRICS = ['error_rate', 'latency_p50', 'latency_p90', 'latency_p99', 'request_rate', 'mirror_mismatch_rate', 'mirror_error_rate'] as const;
 
 const ON_EMPTY = ['inconclusive', 'zero'] as const;
 
@@ -244,13 +247,16 @@ const serviceSchema = z.strictObject({
   limits: z.strictObject({ maxConnections: z.number().int().min(1).max(100_000), maxPending: z.number().int().min(0).max(100_000).default(0) }).optional(),
   slowStart: positiveDuration().optional(),
   retry: z.strictObject({ attempts: z.number().int().min(0).max(5).default(0) }).default({ attempts: 0 }),
+  routes: routesSchema,
+  cohort: cohortSchema.optional(),
+  mirror: mirrorSchema.optional(),
   rollout: rolloutSchema.default({
     bakeTime: 0,
     hooks: { timeout: 30_000 },
     progressDeadline: 1_800_000,
     analysis: { interval: 10_000, failureLimit: 2, inconclusiveLimit: 3, alarms: [] },
   }),
-});
+}).superRefine(checkServiceMirror, { when: always });
 
 const serverSchema = z.strictObject({
   headersTimeout: positiveDuration().default(60_000),
@@ -516,8 +522,18 @@ function toServiceConfig(raw: RawService): ServiceConfig {
     ...(raw.limits ? { limits: { maxConnections: raw.limits.maxConnections, maxPending: raw.limits.maxPending } } : {}),
     ...(raw.slowStart !== undefined ? { slowStartMs: raw.slowStart } : {}),
     retry: raw.retry,
+    routes: toRouteRules(raw.routes),
+    ...(raw.cohort ? { cohort: toCohort(raw.cohort) } : {}),
+    ...mirrorOf(raw),
     rollout: toRolloutConfig(raw.rollout),
   };
+}
+
+/** A step with `mirror` and no `mirror` block copies with every mirror default. */
+function mirrorOf(raw: RawService): { mirror?: ServiceConfig['mirror'] } {
+  if (raw.mirror) return { mirror: toMirrorConfig(raw.mirror) };
+  if (raw.rollout.steps?.some((step) => step.mirror !== undefined && step.mirror > 0)) return { mirror: toMirrorConfig(mirrorSchema.parse({})) };
+  return {};
 }
 
 function toRolloutConfig(raw: RawRollout): RolloutConfig {
@@ -530,7 +546,13 @@ function toRolloutConfig(raw: RawRollout): RolloutConfig {
     ...(preset ? { preset: preset.name } : {}),
     canary: preset?.strategy === 'canary' ? { weight: preset.percent, intervalMs: preset.intervalMs } : { weight: canary.weight, intervalMs: canary.interval },
     linear: preset?.strategy === 'linear' ? { step: preset.percent, intervalMs: preset.intervalMs } : { step: linear.step, intervalMs: linear.interval },
-    steps: (raw.steps ?? []).map((step): StepConfig => (step.pause === undefined ? { weight: step.weight } : { weight: step.weight, pause: step.pause })),
+    steps: (raw.steps ?? []).map(
+      (step): StepConfig => ({
+        weight: step.weight,
+        ...(step.pause !== undefined ? { pause: step.pause } : {}),
+        ...(step.mirror !== undefined && step.mirror > 0 ? { mirror: step.mirror } : {}),
+      }),
+    ),
     bakeTimeMs: raw.bakeTime,
     hooks: {
       ...(raw.hooks.beforeAllowTraffic ? { beforeAllowTraffic: raw.hooks.beforeAllowTraffic } : {}),

@@ -96,6 +96,8 @@ export interface StepConfig {
   weight: number;
   /** Milliseconds to hold the weight, 'manual' to wait for a person, or undefined for no pause. */
   pause?: number | 'manual';
+  /** Percent of stable's requests copied to the canary during this step (overrides `mirror.percent`). */
+  mirror?: number;
 }
 
 export interface HooksConfig {
@@ -105,7 +107,17 @@ export interface HooksConfig {
   timeoutMs: number;
 }
 
-export type AlarmMetric = 'error_rate' | 'latency_p50' | 'latency_p90' | 'latency_p99' | 'request_rate';
+export type AlarmMetric =
+  | 'error_rate'
+  | 'latency_p50'
+  | 'latency_p90'
+  | 'latency_p99'
+  | 'request_rate'
+  | 'mirror_mismatch_rate'
+  | 'mirror_error_rate';
+
+/** Builtin metrics read from the mirror's comparison counters rather than from a role's traffic. */
+export const MIRROR_METRICS: readonly AlarmMetric[] = ['mirror_mismatch_rate', 'mirror_error_rate'];
 
 /** What a PromQL alarm makes of an empty answer: no data (the default), or the number 0. */
 export type AlarmOnEmpty = 'inconclusive' | 'zero';
@@ -164,5 +176,71 @@ export interface ServiceConfig {
   /** A target coming back (health check passing again, ejection over, added by a reload) ramps from 10% to its full weight over this window. */
   slowStartMs?: number;
   retry: RetryConfig;
+  /** Checked in order before the weighted split; empty when none are configured. */
+  routes: RouteRuleConfig[];
+  /** A hash of this request header or cookie picks the slot (monotone as the weight grows). */
+  cohort?: CohortConfig;
+  /** Copies of stable's requests sent to the other slot and compared; absent when never mirrored. */
+  mirror?: MirrorConfig;
   rollout: RolloutConfig;
+}
+
+/** Where a routing rule sends what it matches: a role (follows the rollout) or a fixed slot. */
+export type RouteDestination = 'canary' | 'stable' | 'blue' | 'green';
+
+/** A value condition: the exact string, or a regex (checked for catastrophic backtracking at load). */
+export type ValueMatchConfig = { exact: string } | { regex: string };
+
+export interface NamedValueMatchConfig {
+  /** Lower-cased for headers; as written for cookies and query parameters. */
+  name: string;
+  value: ValueMatchConfig;
+}
+
+/** Every key given must hold (AND); an empty match matches every request. */
+export interface RouteMatchConfig {
+  header?: NamedValueMatchConfig;
+  cookie?: NamedValueMatchConfig;
+  query?: NamedValueMatchConfig;
+  /** Upper-cased. */
+  method?: string;
+  pathPrefix?: string;
+  /** Tested against the path without its query. */
+  path?: { regex: string };
+}
+
+export interface RouteRuleConfig {
+  /** The `rule` label of shiftproxy_route_rule_requests_total: the configured name, else the rule's index. */
+  name: string;
+  match: RouteMatchConfig;
+  to: RouteDestination;
+}
+
+export type CohortConfig = { header: string } | { cookie: string };
+
+export interface MirrorCompareConfig {
+  status: boolean;
+  /** Lower-cased response header names compared, or 'all' (every end-to-end header but the ignored ones). */
+  headers: string[] | 'all';
+  body: boolean;
+  /** Lower-cased; left out of the comparison even when listed or with headers: all. */
+  ignoreHeaders: string[];
+  /** JSON paths (`$.a.b`, `$.items[*].id`) removed from JSON bodies before they are compared. */
+  ignoreJsonPaths: string[];
+}
+
+export interface MirrorConfig {
+  /** Percent of stable's requests copied while no rollout step sets its own `mirror`. */
+  percent: number;
+  /** `canary`: the non-live slot, whichever it is; a slot name copies only while that slot is not live. */
+  to: 'canary' | SlotName;
+  /** Requests with a larger body are not copied; response bodies are compared over at most this many bytes. */
+  maxBodyBytes: number;
+  /** Copies in flight at once; past it a copy is dropped and counted. */
+  maxConcurrent: number;
+  /** Upper-cased methods that are copied. */
+  methods: string[];
+  /** To the copy's response head and between its body chunks; a copy past it is an error. */
+  timeoutMs: number;
+  compare: MirrorCompareConfig;
 }

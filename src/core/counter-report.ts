@@ -8,6 +8,26 @@ import type { Role, SlotName } from './types.js';
 export interface CounterReport {
   roles: RoleCounts[];
   targets: TargetCounts[];
+  /** Requests each routing rule decided (by rule name: a reload may reorder rules). Absent when none moved. */
+  rules?: RuleCounts[];
+  /** The mirror's results per service. Absent when none moved. */
+  mirror?: MirrorCounts[];
+}
+
+export interface MirrorCounts {
+  service: string;
+  match: number;
+  mismatch: number;
+  error: number;
+  dropped: number;
+  /** Mismatch kinds that moved: kind, count pairs. */
+  kinds: [string, number][];
+}
+
+export interface RuleCounts {
+  service: string;
+  rule: string;
+  hits: number;
 }
 
 export interface RoleCounts {

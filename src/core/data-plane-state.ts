@@ -14,6 +14,8 @@ export interface ServiceRoutingState {
   name: string;
   live: SlotName;
   canaryWeight: number;
+  /** A rollout step's mirror percent; absent: the service's own. */
+  mirrorPercent?: number;
   /** The slot's targets in order: the configured ones, or a rollout's. */
   blue: TargetRoutingState[];
   green: TargetRoutingState[];

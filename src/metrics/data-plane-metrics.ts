@@ -1,5 +1,6 @@
 import type { Registry } from 'prom-client';
 import { PROMETHEUS_BOUND_INDEX, PROMETHEUS_BOUNDS_S, type LatencyHistogram } from '../core/latency-histogram.js';
+import { MIRROR_RESULTS } from '../core/mirror-counters.js';
 import { UPSTREAM_FAILURE_KINDS, type TrafficCounters } from '../core/traffic-counters.js';
 import { SLOT_NAMES, type Role } from '../core/types.js';
 import type { DataPlane } from '../proxy/data-plane.js';
@@ -28,6 +29,21 @@ export function registerDataPlaneMetrics(registry: Registry, dataPlane: DataPlan
     }
     return samples;
   }).registerIn(registry);
+
+  new ScrapeMetric('shiftproxy_route_rule_requests_total', 'Requests a routing rule decided, by service and rule (its name, or its index in routes).', 'counter', () =>
+    dataPlane.runtimesList().flatMap((runtime) => runtime.rules.rules.map((rule) => ({ labels: { service: runtime.name, rule: rule.name }, value: runtime.ruleHits[rule.index] as number }))),
+  ).registerIn(registry);
+
+  new ScrapeMetric(
+    'shiftproxy_mirror_requests_total',
+    "Mirrored copies by service and result: match, mismatch (status, a compared header or the body differed), error (the copy got no answer, or a 5xx where the live answer was not), dropped (not sent: the copies in flight were at their bound).",
+    'counter',
+    () =>
+      dataPlane
+        .runtimesList()
+        .filter((runtime) => runtime.mirror !== null)
+        .flatMap((runtime) => MIRROR_RESULTS.map((result) => ({ labels: { service: runtime.name, result }, value: runtime.mirrorCounters[result] }))),
+  ).registerIn(registry);
 
   new ScrapeMetric('shiftproxy_canary_weight', 'Percent of the service traffic sent to the non-live slot.', 'gauge', () =>
     dataPlane.snapshot.routes.map((route) => ({ labels: { service: route.name }, value: route.canaryWeight })),

@@ -1,8 +1,10 @@
 import type { CounterReport, RoleCounts, TargetCounts } from '../core/counter-report.js';
 import { LATENCY_BUCKET_COUNT } from '../core/latency-histogram.js';
+import { MIRROR_RESULTS, type MirrorCounters } from '../core/mirror-counters.js';
 import type { TargetCounters, TrafficCounters } from '../core/traffic-counters.js';
 import { SLOT_NAMES, type Role } from '../core/types.js';
 import type { DataPlane } from './data-plane.js';
+import type { ServiceRuntime } from './service-runtime.js';
 import type { Target } from './target.js';
 
 const ROLES: readonly Role[] = ['stable', 'canary'];
@@ -24,6 +26,8 @@ export class CounterReader {
   private readonly dataPlane: DataPlane;
   private readonly roleMarks = new WeakMap<TrafficCounters, Float64Array>();
   private readonly targetMarks = new WeakMap<TargetCounters, Float64Array>();
+  private readonly ruleMarks = new WeakMap<Float64Array, Float64Array>();
+  private readonly mirrorMarks = new WeakMap<MirrorCounters, { scalars: number[]; kinds: Map<string, number> }>();
 
   constructor(dataPlane: DataPlane) {
     this.dataPlane = dataPlane;
@@ -42,8 +46,47 @@ export class CounterReader {
           if (counts) report.targets.push({ service: runtime.name, slot, url: target.url, ...counts });
         }
       }
+      this.ruleDeltas(runtime, report);
+      this.mirrorDelta(runtime, report);
     }
     return report;
+  }
+
+  private mirrorDelta(runtime: ServiceRuntime, report: CounterReport): void {
+    const counters = runtime.mirrorCounters;
+    let mark = this.mirrorMarks.get(counters);
+    if (!mark) {
+      mark = { scalars: [0, 0, 0, 0], kinds: new Map() };
+      this.mirrorMarks.set(counters, mark);
+    }
+    const scalars = MIRROR_RESULTS.map((result) => counters[result]);
+    const deltas = scalars.map((value, i) => value - (mark.scalars[i] as number));
+    const kinds: [string, number][] = [];
+    for (const [kind, count] of counters.kinds) {
+      const delta = count - (mark.kinds.get(kind) ?? 0);
+      if (delta !== 0) kinds.push([kind, delta]);
+      mark.kinds.set(kind, count);
+    }
+    mark.scalars = scalars;
+    if (kinds.length === 0 && deltas.every((d) => d === 0)) return;
+    const [match, mismatch, error, dropped] = deltas as [number, number, number, number];
+    (report.mirror ??= []).push({ service: runtime.name, match, mismatch, error, dropped, kinds });
+  }
+
+  private ruleDeltas(runtime: ServiceRuntime, report: CounterReport): void {
+    const hits = runtime.ruleHits;
+    if (hits.length === 0) return;
+    let mark = this.ruleMarks.get(hits);
+    if (!mark) {
+      mark = new Float64Array(hits.length);
+      this.ruleMarks.set(hits, mark);
+    }
+    for (let i = 0; i < hits.length; i++) {
+      const delta = (hits[i] as number) - (mark[i] as number);
+      if (delta === 0) continue;
+      mark[i] = hits[i] as number;
+      (report.rules ??= []).push({ service: runtime.name, rule: runtime.rules.rules[i]?.name as string, hits: delta });
+    }
   }
 
   private roleDelta(counters: TrafficCounters): Omit<RoleCounts, 'service' | 'slot' | 'role'> | null {
@@ -128,5 +171,17 @@ export function addCounterReport(dataPlane: DataPlane, report: CounterReport): v
     const target = dataPlane.runtime(counts.service).slot(counts.slot).targets.find((t) => t.url === counts.url);
     if (!target) continue;
     for (const field of TARGET_FIELDS) target.counters[field] += counts[field];
+  }
+  for (const counts of report.mirror ?? []) {
+    if (!names.has(counts.service)) continue;
+    const counters = dataPlane.runtime(counts.service).mirrorCounters;
+    for (const result of MIRROR_RESULTS) counters.count(result, counts[result]);
+    for (const [kind, count] of counts.kinds) counters.countKind(kind, count);
+  }
+  for (const counts of report.rules ?? []) {
+    if (!names.has(counts.service)) continue;
+    const runtime = dataPlane.runtime(counts.service);
+    const rule = runtime.rules.rules.find((r) => r.name === counts.rule);
+    if (rule) runtime.ruleHits[rule.index]! += counts.hits;
   }
 }

@@ -14,6 +14,7 @@ export function captureState(dataPlane: DataPlane): DataPlaneState {
         name,
         live: routing.live,
         canaryWeight: routing.canaryWeight,
+        ...(routing.mirrorPercent !== undefined ? { mirrorPercent: routing.mirrorPercent } : {}),
         blue: runtime.slot('blue').targets.map(targetState),
         green: runtime.slot('green').targets.map(targetState),
       };
@@ -37,7 +38,10 @@ export function applyState(dataPlane: DataPlane, state: DataPlaneState, services
       const wanted = service[slot];
       if (!sameTargets(runtime.slot(slot).targets, wanted)) dataPlane.replaceTargets(service.name, slot, wanted.map(targetConfig));
     }
-    dataPlane.setRouting(service.name, { live: service.live, canaryWeight: service.canaryWeight });
+    dataPlane.setRouting(
+      service.name,
+      service.mirrorPercent === undefined ? { live: service.live, canaryWeight: service.canaryWeight } : { live: service.live, canaryWeight: service.canaryWeight, mirrorPercent: service.mirrorPercent },
+    );
     for (const slot of SLOT_NAMES) {
       const pool = runtime.slot(slot);
       let weightsMoved = false;

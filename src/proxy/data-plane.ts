@@ -70,20 +70,19 @@ export class DataPlane {
   }
 
   routing(service: string): RoutingState {
-    const route = this.route(service);
-    return { live: route.live, canaryWeight: route.canaryWeight };
+    return stateOf(this.route(service));
   }
 
   /** Sets the share of the non-live slot (0..100); takes effect for the next request. */
   setCanaryWeight(service: string, percent: number): void {
     const route = this.route(service);
-    this.setRouting(service, { live: route.live, canaryWeight: percent });
+    this.setRouting(service, { ...stateOf(route), canaryWeight: percent });
   }
 
-  /** Sets live slot and canary weight together, as one swap (a promotion flips both at once). */
+  /** Sets live slot, canary weight and a step's mirror percent together, as one swap (a promotion flips both at once). */
   setRouting(service: string, state: RoutingState): void {
     const route = this.route(service);
-    if (route.live === state.live && route.canaryWeight === state.canaryWeight) return;
+    if (route.live === state.live && route.canaryWeight === state.canaryWeight && route.mirrorPercent === state.mirrorPercent) return;
     this.snapshot = this.snapshot.replace(route.withState(validState(state)));
   }
 
@@ -94,7 +93,7 @@ export class DataPlane {
     const removed = runtime.replaceTargets(slot, targets);
     const added = runtime.slot(slot).targets.filter((t) => !before.has(t));
     const route = this.route(service);
-    this.snapshot = this.snapshot.replace(route.withState({ live: route.live, canaryWeight: route.canaryWeight }));
+    this.snapshot = this.snapshot.replace(route.withState(stateOf(route)));
     for (const listener of this.targetListeners) listener(service, slot, added, removed);
     for (const target of removed) void target.close().catch(() => undefined);
   }
@@ -119,7 +118,7 @@ export class DataPlane {
       const next = new ServiceRuntime(config, this.random, { previous, targets });
       runtimes.set(route.name, next);
       replaced.push([previous, next]);
-      return new ServiceRoute(next, { live: route.live, canaryWeight: route.canaryWeight }, route.maxBodyBytes);
+      return new ServiceRoute(next, stateOf(route), route.maxBodyBytes);
     });
     if (replaced.length === 0) return;
     this.runtimes = runtimes;
@@ -128,6 +127,8 @@ export class DataPlane {
       for (const listener of this.runtimeListeners) listener(previous, next);
       const kept = new Set(next.allTargets());
       for (const target of previous.allTargets()) if (!kept.has(target)) void target.close().catch(() => undefined);
+      // Copies in flight finish on the old copier (each bounded by its timeout) and are still counted.
+      void previous.mirror?.close().catch(() => undefined);
     }
   }
 
@@ -147,6 +148,7 @@ export class DataPlane {
   async close(): Promise<void> {
     await this.server.close();
     await Promise.all(this.runtimesList().flatMap((r) => r.allTargets().map((t) => t.destroy().catch(() => undefined))));
+    await Promise.all(this.runtimesList().map((r) => r.mirror?.destroy().catch(() => undefined)));
   }
 
   private route(service: string): ServiceRoute {
@@ -154,6 +156,10 @@ export class DataPlane {
     if (!route) throw new NotFoundError(`unknown service "${service}"`);
     return route;
   }
+}
+
+function stateOf(route: ServiceRoute): RoutingState {
+  return route.mirrorPercent === undefined ? { live: route.live, canaryWeight: route.canaryWeight } : { live: route.live, canaryWeight: route.canaryWeight, mirrorPercent: route.mirrorPercent };
 }
 
 function configsOf(runtime: ServiceRuntime, slot: SlotName): TargetConfig[] {
@@ -165,5 +171,8 @@ function validState(state: RoutingState): RoutingState {
     throw new RangeError(`canary weight must be between 0 and 100, got ${state.canaryWeight}`);
   }
   if (state.live !== 'blue' && state.live !== 'green') throw new RangeError(`live slot must be blue or green, got ${String(state.live)}`);
+  if (state.mirrorPercent !== undefined && !(state.mirrorPercent >= 0 && state.mirrorPercent <= 100)) {
+    throw new RangeError(`mirror percent must be between 0 and 100, got ${state.mirrorPercent}`);
+  }
   return state;
 }

@@ -4,6 +4,7 @@ import type { Dispatcher } from 'undici';
 import type { TrafficCounters } from '../core/traffic-counters.js';
 import type { DeadlineEntry, DeadlineQueue } from './deadline-queue.js';
 import type { PrebuiltResponse } from './error-responses.js';
+import type { MirrorCopy } from './mirror-copier.js';
 import { upstreamHeadersOf } from './request-headers.js';
 import { ResponseHeaderScan, withoutInvalidHeaders } from './response-headers.js';
 import type { ServiceRoute } from './service-route.js';
@@ -104,6 +105,8 @@ export class ProxyExchange implements Dispatcher.DispatchHandler, DeadlineEntry 
   private endedEarly = false;
   private attemptsLeft: number;
   private replayed = false;
+  /** A copy of this request sent to the other slot, fed the live request body and answer; null for nearly every request. */
+  private readonly mirror: MirrorCopy | null;
 
   constructor(
     req: IncomingMessage,
@@ -114,6 +117,7 @@ export class ProxyExchange implements Dispatcher.DispatchHandler, DeadlineEntry 
     listener: InFlightCounter,
     setCookie: string | null,
     hasBody: boolean,
+    mirror: MirrorCopy | null = null,
   ) {
     this.req = req;
     this.res = res;
@@ -123,6 +127,7 @@ export class ProxyExchange implements Dispatcher.DispatchHandler, DeadlineEntry 
     this.listener = listener;
     this.setCookie = setCookie;
     this.hasBody = hasBody;
+    this.mirror = mirror;
     this.startedAt = performance.now();
     this.deadlines = route.runtime.responseDeadlines;
     this.attemptsLeft = hasBody || !isIdempotent(req.method) ? 0 : route.retryAttempts;
@@ -168,6 +173,7 @@ export class ProxyExchange implements Dispatcher.DispatchHandler, DeadlineEntry 
   }
 
   onBodySent(chunk: Buffer): void {
+    if (this.mirror !== null) this.mirror.requestChunk(chunk);
     const limit = this.route.maxBodyBytes;
     if (limit === 0) return;
     this.bodyBytes += chunk.length;
@@ -175,6 +181,7 @@ export class ProxyExchange implements Dispatcher.DispatchHandler, DeadlineEntry 
   }
 
   onRequestSent(): void {
+    if (this.mirror !== null) this.mirror.requestSent();
     if (this.hasBody && this.state === WAITING) {
       this.deadlines.add(this, performance.now());
     }
@@ -195,6 +202,7 @@ export class ProxyExchange implements Dispatcher.DispatchHandler, DeadlineEntry 
     if (this.setCookie !== null) headers.push('set-cookie', this.setCookie);
     this.statusCode = statusCode;
     this.bodyLeft = responseScan.contentLength;
+    if (this.mirror !== null) this.mirror.liveHead(statusCode, controller.rawHeaders as Buffer[]);
     const res = this.res;
     if (res.destroyed) {
       // onClientClose has aborted the dispatch already, or will: hold the body until it does.
@@ -213,6 +221,7 @@ export class ProxyExchange implements Dispatcher.DispatchHandler, DeadlineEntry 
   }
 
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    if (this.mirror !== null) this.mirror.liveChunk(chunk);
     const res = this.res;
     if (res.destroyed) {
       // The client is gone and onClientClose aborts the dispatch: hold the body until it does.
@@ -315,6 +324,7 @@ export class ProxyExchange implements Dispatcher.DispatchHandler, DeadlineEntry 
     this.state = DONE;
     this.clientGone = true;
     this.target.counters.active -= 1;
+    if (this.mirror !== null) this.mirror.liveFailure();
     const counted = this.statusCode === 0 ? status : this.statusCode;
     this.counters.byStatus[counted]! += 1;
     this.counters.responses += 1;
@@ -387,6 +397,7 @@ export class ProxyExchange implements Dispatcher.DispatchHandler, DeadlineEntry 
 
   private finishAnswered(): void {
     this.state = DONE;
+    if (this.mirror !== null) this.mirror.liveEnd();
     const status = this.statusCode;
     const target = this.target;
     target.counters.active -= 1;
@@ -404,6 +415,7 @@ export class ProxyExchange implements Dispatcher.DispatchHandler, DeadlineEntry 
 
   private finishUpstreamFailure(): void {
     this.state = DONE;
+    if (this.mirror !== null) this.mirror.liveFailure();
     const counters = this.counters;
     counters.upstreamFailures += 1;
     counters.responses += 1;
@@ -413,6 +425,7 @@ export class ProxyExchange implements Dispatcher.DispatchHandler, DeadlineEntry 
 
   private finishClientAbort(): void {
     this.state = DONE;
+    if (this.mirror !== null) this.mirror.liveFailure();
     this.target.counters.active -= 1;
     if (this.statusCode !== 0) {
       // The response had begun: count its status, the client just stopped reading.
@@ -426,6 +439,7 @@ export class ProxyExchange implements Dispatcher.DispatchHandler, DeadlineEntry 
 
   private finishClientFault(verdict: FailureVerdict): void {
     this.state = DONE;
+    if (this.mirror !== null) this.mirror.liveFailure();
     this.target.counters.active -= 1;
     const errors = this.route.runtime.errors;
     if (this.statusCode === 0 && !this.res.headersSent) {

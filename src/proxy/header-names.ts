@@ -12,6 +12,21 @@ export function equalsLower(name: string, lower: string): boolean {
   return true;
 }
 
+/**
+ * `equalsLower` for any token a config may name (`_` and `^` among them, which the bit trick
+ * would fold onto other characters): only A-Z are lowered.
+ */
+export function equalsLowerToken(name: string, lower: string): boolean {
+  const n = lower.length;
+  if (name.length !== n) return false;
+  for (let i = 0; i < n; i++) {
+    let c = name.charCodeAt(i);
+    if (c >= 65 && c <= 90) c |= 0x20;
+    if (c !== lower.charCodeAt(i)) return false;
+  }
+  return true;
+}
+
 /** Case-insensitive `startsWith` for a lowercase ASCII prefix. */
 export function startsWithLower(name: string, lowerPrefix: string): boolean {
   const n = lowerPrefix.length;

@@ -4,6 +4,7 @@ import { answerWith, closeAfter, kClosing, ProxyExchange, type ClosingSocket, ty
 import { clientAddressOf, RequestHeaderScan } from './request-headers.js';
 import { adoptAbsoluteForm } from './request-target.js';
 import type { RoutingSnapshot } from './routing-snapshot.js';
+import type { SlotPool } from './slot-pool.js';
 import { chooseTarget, countUnavailable } from './target-choice.js';
 
 /** Where the handler reads the current routing snapshot from (one property read per request). */
@@ -68,7 +69,7 @@ export function createRequestHandler(source: SnapshotSource, listener: ListenerS
       return answerWith(res, route.runtime.errors.payloadTooLarge, false);
     }
 
-    const choice = chooseTarget(route, raw, scan.cookie, testService !== null);
+    const choice = chooseTarget(route, req.method as string, url, raw, scan.cookie, testService !== null);
     if (route.canaryHeaderName !== null) scan.remove(route.canaryHeaderName);
     const target = choice.target;
     if (target === null) return answerWith(res, countUnavailable(route, choice), !scan.hasBody);
@@ -76,6 +77,11 @@ export function createRequestHandler(source: SnapshotSource, listener: ListenerS
     // Node leaves 100-continue to us (we listen for 'checkContinue'); HTTP/1.0 clients never get a 1xx.
     if (scan.expect && req.httpVersionMinor === 1) res.writeContinue();
     scan.appendForwarded(clientAddressOf(req.socket.remoteAddress), 'http');
+    // A share of stable's requests is copied to the other slot (a dark launch); the copy never touches this request's answer.
+    const copy =
+      route.copier !== null && !choice.canary && route.nextIsMirrored()
+        ? route.copier.begin(route.mirrorPool as SlotPool, req.method as string, url, scan.out, scan.contentLength, scan.hasBody)
+        : null;
     const exchange = new ProxyExchange(
       req,
       res,
@@ -85,6 +91,7 @@ export function createRequestHandler(source: SnapshotSource, listener: ListenerS
       listener,
       choice.setCookie,
       scan.hasBody,
+      copy,
     );
     exchange.start(scan.out);
   };

@@ -3,13 +3,17 @@ import { otherSlot, type SlotName } from '../core/types.js';
 import { HostMatcher } from './host-matcher.js';
 import type { ServiceRuntime } from './service-runtime.js';
 import type { SlotPool } from './slot-pool.js';
-import { percentToBasisPoints, SlotSplit } from './slot-split.js';
+import type { RouteRules } from './route-rules.js';
+import type { MirrorCopier } from './mirror-copier.js';
+import { cohortSeed, FULL_WEIGHT_BP, percentToBasisPoints, SlotSplit } from './slot-split.js';
 
 /** The routing state a snapshot holds per service; the control plane decides it. */
 export interface RoutingState {
   live: SlotName;
   /** Percent of traffic to the non-live slot, 0..100 (decimals allowed). */
   canaryWeight: number;
+  /** Percent of stable's requests copied to the other slot, set by a rollout step; absent: the service's `mirror.percent`. */
+  mirrorPercent?: number;
 }
 
 /**
@@ -35,6 +39,19 @@ export class ServiceRoute {
   readonly canaryHeaderValue: string;
   readonly retryAttempts: number;
   readonly maxBodyBytes: number;
+  readonly rules: RouteRules;
+  /** Lower-cased header or cookie name whose hash picks the slot; null without a cohort. */
+  readonly cohortHeader: string | null;
+  readonly cohortCookie: string | null;
+  readonly cohortSeed: number;
+  /** The step's mirror percent when one set it (kept to hand on with the state). */
+  readonly mirrorPercent: number | undefined;
+  /** Share of stable's requests copied, in basis points; 0 when nothing is copied. */
+  readonly mirrorBasisPoints: number;
+  /** Where copies go (the mirror's slot, while it is not the live one); null when nothing is copied. */
+  readonly mirrorPool: SlotPool | null;
+  readonly copier: MirrorCopier | null;
+  private mirrorCredit = 0;
 
   constructor(runtime: ServiceRuntime, state: RoutingState, maxBodyBytes: number) {
     const config = runtime.config;
@@ -56,6 +73,26 @@ export class ServiceRoute {
     this.canaryHeaderValue = config.canaryHeader?.value ?? '';
     this.retryAttempts = config.retry.attempts;
     this.maxBodyBytes = maxBodyBytes;
+    this.rules = runtime.rules;
+    const cohort = config.cohort;
+    this.cohortHeader = cohort && 'header' in cohort ? cohort.header : null;
+    this.cohortCookie = cohort && 'cookie' in cohort ? cohort.cookie : null;
+    this.cohortSeed = cohortSeed(runtime.name);
+    this.mirrorPercent = state.mirrorPercent;
+    const mirror = config.mirror;
+    const mirrorSlot = mirror === undefined ? null : mirror.to === 'canary' ? canarySlot : mirror.to;
+    const copying = runtime.mirror !== null && mirrorSlot !== null && mirrorSlot !== state.live;
+    this.mirrorBasisPoints = copying ? percentToBasisPoints(state.mirrorPercent ?? mirror?.percent ?? 0) : 0;
+    this.mirrorPool = copying && this.mirrorBasisPoints > 0 ? runtime.slot(mirrorSlot) : null;
+    this.copier = this.mirrorPool !== null ? runtime.mirror : null;
+  }
+
+  /** Whether this stable request is copied: exactly mirrorBasisPoints of every 10,000, evenly spread. */
+  nextIsMirrored(): boolean {
+    this.mirrorCredit += this.mirrorBasisPoints;
+    if (this.mirrorCredit < FULL_WEIGHT_BP) return false;
+    this.mirrorCredit -= FULL_WEIGHT_BP;
+    return true;
   }
 
   withState(state: RoutingState): ServiceRoute {

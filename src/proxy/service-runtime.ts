@@ -5,6 +5,9 @@ import type { Role, SlotName } from '../core/types.js';
 import { DeadlineQueue } from './deadline-queue.js';
 import { buildServiceErrorResponses, type ServiceErrorResponses } from './error-responses.js';
 import { RetryBudget } from './retry-budget.js';
+import { RouteRules } from './route-rules.js';
+import { MirrorCounters } from '../core/mirror-counters.js';
+import { MirrorCopier } from './mirror-copier.js';
 import { SlotPool } from './slot-pool.js';
 import { Target, type TargetPoolOptions } from './target.js';
 
@@ -32,6 +35,14 @@ export class ServiceRuntime {
   readonly retryBudget: RetryBudget;
   /** Every request's response clock, under one timer (timeouts.response is the same for all). */
   readonly responseDeadlines: DeadlineQueue;
+  /** The routing rules, compiled once per config. */
+  readonly rules: RouteRules;
+  /** Requests each rule decided, by rule index (plain numbers: the hot path bumps them). */
+  readonly ruleHits: Float64Array;
+  /** The mirror's results; kept across reloads like the traffic counters. */
+  readonly mirrorCounters: MirrorCounters;
+  /** Sends and compares copies; null when the service never mirrors. Replaced (and closed) with the runtime. */
+  readonly mirror: MirrorCopier | null;
   private readonly slotPools: Record<SlotName, SlotPool>;
   private readonly random: (() => number) | undefined;
 
@@ -46,6 +57,10 @@ export class ServiceRuntime {
     };
     this.retryBudget = previous?.retryBudget ?? new RetryBudget();
     this.errors = buildServiceErrorResponses(config.name);
+    this.rules = new RouteRules(config.routes);
+    this.ruleHits = carriedRuleHits(config, previous);
+    this.mirrorCounters = previous?.mirrorCounters ?? new MirrorCounters();
+    this.mirror = config.mirror ? new MirrorCopier(config.mirror, this.mirrorCounters, config.timeouts.connectMs) : null;
     this.responseDeadlines = new DeadlineQueue(config.timeouts.responseMs);
     this.slotPools = {
       blue: this.buildPool('blue', succession?.targets.blue ?? config.blue.targets, previous?.slot('blue').targets ?? []),
@@ -88,4 +103,15 @@ export class ServiceRuntime {
     );
     return new SlotPool(slot, built, this.config.balance, this.random);
   }
+}
+
+/** A reload keeps the count of every rule whose name stays (a counter never goes back for a rule that did not change). */
+function carriedRuleHits(config: ServiceConfig, previous: ServiceRuntime | undefined): Float64Array {
+  const hits = new Float64Array(config.routes.length);
+  if (!previous) return hits;
+  config.routes.forEach((rule, index) => {
+    const before = previous.config.routes.findIndex((r) => r.name === rule.name);
+    if (before >= 0) hits[index] = previous.ruleHits[before] as number;
+  });
+  return hits;
 }

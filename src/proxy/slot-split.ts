@@ -43,10 +43,31 @@ export class SlotSplit {
  * nobody who saw the canary is moved back to stable.
  */
 export function stickyBucket(value: string): number {
-  let hash = 0x811c9dc5;
+  return (fnv1a(0x811c9dc5, value) >>> 0) % FULL_WEIGHT_BP;
+}
+
+/**
+ * Where a service's cohort hashes start: FNV-1a over its name and a separator, so the same user
+ * id lands in unrelated buckets for different services (not the first canary user everywhere).
+ */
+export function cohortSeed(service: string): number {
+  return fnv1a(fnv1a(0x811c9dc5, service), '\u0000');
+}
+
+/**
+ * A user's cohort bucket (0..9999) from the header or cookie value: stateless, so every worker
+ * and every instance agrees. The user is on the canary while bucket < weight, so as the weight
+ * only grows a user never moves back to stable (20% -> 50% keeps everyone who was on it).
+ */
+export function cohortBucket(seed: number, value: string): number {
+  return (fnv1a(seed, value) >>> 0) % FULL_WEIGHT_BP;
+}
+
+function fnv1a(start: number, value: string): number {
+  let hash = start;
   for (let i = 0; i < value.length; i++) {
     hash ^= value.charCodeAt(i);
     hash = Math.imul(hash, 0x01000193);
   }
-  return (hash >>> 0) % FULL_WEIGHT_BP;
+  return hash;
 }

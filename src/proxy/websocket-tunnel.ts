@@ -50,7 +50,7 @@ export function createUpgradeHandler(source: SnapshotSource, listener: ListenerS
     const snapshot = source.snapshot;
     const route = testService === null ? snapshot.match(scan.host, url) : (snapshot.get(testService) ?? null);
     if (route === null) return refuse(socket, GLOBAL_RESPONSES.noRoute);
-    const choice = chooseTarget(route, req.rawHeaders, scan.cookie, testService !== null);
+    const choice = chooseTarget(route, req.method as string, url, req.rawHeaders, scan.cookie, testService !== null);
     if (route.canaryHeaderName !== null) scan.remove(route.canaryHeaderName);
     if (choice.target === null) return refuse(socket, countUnavailable(route, choice));
     scan.appendForwarded(clientAddressOf(req.socket.remoteAddress), 'http');

@@ -8,8 +8,9 @@ import type { FrozenWindow, RolloutRecord } from './rollout-record.js';
  * controller awaits it before it reports the change as applied.
  */
 export interface RoutingPort {
-  routing(service: string): { live: SlotName; canaryWeight: number };
-  setRouting(service: string, state: { live: SlotName; canaryWeight: number }): void | Promise<void>;
+  routing(service: string): { live: SlotName; canaryWeight: number; mirrorPercent?: number };
+  /** `mirrorPercent`: the current step's copies, when it sets them; absent, the service's own `mirror.percent` applies. */
+  setRouting(service: string, state: { live: SlotName; canaryWeight: number; mirrorPercent?: number }): void | Promise<void>;
   replaceTargets(service: string, slot: SlotName, targets: readonly TargetConfig[]): void | Promise<void>;
 }
 

@@ -10,7 +10,7 @@ import { compileStrategy, type RolloutOverrides } from '../strategies/compile-st
 import { plannedDurationMs } from '../strategies/step-plan.js';
 import type { HookRunner } from './hook-runner.js';
 import type { AnalysisPort, AnalysisReport, RoutingPort, SlotHealthPort } from './ports.js';
-import { isActive, type RollbackCause, type RolloutRecord, type RolloutState } from './rollout-record.js';
+import { isActive, stepMirrorOf, type RollbackCause, type RolloutRecord, type RolloutState } from './rollout-record.js';
 import { applyEvent, holdRemaining, noteRefusal, noteSettingsChange, type RolloutEvent } from './state-machine.js';
 
 export interface ControllerDeps {
@@ -614,9 +614,11 @@ function weightOf(record: RolloutRecord | null): number {
   return live.includes(record.state) ? record.canaryWeight : 0;
 }
 
-function routingOf(entry: ServiceEntry): { live: SlotName; canaryWeight: number } {
-  return { live: entry.live, canaryWeight: weightOf(entry.rollout) };
+function routingOf(entry: ServiceEntry): { live: SlotName; canaryWeight: number; mirrorPercent?: number } {
+  const mirrorPercent = stepMirrorOf(entry.rollout);
+  return mirrorPercent === undefined ? { live: entry.live, canaryWeight: weightOf(entry.rollout) } : { live: entry.live, canaryWeight: weightOf(entry.rollout), mirrorPercent };
 }
+
 
 /** A rollout's targets replace the new slot's while it runs and after promotion; a rollback restores the configured ones. */
 function targetsAfter(entry: ServiceEntry, next: RolloutRecord): Partial<Record<SlotName, TargetConfig[]>> {

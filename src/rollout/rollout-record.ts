@@ -105,3 +105,9 @@ export interface RolloutRecord {
 export function isActive(record: RolloutRecord | null | undefined): boolean {
   return record !== null && record !== undefined && ACTIVE_STATES.includes(record.state);
 }
+
+/** The copies the current step asks for, while the rollout holds it; otherwise the service's own `mirror.percent` applies. */
+export function stepMirrorOf(record: RolloutRecord | null): number | undefined {
+  if (!record || (record.state !== 'progressing' && record.state !== 'paused')) return undefined;
+  return record.plan.steps[record.stepIndex]?.mirror;
+}

@@ -13,7 +13,8 @@ export interface RolloutView {
   /** 1-based current step; 0 while pending. */
   step: number;
   steps: number;
-  plan: { weight: number; hold: number | 'manual' }[];
+  /** Each step; `mirror` is the percent of stable's requests copied to the canary during it. */
+  plan: { weight: number; hold: number | 'manual'; mirror?: number }[];
   bakeTimeMs: number;
   startedAt: string;
   updatedAt: string;

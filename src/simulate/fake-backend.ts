@@ -7,18 +7,25 @@ export interface BackendFaults {
   errorRate: number;
   /** Extra latency added to every answer, in milliseconds. */
   latencyMs: number;
+  /** Share of requests (0..1) answered 200 with a different body (`answer: 43`): what a mirror comparison catches. */
+  mismatchRate: number;
 }
 
 /**
- * A small HTTP backend for the demo and the simulator: answers `{ slot, n }` on every path and
- * `ok` on /healthz, with injectable errors and latency. Randomness is injected so simulations
- * can be reproduced with a seed.
+ * A small HTTP backend for the demo and the simulator: answers `{ path, ok, answer: 42 }` on
+ * every path (the same on every backend, so mirrored copies compare equal; which backend served
+ * and its request count are the `x-served-by` and `x-request-number` headers) and `ok` on
+ * /healthz, with injectable errors, latency and wrong answers. Randomness is injected so
+ * simulations can be reproduced with a seed.
  */
 export class FakeBackend {
   readonly name: string;
-  readonly faults: BackendFaults = { errorRate: 0, latencyMs: 0 };
+  readonly faults: BackendFaults = { errorRate: 0, latencyMs: 0, mismatchRate: 0 };
+  /** Client requests answered (mirrored copies are counted apart: no client saw them). */
   requests = 0;
   errors = 0;
+  /** Copies a mirror sent (marked with x-shiftproxy-mirror). */
+  mirrored = 0;
   private readonly server: Server;
   private readonly random: () => number;
 
@@ -31,12 +38,15 @@ export class FakeBackend {
         res.end('ok\n');
         return;
       }
-      this.requests += 1;
+      if (req.headers['x-shiftproxy-mirror'] !== undefined) this.mirrored += 1;
+      else this.requests += 1;
       const fail = this.faults.errorRate > 0 && this.random() < this.faults.errorRate;
+      const wrong = !fail && this.faults.mismatchRate > 0 && this.random() < this.faults.mismatchRate;
+      const n = this.requests;
       const answer = () => {
         if (fail) this.errors += 1;
-        const body = JSON.stringify({ slot: this.name, n: this.requests, ok: !fail });
-        res.writeHead(fail ? 500 : 200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), 'x-served-by': this.name });
+        const body = JSON.stringify({ path: req.url, ok: !fail, answer: wrong ? 43 : 42 });
+        res.writeHead(fail ? 500 : 200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), 'x-served-by': this.name, 'x-request-number': String(n) });
         res.end(body);
       };
       req.resume();

@@ -7,13 +7,15 @@ export interface FaultSpec {
   errorRate: number;
   /** Added to every answer, in real milliseconds (latency is measured in real time). */
   latencyMs: number;
+  /** Share of requests answered 200 with a different body (0..1): caught only by a mirror comparison. */
+  mismatchRate: number;
   /** Schedule time (virtual ms after the rollout starts) the faults begin. */
   afterMs: number;
 }
 
-export const NO_FAULT: FaultSpec = { errorRate: 0, latencyMs: 0, afterMs: 0 };
+export const NO_FAULT: FaultSpec = { errorRate: 0, latencyMs: 0, mismatchRate: 0, afterMs: 0 };
 
-/** Parses `error=0.2,latency=300ms,after=2m` (every key optional, at least one given). */
+/** Parses `error=0.2,latency=300ms,mismatch=0.1,after=2m` (every key optional, at least one given). */
 export function parseFaultSpec(text: string, flag: string): FaultSpec {
   const spec: FaultSpec = { ...NO_FAULT };
   const parts = text.split(',').map((p) => p.trim()).filter(Boolean);
@@ -21,10 +23,12 @@ export function parseFaultSpec(text: string, flag: string): FaultSpec {
   for (const part of parts) {
     const [key, value = ''] = part.split('=', 2).map((s) => s.trim()) as [string, string?];
     switch (key) {
-      case 'error': {
+      case 'error':
+      case 'mismatch': {
         const rate = Number(value);
-        if (value === '' || !Number.isFinite(rate) || rate < 0 || rate > 1) throw new BadRequestError(`${flag}: error must be a share between 0 and 1, got "${value}"`);
-        spec.errorRate = rate;
+        if (value === '' || !Number.isFinite(rate) || rate < 0 || rate > 1) throw new BadRequestError(`${flag}: ${key} must be a share between 0 and 1, got "${value}"`);
+        if (key === 'error') spec.errorRate = rate;
+        else spec.mismatchRate = rate;
         break;
       }
       case 'latency':
@@ -36,7 +40,7 @@ export function parseFaultSpec(text: string, flag: string): FaultSpec {
         break;
       }
       default:
-        throw new BadRequestError(`${flag}: unknown key "${key}" (use error, latency, after)`);
+        throw new BadRequestError(`${flag}: unknown key "${key}" (use error, latency, mismatch, after)`);
     }
   }
   return spec;
@@ -46,5 +50,6 @@ export function describeFault(spec: FaultSpec): string {
   const parts: string[] = [];
   if (spec.errorRate > 0) parts.push(`${Math.round(spec.errorRate * 1000) / 10}% errors`);
   if (spec.latencyMs > 0) parts.push(`+${formatDuration(spec.latencyMs)} latency`);
+  if (spec.mismatchRate > 0) parts.push(`${Math.round(spec.mismatchRate * 1000) / 10}% different answers`);
   return `${parts.join(', ') || 'nothing'} from ${spec.afterMs === 0 ? 'the start' : formatDuration(spec.afterMs)}`;
 }

@@ -1,7 +1,7 @@
 import { readChartLibrary } from '../core/chart-library.js';
 import { formatDuration } from '../core/duration.js';
 import type { HistoryEntry } from '../rollout/rollout-record.js';
-import type { SimulationResult } from './simulation.js';
+import { describeMirror, type SimulationResult } from './simulation.js';
 import { describeFault } from './fault-spec.js';
 
 /**
@@ -27,7 +27,8 @@ export function renderReport(result: SimulationResult): string {
     ['time to rollback', result.timeToRollbackMs === null ? '-' : `${formatDuration(result.timeToRollbackMs)} after the canary's first fault`],
     ['canary exposure', `${result.exposure.canaryRequests} requests, ${result.exposure.canaryErrors} errors`],
     ['requests', `blue ${result.requests.blue}, green ${result.requests.green}`],
-    ['schedule', `${d.plan.strategy}${d.plan.preset ? ` (${d.plan.preset})` : ''}: ${d.plan.steps.map((s) => `${s.weight}%${typeof s.hold === 'number' && s.hold > 0 ? ` for ${formatDuration(s.hold)}` : s.hold === 'manual' ? ' until released' : ''}`).join(', ')}${d.plan.bakeTimeMs ? `, bake ${formatDuration(d.plan.bakeTimeMs)}` : ''}`],
+    ...(result.mirror ? [['mirrored', describeMirror(result.mirror)] as [string, string]] : []),
+    ['schedule', `${d.plan.strategy}${d.plan.preset ? ` (${d.plan.preset})` : ''}: ${d.plan.steps.map((s) => `${s.weight}%${s.mirror ? ` (${s.mirror}% mirrored)` : ''}${typeof s.hold === 'number' && s.hold > 0 ? ` for ${formatDuration(s.hold)}` : s.hold === 'manual' ? ' until released' : ''}`).join(', ')}${d.plan.bakeTimeMs ? `, bake ${formatDuration(d.plan.bakeTimeMs)}` : ''}`],
     ['run', `${d.speed}x speed, ${d.rps} requests/s, seed ${d.seed}`],
     ['faults', [d.faults.canary ? `canary ${describeFault(d.faults.canary)}` : '', d.faults.stable ? `stable ${describeFault(d.faults.stable)}` : ''].filter(Boolean).join('; ') || 'none'],
     ...d.notes.map((n): [string, string] => ['note', n]),

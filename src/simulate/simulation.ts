@@ -1,3 +1,4 @@
+import type { MirrorCounters } from '../core/mirror-counters.js';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -52,6 +53,8 @@ export interface SimulationResult {
   timeToRollbackMs: number | null;
   exposure: { canaryRequests: number; canaryErrors: number };
   requests: { blue: number; green: number };
+  /** Copies mirrored to the canary during the rollout and how they compared (absent when the service never mirrors); no client saw them. */
+  mirror?: { copies: number; match: number; mismatch: number; error: number; dropped: number; kinds: [string, number][] };
   history: HistoryEntry[];
   details: SimulationDetails;
 }
@@ -110,6 +113,7 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
     if (options.failStable && options.failStable.afterMs === 0) {
       backends[from].faults.errorRate = options.failStable.errorRate;
       backends[from].faults.latencyMs = options.failStable.latencyMs;
+      backends[from].faults.mismatchRate = options.failStable.mismatchRate;
     }
     const largestWindow = Math.max(0, ...service.rollout.analysis.alarms.map((a) => a.windowMs));
     await sleep(Math.max(500, clock.toRealMs(largestWindow * 1.1)));
@@ -143,10 +147,11 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
     let canaryFaultAt: number | null = null;
     let exposureFrom = counted(to);
     const inject = (slot: SlotName, fault: FaultSpec | undefined, isCanary: boolean) => {
-      if (!fault || (fault.errorRate === 0 && fault.latencyMs === 0)) return;
+      if (!fault || (fault.errorRate === 0 && fault.latencyMs === 0 && fault.mismatchRate === 0)) return;
       clock.setTimeout(() => {
         backends[slot].faults.errorRate = fault.errorRate;
         backends[slot].faults.latencyMs = fault.latencyMs;
+        backends[slot].faults.mismatchRate = fault.mismatchRate;
         if (isCanary) {
           canaryFaultAt = elapsed();
           exposureFrom = counted(to);
@@ -154,6 +159,8 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
       }, fault.afterMs);
     };
     const requestsFrom = { blue: counted('blue'), green: counted('green') };
+    const mirrorCounters = () => running?.dataPlane.runtime(service.name).mirrorCounters;
+    const mirrorFrom = snapshotMirror(mirrorCounters(), backends[to].mirrored);
 
     const decided = new Promise<{ record: RolloutRecord; at: number }>((resolve) => {
       controller.onTransition((_name, previous, current) => {
@@ -195,6 +202,7 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
       timeToRollbackMs: rolledBackAt !== null && faultAt !== null ? Math.round(rolledBackAt - faultAt) : null,
       exposure: { canaryRequests: canaryNow.requests - exposureFrom.requests, canaryErrors: canaryNow.errors - exposureFrom.errors },
       requests: { blue: blue.requests - requestsFrom.blue.requests, green: green.requests - requestsFrom.green.requests },
+      ...(service.mirror ? { mirror: mirrorSince(mirrorFrom, snapshotMirror(mirrorCounters(), backends[to].mirrored)) } : {}),
       history: record.history,
       details: {
         service: service.name,
@@ -220,6 +228,34 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
   }
 }
 
+/** One line about the copies: how many, how they compared, and which fields differed most. */
+export function describeMirror(mirror: NonNullable<SimulationResult['mirror']>): string {
+  const kinds = mirror.kinds.slice(0, 3).map(([kind, count]) => `${kind} x${count}`).join(', ');
+  return (
+    `${mirror.copies} copies to the canary (never answered to clients): ${mirror.match} matched, ${mirror.mismatch} differed, ` +
+    `${mirror.error} failed, ${mirror.dropped} dropped${kinds ? `; ${kinds}` : ''}`
+  );
+}
+
+interface MirrorSnapshot {
+  copies: number;
+  match: number;
+  mismatch: number;
+  error: number;
+  dropped: number;
+  kinds: Map<string, number>;
+}
+
+function snapshotMirror(counters: MirrorCounters | undefined, copies: number): MirrorSnapshot {
+  return { copies, match: counters?.match ?? 0, mismatch: counters?.mismatch ?? 0, error: counters?.error ?? 0, dropped: counters?.dropped ?? 0, kinds: new Map(counters?.kinds ?? []) };
+}
+
+function mirrorSince(from: MirrorSnapshot, now: MirrorSnapshot): NonNullable<SimulationResult['mirror']> {
+  const kinds: [string, number][] = [...now.kinds].map(([kind, count]): [string, number] => [kind, count - (from.kinds.get(kind) ?? 0)]).filter(([, count]) => count > 0);
+  kinds.sort((a, b) => b[1] - a[1]);
+  return { copies: now.copies - from.copies, match: now.match - from.match, mismatch: now.mismatch - from.mismatch, error: now.error - from.error, dropped: now.dropped - from.dropped, kinds };
+}
+
 /** The service a simulation rolls out: the named one, or the config's first. */
 export function serviceToSimulate(config: ShiftproxyConfig, name: string | undefined): ServiceConfig {
   const service = name === undefined ? config.services[0] : config.services.find((s) => s.name === name);
@@ -234,7 +270,7 @@ export function serviceToSimulate(config: ShiftproxyConfig, name: string | undef
 export function simulationWarnings(service: ServiceConfig, speed: number, rps: number): string[] {
   const analysis = { ...service.rollout.analysis, alarms: service.rollout.analysis.alarms.filter((a) => a.promql === undefined) };
   const plan = compileStrategy(service.rollout);
-  return [...alarmCoverage(plan, analysis, { manualHoldMs: analysis.intervalMs }).warnings, ...thinWindowNotes(analysis, plan, speed, rps)];
+  return [...alarmCoverage(plan, analysis, { manualHoldMs: analysis.intervalMs, mirrorPercent: service.mirror?.percent ?? 0 }).warnings, ...thinWindowNotes(analysis, plan, speed, rps)];
 }
 
 /** The speed to run a service's simulation at when none was given (see defaultSpeed). */

@@ -41,7 +41,7 @@ export function compileStrategy(config: RolloutConfig, overrides: RolloutOverrid
       return { ...base, steps: [{ weight: 0, hold: overrides.intervalMs ?? 0 }, { weight: 100, hold: 0 }] };
     case 'steps': {
       if (config.steps.length === 0) throw new BadRequestError('strategy steps needs steps in the service config');
-      return { ...base, steps: config.steps.map((s) => ({ weight: s.weight, hold: s.pause ?? 0 })) };
+      return { ...base, steps: config.steps.map((s) => ({ weight: s.weight, hold: s.pause ?? 0, ...(s.mirror !== undefined ? { mirror: s.mirror } : {}) })) };
     }
   }
 }

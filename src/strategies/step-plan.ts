@@ -7,6 +7,8 @@ import type { StrategyName } from '../core/config-types.js';
 export interface PlanStep {
   weight: number;
   hold: number | 'manual';
+  /** Percent of stable's requests copied to the canary during the step (a dark launch at weight 0). */
+  mirror?: number;
 }
 
 /** A compiled schedule: what the controller walks through, step by step, before the bake. */

@@ -52,7 +52,8 @@ describe('forwarding and the blue/green split', () => {
     const proxy = await proxyFor({ services: [{ name: 'shop', blue: [blue.url], green: [green.url] }] });
     const response = await get(`${proxy.url}/anything?q=1`);
     expect(response.status).toBe(200);
-    expect(json(response)).toMatchObject({ slot: 'blue', ok: true });
+    expect(json(response)).toMatchObject({ path: '/anything?q=1', ok: true });
+    expect(response.headers['x-served-by']).toBe('blue');
     expect(response.headers['content-type']).toBe('application/json');
   });
 

@@ -372,7 +372,9 @@ export const PAGE_SCRIPT = String.raw`
     showNow(card.charts[0], update.weights);
 
     card.facts.canary.value.textContent = rollout ? fmtWeight(rollout.canaryWeight) + ' → ' + rollout.to : '0 %';
-    card.facts.step.value.textContent = !rollout ? '–' : state === 'baking' ? 'bake' : rollout.step + ' / ' + rollout.steps;
+    var current = rollout && Array.isArray(rollout.plan) ? rollout.plan[rollout.step - 1] : null;
+    var mirrored = current && current.mirror && state !== 'baking' ? ' · ' + current.mirror + '% of stable mirrored' : '';
+    card.facts.step.value.textContent = !rollout ? '–' : state === 'baking' ? 'bake' : rollout.step + ' / ' + rollout.steps + mirrored;
     card.facts.started.value.textContent = rollout ? fmtClock(rollout.startedAt) + ' (changed ' + fmtClock(rollout.updatedAt) + ')' : '–';
     card.facts.checks.value.textContent = rollout
       ? rollout.consecutiveFailures + ' failed · ' + rollout.consecutiveInconclusive + ' inconclusive'

@@ -162,6 +162,7 @@ describe('defaults', () => {
           balance: 'round-robin',
           timeouts: { connectMs: 2000, responseMs: 30_000, idleMs: 60_000 },
           retry: { attempts: 0 },
+          routes: [],
           rollout: {
             strategy: 'canary',
             canary: { weight: 10, intervalMs: 300_000 },

@@ -419,7 +419,7 @@ describe('alarm rules', () => {
     ['metric: error_rate, relativeTo: canary, maxRatio: 2', [`${at}.relativeTo: expected one of "stable", got "canary"`]],
     ['metric: error_rate, relativeTo: stable, maxRatio: 0', [`${at}.maxRatio: must be greater than 0`]],
     ['metric: error_rate, min: 2, max: 1', [`${at}.min: must not be greater than max`]],
-    ['metric: errors, max: 1', [`${at}.metric: expected one of error_rate, latency_p50, latency_p90, latency_p99, request_rate`]],
+    ['metric: errors, max: 1', [`${at}.metric: expected one of error_rate, latency_p50, latency_p90, latency_p99, request_rate, mirror_mismatch_rate, mirror_error_rate`]],
     ['metric: error_rate, max: 1, role: both', [`${at}.role: expected one of "canary", "stable", got "both"`]],
     ['metric: error_rate, max: 1, onBreach: ignore', [`${at}.onBreach: expected one of "rollback", "pause", got "ignore"`]],
     ['metric: error_rate, max: 1, confidence: 1', [`${at}.confidence: must be between 0.5 and 1`]],

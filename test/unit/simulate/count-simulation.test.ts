@@ -39,7 +39,7 @@ const linearBake = loadText(
   ]),
 );
 
-const errors = (errorRate: number): FaultSpec => ({ errorRate, latencyMs: 0, afterMs: 0 });
+const errors = (errorRate: number): FaultSpec => ({ errorRate, latencyMs: 0, mismatchRate: 0, afterMs: 0 });
 
 async function rollouts(config: ShiftproxyConfig, rps: number, seeds: number, faults: { canary: number; stable: number }): Promise<CountSimulationResult[]> {
   const results: CountSimulationResult[] = [];

@@ -9,15 +9,17 @@ import { configYaml, loadText } from '../../helpers/config-text.js';
 
 describe('--fail-canary / --fail-stable', () => {
   it('reads every key, in any order, each optional', () => {
-    expect(parseFaultSpec('error=0.2,latency=300ms,after=2m', '--fail-canary')).toEqual({ errorRate: 0.2, latencyMs: 300, afterMs: 120_000 });
-    expect(parseFaultSpec('after=30s, error=1', '--fail-canary')).toEqual({ errorRate: 1, latencyMs: 0, afterMs: 30_000 });
-    expect(parseFaultSpec('latency=1s', '--fail-stable')).toEqual({ errorRate: 0, latencyMs: 1000, afterMs: 0 });
+    expect(parseFaultSpec('error=0.2,latency=300ms,after=2m', '--fail-canary')).toEqual({ errorRate: 0.2, latencyMs: 300, mismatchRate: 0, afterMs: 120_000 });
+    expect(parseFaultSpec('after=30s, error=1', '--fail-canary')).toEqual({ errorRate: 1, latencyMs: 0, mismatchRate: 0, afterMs: 30_000 });
+    expect(parseFaultSpec('latency=1s', '--fail-stable')).toEqual({ errorRate: 0, latencyMs: 1000, mismatchRate: 0, afterMs: 0 });
+    expect(parseFaultSpec('mismatch=0.1', '--fail-canary')).toEqual({ errorRate: 0, latencyMs: 0, mismatchRate: 0.1, afterMs: 0 });
   });
 
   it.each([
     ['', /expected e\.g\./],
     ['error=2', /error must be a share between 0 and 1, got "2"/],
     ['error=', /error must be a share/],
+    ['mismatch=1.5', /mismatch must be a share between 0 and 1, got "1.5"/],
     ['latency=fast', /latency must be a duration/],
     ['after=-1m', /after must be a duration/],
     ['errors=0.1', /unknown key "errors"/],
@@ -27,8 +29,9 @@ describe('--fail-canary / --fail-stable', () => {
   });
 
   it('describes itself for people', () => {
-    expect(describeFault({ errorRate: 0.2, latencyMs: 300, afterMs: 120_000 })).toBe('20% errors, +300ms latency from 2m');
-    expect(describeFault({ errorRate: 0.05, latencyMs: 0, afterMs: 0 })).toBe('5% errors from the start');
+    expect(describeFault({ errorRate: 0.2, latencyMs: 300, mismatchRate: 0, afterMs: 120_000 })).toBe('20% errors, +300ms latency from 2m');
+    expect(describeFault({ errorRate: 0.05, latencyMs: 0, mismatchRate: 0, afterMs: 0 })).toBe('5% errors from the start');
+    expect(describeFault({ errorRate: 0, latencyMs: 0, mismatchRate: 0.1, afterMs: 0 })).toBe('10% different answers from the start');
   });
 });
 
