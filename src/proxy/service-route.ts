@@ -35,6 +35,10 @@ export class ServiceRoute {
   readonly canaryHeaderValue: string;
   readonly retryAttempts: number;
   readonly maxBodyBytes: number;
+  /** The targets speak HTTP/2 (`upstream.http2`). */
+  readonly upstreamHttp2: boolean;
+  /** Bit n set: gRPC status n counts as a failure (`grpcErrorCodes`); 0 when none does. */
+  readonly grpcErrorMask: number;
 
   constructor(runtime: ServiceRuntime, state: RoutingState, maxBodyBytes: number) {
     const config = runtime.config;
@@ -56,6 +60,8 @@ export class ServiceRoute {
     this.canaryHeaderValue = config.canaryHeader?.value ?? '';
     this.retryAttempts = config.retry.attempts;
     this.maxBodyBytes = maxBodyBytes;
+    this.upstreamHttp2 = config.upstream.http2;
+    this.grpcErrorMask = config.grpcErrorCodes.reduce((mask, code) => mask | (1 << code), 0);
   }
 
   withState(state: RoutingState): ServiceRoute {

@@ -40,6 +40,7 @@ export function simulationConfig(
   return {
     config: {
       listen: { host: '127.0.0.1', port: 0 },
+      listeners: [{ address: { host: '127.0.0.1', port: 0 }, http2: false }],
       // One process: the simulated clock drives health and analysis, and the load is small.
       workers: 1,
       admin: { listen: { host: '127.0.0.1', port: 0 }, token: '' },
