@@ -8,7 +8,7 @@ import type { ProxyListenerSpec } from '../core/proxy-listeners.js';
 import type { CertificateMaterial } from '../core/tls-material.js';
 import { answerClientError } from './client-error.js';
 import { GLOBAL_RESPONSES } from './error-responses.js';
-import { guardSession } from './http2-session-guard.js';
+import { guardSession, MAX_CONCURRENT_STREAMS } from './http2-session-guard.js';
 import { Http2ProxyResponse } from './http2-response.js';
 import { sniffPreface } from './protocol-sniff.js';
 import { createHttp2RequestHandler, createRequestHandler, MAX_HEADER_FIELDS, type ListenerState, type SnapshotSource } from './request-handler.js';
@@ -18,8 +18,6 @@ import { createUpgradeHandler, type TunnelSet } from './websocket-tunnel.js';
 
 type ProxyHttp2Server = Http2Server<typeof IncomingMessage, typeof ServerResponse, typeof Http2ServerRequest, typeof Http2ProxyResponse>;
 
-/** HTTP/2 streams a client may have open at once on one connection (SETTINGS_MAX_CONCURRENT_STREAMS). */
-export const MAX_CONCURRENT_STREAMS = 100;
 
 /**
  * One proxy listener, whatever it speaks. Every protocol ends in the same request handler:
@@ -229,20 +227,26 @@ export class EdgeListener {
   }
 
   private adoptSession(session: ServerHttp2Session): void {
-    guardSession(session, this.counters);
+    const guard = guardSession(session, this.counters);
     this.sessions.add(session);
     session.once('close', () => this.sessions.delete(session));
-    // An idle connection (no stream open) closes after the keep-alive timeout, as HTTP/1.1 ones do.
-    let open = 0;
-    session.on('stream', (stream) => {
-      open += 1;
-      stream.once('close', () => (open -= 1));
+    session.on('stream', () => {
       // Handed over just as the drain began: this first stream is served, then GOAWAY.
       if (this.state.draining) closeGracefully(session);
     });
-    session.setTimeout(this.serverConfig.keepAliveTimeoutMs, () => {
-      if (open === 0) closeGracefully(session);
-      else session.setTimeout(this.serverConfig.keepAliveTimeoutMs);
+    // Idle for the keep-alive timeout with no stream open: GOAWAY; idle as long again (a client
+    // that reads nothing, so the GOAWAY never leaves): cut.
+    const idleMs = this.serverConfig.keepAliveTimeoutMs;
+    session.setTimeout(idleMs);
+    session.on('timeout', () => {
+      if (guard.openStreams() > 0) {
+        session.setTimeout(idleMs);
+      } else if (session.closed) {
+        session.destroy();
+      } else {
+        closeGracefully(session);
+        session.setTimeout(idleMs);
+      }
     });
   }
 

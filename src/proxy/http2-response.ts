@@ -1,5 +1,13 @@
-import { Http2ServerResponse, type OutgoingHttpHeaders } from 'node:http2';
+import { Http2ServerResponse, type OutgoingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
 import { kMultiplexed, type HeadersOnlyResponse } from './exchange.js';
+
+/**
+ * Set on a stream once the proxy ended or cut its answer. A stream that closes without it was
+ * reset by the client first, whatever error code it sent (RST_STREAM with NO_ERROR included),
+ * which is what the rapid-reset guard counts.
+ */
+export const kProxyDone = Symbol('shiftproxy.proxyDone');
+export type GuardedStream = ServerHttp2Stream & { [kProxyDone]?: true };
 
 /**
  * Node's HTTP/2 compatibility response, completed where the proxy's exchange reads what only
@@ -11,12 +19,23 @@ import { kMultiplexed, type HeadersOnlyResponse } from './exchange.js';
 export class Http2ProxyResponse extends Http2ServerResponse implements HeadersOnlyResponse {
   readonly [kMultiplexed] = true as const;
 
+  override end(...args: unknown[]): this {
+    (this.stream as GuardedStream)[kProxyDone] = true;
+    return (Http2ServerResponse.prototype.end as (...a: unknown[]) => this).apply(this, args);
+  }
+
+  override destroy(error?: Error): this {
+    (this.stream as GuardedStream)[kProxyDone] = true;
+    return super.destroy(error);
+  }
+
   /**
    * Ends the stream with its HEADERS frame (END_STREAM set), as a gRPC trailers-only answer
    * must be sent; the compatibility layer would follow the head with an empty DATA frame.
    */
   endWithHeaders(status: number, headers: readonly string[]): void {
-    const stream = this.stream;
+    const stream = this.stream as GuardedStream;
+    stream[kProxyDone] = true;
     if (stream.destroyed || stream.headersSent) {
       this.end();
       return;

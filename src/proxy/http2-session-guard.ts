@@ -1,5 +1,6 @@
 import { constants, type ServerHttp2Session, type ServerHttp2Stream } from 'node:http2';
 import type { EdgeCounters, Http2ConnectionError } from '../core/edge-counters.js';
+import { kProxyDone, type GuardedStream } from './http2-response.js';
 
 /**
  * A connection whose client has reset this many streams before their answers were complete,
@@ -12,6 +13,9 @@ import type { EdgeCounters, Http2ConnectionError } from '../core/edge-counters.j
  */
 export const RAPID_RESET_MIN = 100;
 
+/** SETTINGS_MAX_CONCURRENT_STREAMS, which the session advertises and nghttp2 enforces. */
+export const MAX_CONCURRENT_STREAMS = 100;
+
 const ERR_FLOODED = -904;
 const ERR_TOO_MANY_CONTINUATIONS = -905;
 
@@ -21,8 +25,9 @@ const ERR_TOO_MANY_CONTINUATIONS = -905;
  * (acknowledgements piling up unread) and protocol violations such as an oversized frame; Node
  * reports those as a session error, classified here. Every outcome ends that connection only.
  */
-export function guardSession(session: ServerHttp2Session, counters: EdgeCounters): void {
+export function guardSession(session: ServerHttp2Session, counters: EdgeCounters): { openStreams(): number } {
   let streams = 0;
+  let open = 0;
   let resets = 0;
   let pings = 0;
   let settings = 0;
@@ -32,18 +37,25 @@ export function guardSession(session: ServerHttp2Session, counters: EdgeCounters
     ended = true;
     counters.http2Errors[reason] += 1;
   };
+  const tooCalm = () => {
+    end('rapid_reset');
+    session.goaway(constants.NGHTTP2_ENHANCE_YOUR_CALM);
+    session.destroy();
+  };
   session.on('stream', (stream: ServerHttp2Stream) => {
     streams += 1;
-    stream.once('aborted', () => {
-      // rstCode is the peer's when it reset the stream; a stream the proxy cut reads 0 here.
-      if (stream.rstCode === constants.NGHTTP2_NO_ERROR || ended) return;
+    open += 1;
+    stream.once('close', () => {
+      open -= 1;
+      // Closed before the proxy ended or cut its answer: the client reset it (any error code).
+      if (ended || session.destroyed || (stream as GuardedStream)[kProxyDone] === true) return;
       resets += 1;
-      if (resets >= RAPID_RESET_MIN && resets * 2 > streams) {
-        end('rapid_reset');
-        session.goaway(constants.NGHTTP2_ENHANCE_YOUR_CALM);
-        session.destroy();
-      }
+      if (resets >= RAPID_RESET_MIN && resets * 2 > streams) tooCalm();
     });
+    // nghttp2 never lets more than the limit be open at once, yet more are open here: streams it
+    // has closed already, because the client reset them in the same read that opened new ones.
+    // That is the burst itself; ending the session now stops nghttp2 reading the rest of it.
+    if (open > MAX_CONCURRENT_STREAMS && !ended) tooCalm();
   });
   session.on('ping', () => {
     pings += 1;
@@ -57,4 +69,5 @@ export function guardSession(session: ServerHttp2Session, counters: EdgeCounters
     else if (err.errno === ERR_FLOODED) end(pings >= settings ? 'ping_flood' : 'settings_flood');
     else end('protocol_error');
   });
+  return { openStreams: () => open };
 }

@@ -87,6 +87,9 @@ export function createHttp2RequestHandler(source: SnapshotSource, listener: List
   const client = CLIENT_HTTP2 | (options.tls ? CLIENT_TLS : 0);
   const maxListBytes = options.maxHeaderListBytes;
   return function handleHttp2Request(req: Http2ServerRequest, res: Http2ProxyResponse): void {
+    // Reset (or its session ended) before this handler ran: nghttp2 reads a burst of frames in
+    // one go, and a rapid-reset burst must not become upstream requests nobody waits for.
+    if (req.stream.destroyed) return;
     const request = req as unknown as IncomingMessage;
     const response = res as unknown as ServerResponse;
     // CONNECT, extended CONNECT (RFC 8441) included: no tunnels over HTTP/2 (the setting that
