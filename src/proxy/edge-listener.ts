@@ -44,6 +44,12 @@ export class EdgeListener {
   /** The server that listens: the TLS server, a sniffing TCP server, or the HTTP/1.1 server itself. */
   private readonly acceptor: NetServer;
   private readonly sessions = new Set<ServerHttp2Session>();
+  /**
+   * Every connection that passed through the TLS server or the sniffer, until it closes: the
+   * drain's deadline cuts those still in a handshake or undecided too, which neither HTTP
+   * server knows of yet.
+   */
+  private readonly raw = new Set<Socket>();
   private contexts: SniContexts | null = null;
   private readonly serverConfig: ServerConfig;
   /** Called when the acceptor reports an error after it began listening. */
@@ -92,6 +98,7 @@ export class EdgeListener {
         noDelay: true,
       });
       this.useDefaultContext(server);
+      server.on('connection', (socket: Socket) => this.track(socket));
       server.on('secureConnection', (socket: TLSSocket) => this.route(socket, socket.alpnProtocol === 'h2'));
       // A handshake that fails (garbage, no shared version or cipher, a timeout) costs only its own connection.
       server.on('tlsClientError', (_err: Error, socket: TLSSocket) => {
@@ -112,9 +119,14 @@ export class EdgeListener {
 
   /** Serves a connection accepted elsewhere (another process) as if this listener had accepted it. */
   enter(socket: Socket): void {
-    if (this.tls !== null) this.tls.emit('connection', socket);
-    else if (this.http2 !== null) sniffPreface(socket, this.serverConfig.headersTimeoutMs, (s, http2) => this.route(s, http2));
-    else this.http1.emit('connection', socket);
+    if (this.tls !== null) {
+      this.tls.emit('connection', socket);
+    } else if (this.http2 !== null) {
+      this.track(socket);
+      sniffPreface(socket, this.serverConfig.headersTimeoutMs, (s, http2) => this.route(s, http2));
+    } else {
+      this.http1.emit('connection', socket);
+    }
   }
 
   /** New certificates for new handshakes; connections already open keep theirs. */
@@ -197,6 +209,7 @@ export class EdgeListener {
     for (const tunnel of this.tunnels) tunnel.destroy();
     for (const session of this.sessions) session.destroy();
     this.http1.closeAllConnections();
+    for (const socket of this.raw) socket.destroy();
     return cut;
   }
 
@@ -248,6 +261,11 @@ export class EdgeListener {
         session.setTimeout(idleMs);
       }
     });
+  }
+
+  private track(socket: Socket): void {
+    this.raw.add(socket);
+    socket.once('close', () => this.raw.delete(socket));
   }
 
   private route(socket: Socket, http2: boolean): void {

@@ -29,6 +29,8 @@ export function simulationConfig(
     blue: { targets: [{ url: backends.blue, weight: 1 }] },
     green: { targets: [{ url: backends.green, weight: 1 }] },
     retry: { attempts: 0 },
+    // The fake backends speak HTTP/1.1 (the proxy translates, so the rollout is the same).
+    upstream: { http2: false },
   };
   delete simulated.testListen;
   // Health checks run on the simulation's fast clock, but a probe's answer takes real time: a
