@@ -279,6 +279,18 @@ describe('HTTP/2 at the edge', () => {
     expect(out.stderr).toContain('x-checksum: h2-trailer');
   });
 
+  it('an upstream failure reaches an HTTP/2 client as 502 with the JSON body, counted against the slot like any other', async () => {
+    // Ports below 1024 are never handed to port-0 listeners: nothing answers there.
+    const p = await edgeProxy('http://127.0.0.1:9', 'http://localhost:9');
+    const session = h2Session(`http://127.0.0.1:${p.h2cPort}`);
+    const answer = await h2Get(session, '/down');
+    expect(answer.status).toBe(502);
+    expect(JSON.parse(answer.body)).toEqual({ error: 'upstream connection failed', service: 'shop' });
+    await p.settle();
+    const counters = p.running.dataPlane.runtime('shop').counters.blue.stable;
+    expect([counters.upstreamFailures, counters.failures, counters.responses]).toEqual([1, 1, 1]);
+  });
+
   it('extended CONNECT (WebSocket over HTTP/2, RFC 8441) is not offered, and a plain CONNECT gets 405', async () => {
     const blue = await echoTarget('blue');
     const p = await edgeProxy(blue.url, blue.url.replace('127.0.0.1', 'localhost'));
