@@ -5,7 +5,9 @@ import { SystemClock, type Clock } from './core/clock.js';
 import type { ShiftproxyConfig, WorkersSetting } from './core/config-types.js';
 import type { Logger } from './core/logger.js';
 import { rateLimitedErrorLog } from './core/rate-limited-log.js';
+import { proxyListeners } from './core/proxy-listeners.js';
 import { formatListen } from './core/types.js';
+import { CertificateStore } from './edge/certificate-store.js';
 import { createAnalysis } from './analysis/create-analysis.js';
 import { ConnectionDispatcher } from './cluster/connection-dispatcher.js';
 import type { Fleet } from './cluster/fleet.js';
@@ -26,6 +28,7 @@ import { ConfigReloader } from './reload/config-reloader.js';
 import { HealthRegistry } from './health/health-registry.js';
 import { registerAnalysisMetrics } from './metrics/analysis-metrics.js';
 import { registerDataPlaneMetrics } from './metrics/data-plane-metrics.js';
+import { registerEdgeMetrics } from './metrics/edge-metrics.js';
 import { registerHealthMetrics } from './metrics/health-metrics.js';
 import { registerRolloutMetrics } from './metrics/rollout-metrics.js';
 import { registerWorkerMetrics } from './metrics/worker-metrics.js';
@@ -60,6 +63,8 @@ export interface RunningShiftproxy {
   /** The dashboard's live feed (GET /api/v1/events): who is watching, whether it samples. */
   readonly dashboard: DashboardFeed;
   readonly registry: Registry;
+  /** The TLS listeners' certificate files (read, checked, watched); null without TLS. */
+  readonly certificates: CertificateStore | null;
   /** Bound addresses: the proxy listener first, then test listeners, in config order. */
   readonly proxyAddresses: AddressInfo[];
   readonly adminAddress: AddressInfo;
@@ -100,10 +105,14 @@ const DEFAULT_WORKER_ENTRY = fileURLToPath(new URL('./cluster/worker-main.js', i
 export async function startShiftproxy(config: ShiftproxyConfig, options: StartOptions): Promise<RunningShiftproxy> {
   const { logger } = options;
   const clock = options.clock ?? new SystemClock();
-  const dataPlane = new DataPlane(config);
+  const listenerSpecs = proxyListeners(config);
+  // Certificates are read and checked before anything starts: one that cannot serve refuses the start.
+  const certificates = listenerSpecs.some((s) => s.listener.tls !== undefined) ? new CertificateStore({ config, logger: logger.child({ component: 'tls' }) }) : null;
+  const dataPlane = new DataPlane(config, certificates ? { certificates: certificates.current() } : {});
   const registry = new Registry();
   if (options.processMetrics !== false) collectDefaultMetrics({ register: registry });
   registerDataPlaneMetrics(registry, dataPlane);
+  registerEdgeMetrics(registry, dataPlane, certificates);
   // Accept errors can come in floods: one line, then at most one per 10 s carrying the count in between.
   dataPlane.server.onListenerError = rateLimitedErrorLog(logger, 'proxy listener error; still accepting', 10_000);
 
@@ -118,7 +127,7 @@ export async function startShiftproxy(config: ShiftproxyConfig, options: StartOp
           entry: options.workerEntry ?? DEFAULT_WORKER_ENTRY,
           model: dataPlane,
           config: () => currentConfig,
-          listeners: 1 + config.services.filter((s) => s.testListen).length,
+          listeners: listenerSpecs.length,
           logger: logger.child({ component: 'workers' }),
           ...options.workerTimeouts,
         })
@@ -128,9 +137,10 @@ export async function startShiftproxy(config: ShiftproxyConfig, options: StartOp
   dataPlane.onTargetsChanged(publish);
   dataPlane.onRuntimeReplaced(publish);
   const routing = fleetRouting(dataPlane, fleet);
+  if (certificates) certificates.onChange = (update) => fleet.setCertificates(update);
   const dispatcher = workers
     ? new ConnectionDispatcher({
-        addresses: [config.listen, ...config.services.flatMap((s) => (s.testListen ? [s.testListen] : []))],
+        addresses: listenerSpecs.map((s) => s.listener.address),
         maxConnections: config.server.maxConnections,
         fleet: workers,
         onListenerError: (err) => {
@@ -227,9 +237,12 @@ export async function startShiftproxy(config: ShiftproxyConfig, options: StartOp
   registerCoreRoutes(admin.router, { dataPlane, registry, isDraining: () => draining, contributors, beforeScrape: () => fleet.sync() });
   registerRolloutRoutes(admin.router, controller);
   registerWorkerRoutes(admin.router, fleet);
-  if (reloader) {
-    // Answered once every worker serves the reloaded config.
-    registerConfigRoutes(admin.router, { view: () => reloader.view(), reload: (trigger) => reloader.reload(trigger) });
+  if (reloader || certificates) {
+    // A reload is answered once every worker serves the reloaded config; the view also says which certificates serve.
+    registerConfigRoutes(admin.router, {
+      view: () => ({ ...reloader?.view(), ...(certificates ? { tls: certificates.view() } : {}) }),
+      ...(reloader ? { reload: (trigger: string) => reloader.reload(trigger) } : {}),
+    });
   }
   // The dashboard: GET / (the page) and GET /api/v1/events (its live feed).
   const dashboard = registerDashboardRoutes(admin.router, { dataPlane, controller, health: contributors.health, logger: logger.child({ component: 'dashboard' }) });
@@ -249,7 +262,9 @@ export async function startShiftproxy(config: ShiftproxyConfig, options: StartOp
       proxyAddresses = await dataPlane.listen();
     }
     adminAddress = await admin.listen();
+    certificates?.start();
   } catch (err) {
+    certificates?.stop();
     await controller.stop();
     await health.stop();
     await analysis?.stop();
@@ -288,6 +303,7 @@ export async function startShiftproxy(config: ShiftproxyConfig, options: StartOp
     admin,
     dashboard,
     registry,
+    certificates,
     proxyAddresses,
     adminAddress,
     analysisValues: (service) => analysis?.evaluator.lastValues.get(service) ?? new Map<string, number>(),
@@ -300,6 +316,7 @@ export async function startShiftproxy(config: ShiftproxyConfig, options: StartOp
         logger.info({ drainTimeoutMs, inFlight: fleet.inFlight() }, 'draining');
         // No rollout moves while the process goes away; its state is already durable.
         await controller.stop();
+        certificates?.stop();
         let result: { completed: boolean; cut: number };
         if (workers && dispatcher) {
           // Every connection accepted so far reaches a worker before the workers drain: none is dropped.

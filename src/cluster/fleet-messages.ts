@@ -1,14 +1,15 @@
 import type { ShiftproxyConfig } from '../core/config-types.js';
 import type { CounterReport } from '../core/counter-report.js';
 import type { DataPlaneState } from '../core/data-plane-state.js';
+import type { ListenerCertificates } from '../core/tls-material.js';
 import type { SlotName } from '../core/types.js';
 
 /**
  * The messages between the primary and its workers (Node's IPC channel, structured-clone
  * serialisation). The primary decides; workers route, count and acknowledge.
  */
-export type PrimaryMessage = InitMessage | StateMessage | ConnectionMessage | FlushMessage | DrainingMessage | DrainMessage;
-export type WorkerMessage = ReadyMessage | AppliedMessage | TookMessage | ReportMessage | DrainedMessage;
+export type PrimaryMessage = InitMessage | StateMessage | ConnectionMessage | FlushMessage | DrainingMessage | DrainMessage | CertificatesMessage;
+export type WorkerMessage = ReadyMessage | AppliedMessage | TookMessage | ReportMessage | DrainedMessage | CertificatesAppliedMessage;
 
 /** The first message a worker gets: the config its data plane is built from and the routing to apply before serving. */
 export interface InitMessage {
@@ -20,6 +21,20 @@ export interface InitMessage {
   reportIntervalMs: number;
   /** The primary's log level: a worker logs no more than the process that started it. */
   logLevel: string;
+  /** The certificates each TLS listener serves now (the primary reads and checks the files). */
+  certificates: ListenerCertificates[];
+}
+
+/** A TLS listener's certificates changed (the files were renewed and passed their checks). */
+export interface CertificatesMessage {
+  t: 'certs';
+  id: number;
+  update: ListenerCertificates;
+}
+
+export interface CertificatesAppliedMessage {
+  t: 'certs-applied';
+  id: number;
 }
 
 /** A new routing snapshot; `config` only when a reload changed it since the previous one. */
@@ -83,6 +98,8 @@ export interface ReportMessage {
   tunnels: number;
   /** Client connections it holds now. */
   connections: number;
+  /** Per listener, connection-level counts since the previous report (edgeCounterValues order); empty when none moved. */
+  edge: number[][];
 }
 
 export interface DrainedMessage {

@@ -1,3 +1,4 @@
+import type { ListenerCertificates } from '../core/tls-material.js';
 import type { DrainResult } from '../proxy/proxy-server.js';
 
 /** One data-plane process, as GET /api/v1/workers shows it. */
@@ -25,6 +26,8 @@ export interface Fleet {
   list(): WorkerView[];
   /** Requests in flight across the processes. */
   inFlight(): number;
+  /** New certificates for a TLS listener; resolves once every serving process uses them for new handshakes. */
+  setCertificates(update: ListenerCertificates): Promise<void>;
 }
 
 export type { DrainResult };

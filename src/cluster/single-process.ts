@@ -1,3 +1,4 @@
+import type { ListenerCertificates } from '../core/tls-material.js';
 import type { DataPlane } from '../proxy/data-plane.js';
 import type { Fleet, WorkerView } from './fleet.js';
 
@@ -48,5 +49,10 @@ export class SingleProcess implements Fleet {
 
   inFlight(): number {
     return this.dataPlane.server.inFlight();
+  }
+
+  setCertificates(update: ListenerCertificates): Promise<void> {
+    this.dataPlane.server.setCertificates(update);
+    return Promise.resolve();
   }
 }

@@ -1,5 +1,7 @@
 import type { Socket } from 'node:net';
 import type { ShiftproxyConfig } from '../core/config-types.js';
+import { addEdgeCounterValues } from '../core/edge-counters.js';
+import type { ListenerCertificates } from '../core/tls-material.js';
 import type { DataPlaneState } from '../core/data-plane-state.js';
 import type { Logger } from '../core/logger.js';
 import { addCounterReport } from '../proxy/counter-report.js';
@@ -68,6 +70,8 @@ export class WorkerFleet implements Fleet {
   private readonly workers: WorkerProcess[] = [];
   private readonly applyWaiters: Waiter[] = [];
   private readonly flushWaiters: Waiter[] = [];
+  private readonly certWaiters: Waiter[] = [];
+  private certId = 0;
   private readonly drained = new Map<WorkerProcess, DrainResult>();
   private version = 0;
   private flushId = 0;
@@ -257,6 +261,23 @@ export class WorkerFleet implements Fleet {
     return { completed, cut };
   }
 
+  /**
+   * New certificates for a TLS listener: the primary's copy (what replacement workers start
+   * with) and every serving worker's; resolves once each acknowledged, or the bound passed.
+   */
+  setCertificates(update: ListenerCertificates): Promise<void> {
+    this.options.model.server.setCertificates(update);
+    const live = this.workers.filter((w) => w.state === 'ready' || w.state === 'draining' || w.state === 'starting');
+    if (!this.started || live.length === 0) return Promise.resolve();
+    const id = ++this.certId;
+    for (const worker of live) worker.send({ t: 'certs', id, update });
+    return new Promise<void>((resolve) => {
+      const waiter: Waiter = { target: id, asked: new Set(live), resolve, timer: undefined };
+      waiter.timer = setTimeout(() => this.settleWaiter(this.certWaiters, waiter), this.ackTimeoutMs);
+      this.certWaiters.push(waiter);
+    });
+  }
+
   /** Kills whatever is still running and waits for it to exit. */
   async close(): Promise<void> {
     this.stopping = true;
@@ -265,9 +286,10 @@ export class WorkerFleet implements Fleet {
     const live = this.live();
     for (const worker of live) worker.kill('the proxy is stopping');
     await Promise.all(live.map((w) => this.exits.get(w)));
-    for (const waiter of [...this.applyWaiters, ...this.flushWaiters]) finish(waiter);
+    for (const waiter of [...this.applyWaiters, ...this.flushWaiters, ...this.certWaiters]) finish(waiter);
     this.applyWaiters.length = 0;
     this.flushWaiters.length = 0;
+    this.certWaiters.length = 0;
   }
 
   private live(): WorkerProcess[] {
@@ -292,6 +314,9 @@ export class WorkerFleet implements Fleet {
       state: latest.state,
       reportIntervalMs: this.reportIntervalMs,
       logLevel: this.options.logger.level,
+      certificates: this.options.model.server.listeners.flatMap((listener, index) =>
+        listener.spec.listener.tls !== undefined ? [{ listener: index, certs: listener.certificates() }] : [],
+      ),
     };
     const worker = new WorkerProcess(this.options.entry, init, this.options.listeners, {
       message: (w, message) => this.onMessage(w, message),
@@ -348,6 +373,13 @@ export class WorkerFleet implements Fleet {
     }
   }
 
+  private checkCertificates(): void {
+    for (const waiter of [...this.certWaiters]) {
+      const missing = [...(waiter.asked ?? [])].some((w) => w.state !== 'gone' && w.certsApplied < waiter.target);
+      if (!missing) this.settleWaiter(this.certWaiters, waiter);
+    }
+  }
+
   private checkFlushed(): void {
     for (const waiter of [...this.flushWaiters]) {
       const missing = [...(waiter.asked ?? [])].some((w) => w.state !== 'gone' && w.flushedId < waiter.target);
@@ -384,6 +416,10 @@ export class WorkerFleet implements Fleet {
       case 'drained':
         this.drained.set(worker, { completed: message.completed, cut: message.cut });
         return;
+      case 'certs-applied':
+        worker.certsApplied = Math.max(worker.certsApplied, message.id);
+        this.checkCertificates();
+        return;
     }
   }
 
@@ -406,6 +442,11 @@ export class WorkerFleet implements Fleet {
       const target = findTarget(model, run.service, run.slot, run.url);
       if (target) replayOutcomes(target, run);
     }
+    const listeners = model.server.listeners;
+    report.edge.forEach((values, index) => {
+      const listener = listeners[index];
+      if (listener) addEdgeCounterValues(listener.counters, values);
+    });
     report.closed.forEach((count, listener) => {
       if (count === 0) return;
       worker.open[listener] = Math.max(0, (worker.open[listener] ?? 0) - count);
@@ -438,6 +479,7 @@ export class WorkerFleet implements Fleet {
     this.onGone(worker.open);
     this.checkApplied();
     this.checkFlushed();
+    this.checkCertificates();
     const lived = Date.now() - worker.startedAt;
     if (this.startWaiter && !this.drained.has(worker)) {
       const waiter = this.startWaiter;

@@ -1,11 +1,12 @@
 import type { Socket } from 'node:net';
 import type { ShiftproxyConfig } from '../core/config-types.js';
+import { edgeCounterValues } from '../core/edge-counters.js';
 import { errorMessage } from '../core/errors.js';
 import { createLogger } from '../core/logger.js';
 import { CounterReader } from '../proxy/counter-report.js';
 import { DataPlane } from '../proxy/data-plane.js';
 import { applyState } from '../proxy/data-plane-state.js';
-import type { InitMessage, PrimaryMessage, ReportMessage, StateMessage, WorkerMessage } from './fleet-messages.js';
+import type { CertificatesMessage, InitMessage, PrimaryMessage, ReportMessage, StateMessage, WorkerMessage } from './fleet-messages.js';
 import { OutcomeRecorder } from './outcome-recorder.js';
 
 /**
@@ -31,14 +32,17 @@ class Worker {
   private readonly timer: NodeJS.Timeout;
   private draining: Promise<void> | null = null;
   private markedDraining = false;
+  /** Each listener's connection-level counts as last reported. */
+  private readonly edgeMarks: number[][];
 
   constructor(init: InitMessage) {
     this.config = init.config;
-    this.dataPlane = new DataPlane(init.config);
+    this.dataPlane = new DataPlane(init.config, { certificates: init.certificates });
     applyState(this.dataPlane, init.state);
     this.reader = new CounterReader(this.dataPlane);
-    // One count per listener: the main one, then each service's testListen, in config order.
-    this.closed = new Array<number>(1 + init.config.services.filter((s) => s.testListen).length).fill(0);
+    // One count per listener, in the order of proxyListeners (the primary hands connections over by it).
+    this.closed = new Array<number>(this.dataPlane.server.listeners.length).fill(0);
+    this.edgeMarks = this.dataPlane.server.listeners.map((l) => edgeCounterValues(l.counters));
     this.installRecorders();
     this.dataPlane.server.serveAdopted();
     this.timer = setInterval(() => this.report(), init.reportIntervalMs);
@@ -50,6 +54,11 @@ class Worker {
     applyState(this.dataPlane, message.state, message.config?.services);
     this.installRecorders();
     send({ t: 'applied', version: message.version });
+  }
+
+  setCertificates(message: CertificatesMessage): void {
+    this.dataPlane.server.setCertificates(message.update);
+    send({ t: 'certs-applied', id: message.id });
   }
 
   adopt(listener: number, socket: Socket): void {
@@ -74,6 +83,7 @@ class Worker {
       inFlight: this.dataPlane.server.inFlight(),
       tunnels: this.dataPlane.server.openTunnels(),
       connections: this.adopted.size,
+      edge: this.edgeDeltas(),
     };
     if (id !== undefined) message.id = id;
     this.closed.fill(0);
@@ -86,6 +96,19 @@ class Worker {
     this.dataPlane.server.markDraining();
     // From here every answer carries Connection: close; the line says so for each worker.
     logger.info({ inFlight: this.dataPlane.server.inFlight(), connections: this.adopted.size }, 'worker draining');
+  }
+
+  private edgeDeltas(): number[][] {
+    let moved = false;
+    const deltas = this.dataPlane.server.listeners.map((listener, i) => {
+      const now = edgeCounterValues(listener.counters);
+      const mark = this.edgeMarks[i] as number[];
+      const delta = now.map((value, j) => value - (mark[j] ?? 0));
+      if (delta.some((d) => d !== 0)) moved = true;
+      this.edgeMarks[i] = now;
+      return delta;
+    });
+    return moved ? deltas : [];
   }
 
   drain(timeoutMs: number): Promise<void> {
@@ -155,6 +178,9 @@ process.on('message', (message: PrimaryMessage, handle?: Socket) => {
         return;
       case 'flush':
         worker?.report(message.id);
+        return;
+      case 'certs':
+        worker?.setCertificates(message);
         return;
       case 'draining':
         worker?.markDraining();

@@ -50,6 +50,8 @@ export class WorkerProcess {
   lastHeardAt: number;
   /** The newest flush it answered. */
   flushedId = 0;
+  /** The newest certificate update it acknowledged. */
+  certsApplied = 0;
   /** Killed by the primary (not a crash): the reason, for the log. */
   killedFor: string | null = null;
   /**

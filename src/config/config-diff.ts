@@ -26,7 +26,7 @@ const RESTART = ': changes need a restart';
 
 /** Service fields a reload applies; every other field of a service needs a restart. */
 const LIVE_SERVICE_FIELDS = new Set<keyof ServiceConfig>([
-  'match', 'blue', 'green', 'balance', 'sticky', 'canaryHeader', 'timeouts', 'healthCheck', 'outlierDetection', 'limits', 'slowStartMs', 'retry', 'rollout',
+  'match', 'blue', 'green', 'balance', 'sticky', 'canaryHeader', 'upstream', 'grpcErrorCodes', 'timeouts', 'healthCheck', 'outlierDetection', 'limits', 'slowStartMs', 'retry', 'rollout',
 ]);
 
 export function diffConfig(current: ShiftproxyConfig, next: ShiftproxyConfig): ConfigDiff {
@@ -36,6 +36,8 @@ export function diffConfig(current: ShiftproxyConfig, next: ShiftproxyConfig): C
   for (const key of ['listen', 'workers', 'state', 'server'] as const) {
     for (const path of changedPaths(current[key], next[key], [key], key === 'listen' ? 0 : 1)) restart.push(`${path}${RESTART}`);
   }
+  // The listeners are bound once; the certificates' contents are reloaded by their own watcher.
+  if (sameValue(current.listen, next.listen) && !sameValue(current.listeners, next.listeners)) restart.push(`listeners${RESTART}`);
   if (!sameValue(current.admin.listen, next.admin.listen)) restart.push(`admin.listen${RESTART}`);
   if (current.admin.token !== next.admin.token) live.push('admin.token');
   live.push(...changedPaths(current.metrics, next.metrics, ['metrics'], 2));

@@ -57,7 +57,15 @@ export function parseConfigText(text: string, options: ParseOptions = {}): Shift
   if (problems.length > 0) throw new ConfigError(dedupe(problems), options.source);
 
   const config = toShiftproxyConfig(result.data as z.output<typeof configSchema>);
-  if (!isAbsolute(config.state.path)) config.state.path = resolve(options.baseDir ?? process.cwd(), config.state.path);
+  const base = options.baseDir ?? process.cwd();
+  if (!isAbsolute(config.state.path)) config.state.path = resolve(base, config.state.path);
+  // Certificate files too: the watcher and every worker must read the same files whatever their working folder.
+  for (const listener of [...config.listeners, ...config.services.flatMap((s) => (s.testListen ? [s.testListen] : []))]) {
+    for (const files of listener.tls?.certs ?? []) {
+      files.cert = resolve(base, files.cert);
+      files.key = resolve(base, files.key);
+    }
+  }
   return deepFreeze(config);
 }
 
@@ -94,17 +102,22 @@ function knownKeysAt(path: readonly PropertyKey[]): string[] {
 }
 
 const KNOWN_KEYS: Record<string, string[]> = {
-  '': ['listen', 'admin', 'state', 'metrics', 'server', 'services'],
+  '': ['listen', 'listeners', 'workers', 'admin', 'state', 'metrics', 'server', 'services'],
   admin: ['listen', 'token'],
   state: ['store', 'path'],
   metrics: ['provider', 'prometheus'],
   prometheus: ['url', 'timeout'],
   server: ['headersTimeout', 'requestTimeout', 'keepAliveTimeout', 'drainTimeout', 'maxHeaderBytes', 'maxBodyBytes', 'maxConnections'],
   services: [
-    'name', 'match', 'live', 'blue', 'green', 'balance', 'sticky', 'canaryHeader', 'testListen', 'timeouts',
+    'name', 'match', 'live', 'blue', 'green', 'balance', 'sticky', 'canaryHeader', 'testListen', 'upstream', 'grpcErrorCodes', 'timeouts',
     'healthCheck', 'outlierDetection', 'limits', 'slowStart', 'retry', 'rollout',
   ],
   limits: ['maxConnections', 'maxPending'],
+  listeners: ['address', 'tls', 'http2', 'h2c'],
+  testListen: ['address', 'tls', 'http2', 'h2c'],
+  tls: ['certs', 'minVersion'],
+  certs: ['cert', 'key'],
+  upstream: ['http2'],
   match: ['host', 'pathPrefix'],
   blue: ['targets'],
   green: ['targets'],

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { checkAlarmQuery } from '../analysis/promql-alarm-check.js';
 import type {
   AlarmConfig,
+  ListenerConfig,
   RolloutConfig,
   ServiceConfig,
   ShiftproxyConfig,
@@ -11,7 +12,8 @@ import type {
 import { parseDuration } from '../core/duration.js';
 import type { ListenAddress } from '../core/types.js';
 import { resolvePreset, unknownPresetMessage } from '../strategies/codedeploy-presets.js';
-import { formatPath } from './format-issues.js';
+import { formatPath, friendlyErrorMap } from './format-issues.js';
+import { grpcCode } from './grpc-codes.js';
 import { isLoopbackHost, parseListenAddress } from './listen-address.js';
 import { checkServiceMirror, mirrorSchema, toMirrorConfig } from './mirror-schema.js';
 import { cohortSchema, routesSchema, toCohort, toRouteRules } from './routing-schema.js';
@@ -44,6 +46,66 @@ const listenAddress = z.union([z.string(), z.number()], { error: LISTEN_HINT }).
     return z.NEVER;
   }
   return parsed;
+});
+
+const TLS_VERSIONS = ['TLSv1.2', 'TLSv1.3'] as const;
+
+const certFilesSchema = z.strictObject({
+  cert: z.string().min(1, { message: 'must name a PEM file' }),
+  key: z.string().min(1, { message: 'must name a PEM file' }),
+});
+
+const listenerTlsSchema = z.strictObject({
+  certs: z.array(certFilesSchema).min(1, { message: 'needs at least one certificate' }),
+  minVersion: z.enum(TLS_VERSIONS, { message: `expected one of ${TLS_VERSIONS.join(', ')}` }).default('TLSv1.2'),
+});
+
+const listenerSchema = z
+  .strictObject({
+    address: listenAddress,
+    tls: listenerTlsSchema.optional(),
+    http2: z.boolean().optional(),
+    h2c: z.boolean().optional(),
+  })
+  .superRefine((listener, ctx) => {
+    if (listener.tls === undefined && listener.http2 !== undefined) {
+      ctx.addIssue({ code: 'custom', path: ['http2'], message: 'applies to TLS listeners (ALPN); a plain listener speaks HTTP/2 with h2c: true' });
+    }
+    if (listener.tls !== undefined && listener.h2c !== undefined) {
+      ctx.addIssue({ code: 'custom', path: ['h2c'], message: 'applies to plain listeners; a TLS listener offers HTTP/2 through ALPN (http2, default true)' });
+    }
+  })
+  .transform(
+    (listener): ListenerConfig => ({
+      address: listener.address,
+      ...(listener.tls ? { tls: listener.tls } : {}),
+      http2: listener.tls ? (listener.http2 ?? true) : (listener.h2c ?? false),
+    }),
+  );
+
+/**
+ * `testListen`: an address (a plain HTTP/1.1 listener) or a listener with the options of
+ * `listeners[]`. Chosen by the value's type, so each form reports its own problems, not a union's.
+ */
+const testListenSchema = z.unknown().transform((value, ctx): ListenerConfig => {
+  const isObject = typeof value === 'object' && value !== null && !Array.isArray(value);
+  const result = isObject ? listenerSchema.safeParse(value, { error: friendlyErrorMap }) : listenAddress.safeParse(value, { error: friendlyErrorMap });
+  if (!result.success) {
+    for (const issue of result.error.issues) ctx.addIssue(issue as Parameters<typeof ctx.addIssue>[0] & object);
+    return z.NEVER;
+  }
+  return isObject ? (result.data as ListenerConfig) : { address: result.data as ListenAddress, http2: false };
+});
+
+const GRPC_CODE_HINT = 'expected a gRPC status name (UNAVAILABLE, INTERNAL, ...) or a number from 1 to 16';
+
+const grpcCodeSchema = z.union([z.string(), z.number()], { error: GRPC_CODE_HINT }).transform((value, ctx): number => {
+  const code = grpcCode(value);
+  if (code === undefined) {
+    ctx.addIssue({ code: 'custom', message: GRPC_CODE_HINT });
+    return z.NEVER;
+  }
+  return code;
 });
 
 /** An http(s) URL; `originOnly` refuses paths, queries and fragments (upstream targets). */
@@ -240,7 +302,9 @@ const serviceSchema = z.strictObject({
   balance: z.enum(['round-robin', 'least-request', 'random']).default('round-robin'),
   sticky: z.strictObject({ cookie: headerToken('cookie name') }).optional(),
   canaryHeader: z.strictObject({ name: headerToken('header name').transform((n) => n.toLowerCase()), value: headerValue }).optional(),
-  testListen: listenAddress.optional(),
+  testListen: testListenSchema.optional(),
+  upstream: z.strictObject({ http2: z.boolean().default(false) }).default({ http2: false }),
+  grpcErrorCodes: z.array(grpcCodeSchema).default([]),
   timeouts: timeoutsSchema.default({ connect: 2000, response: 30_000, idle: 60_000 }),
   healthCheck: healthCheckSchema.optional(),
   outlierDetection: outlierSchema.optional(),
@@ -272,7 +336,8 @@ const WORKERS_HINT = 'expected "auto" (one process per core) or a whole number o
 
 export const configSchema = z
   .strictObject({
-    listen: listenAddress.default({ host: '0.0.0.0', port: 8080 }),
+    listen: listenAddress.optional(),
+    listeners: z.array(listenerSchema).min(1, { message: 'needs at least one listener (or leave it out and use listen)' }).optional(),
     workers: z.union([z.literal('auto'), z.number().int().min(1).max(256)], { error: WORKERS_HINT }).default(1),
     admin: z
       .strictObject({
@@ -305,7 +370,8 @@ export const configSchema = z
   })
   .superRefine(checkAdminExposure, { when: always })
   .superRefine(checkPrometheusNeeded, { when: always })
-  .superRefine(checkPortsAndDuplicates, { when: always });
+  .superRefine(checkPortsAndDuplicates, { when: always })
+  .superRefine(checkListenOrListeners, { when: always });
 
 /*
  * Cross-field checks run even when other fields failed, so one pass reports every problem. They
@@ -425,6 +491,17 @@ function checkPrometheusNeeded(config: unknown, ctx: Ctx): void {
   }
 }
 
+function checkListenOrListeners(config: unknown, ctx: Ctx): void {
+  if (field(config, 'listen') !== undefined && field(config, 'listeners') !== undefined) {
+    ctx.addIssue({ code: 'custom', path: ['listeners'], message: 'replaces listen: give one of listen and listeners, not both' });
+  }
+}
+
+/** A listener's address, whether it parsed as a plain address or as a listener object. */
+function listenerAddress(value: unknown): ListenAddress | undefined {
+  return parsedListen(value) ?? parsedListen(field(value, 'address'));
+}
+
 function checkPortsAndDuplicates(config: unknown, ctx: Ctx): void {
   const ports = new Map<number, string>();
   const claimPort = (address: ListenAddress | undefined, path: (string | number)[]) => {
@@ -434,6 +511,7 @@ function checkPortsAndDuplicates(config: unknown, ctx: Ctx): void {
     else ports.set(address.port, formatPath(path));
   };
   claimPort(parsedListen(field(config, 'listen')), ['listen']);
+  listOf(field(config, 'listeners')).forEach((listener, index) => claimPort(listenerAddress(listener), ['listeners', index, 'address']));
   claimPort(parsedListen(field(config, 'admin', 'listen')), ['admin', 'listen']);
   const names = new Set<string>();
   listOf(field(config, 'services')).forEach((service, index) => {
@@ -442,7 +520,7 @@ function checkPortsAndDuplicates(config: unknown, ctx: Ctx): void {
       if (names.has(name)) ctx.addIssue({ code: 'custom', path: ['services', index, 'name'], message: `duplicate service name "${name}"` });
       names.add(name);
     }
-    claimPort(parsedListen(field(service, 'testListen')), ['services', index, 'testListen']);
+    claimPort(listenerAddress(field(service, 'testListen')), ['services', index, 'testListen']);
     const urls = new Set<string>();
     for (const slot of ['blue', 'green'] as const) {
       listOf(field(service, slot, 'targets')).forEach((target, t) => {
@@ -463,8 +541,10 @@ type RawRollout = RawService['rollout'];
 
 /** Turns the schema's output into the product's config types (resolving presets and strategy defaults). */
 export function toShiftproxyConfig(raw: RawConfig): ShiftproxyConfig {
+  const listeners = raw.listeners ?? [{ address: raw.listen ?? { host: '0.0.0.0', port: 8080 }, http2: false }];
   return {
-    listen: raw.listen,
+    listen: (listeners[0] as ListenerConfig).address,
+    listeners,
     workers: raw.workers,
     admin: raw.admin,
     state: raw.state,
@@ -496,6 +576,8 @@ function toServiceConfig(raw: RawService): ServiceConfig {
     ...(raw.sticky ? { sticky: raw.sticky } : {}),
     ...(raw.canaryHeader ? { canaryHeader: raw.canaryHeader } : {}),
     ...(raw.testListen ? { testListen: raw.testListen } : {}),
+    upstream: raw.upstream,
+    grpcErrorCodes: [...new Set(raw.grpcErrorCodes)],
     timeouts: { connectMs: raw.timeouts.connect, responseMs: raw.timeouts.response, idleMs: raw.timeouts.idle },
     ...(raw.healthCheck
       ? {

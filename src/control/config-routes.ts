@@ -2,9 +2,10 @@ import type { ConfigView, ReloadResult } from '../reload/config-reloader.js';
 import type { AdminRouter } from './admin-router.js';
 
 export interface ConfigRouteDeps {
-  view(): ConfigView;
-  /** Settles once the processes that serve have the result. */
-  reload(trigger: string): Promise<ReloadResult>;
+  /** The reloader's view, and the certificates each TLS listener serves (`tls`). */
+  view(): Partial<ConfigView> & { tls?: unknown };
+  /** Settles once the processes that serve have the result; absent when the proxy was started without a file. */
+  reload?: (trigger: string) => Promise<ReloadResult>;
 }
 
 /**
@@ -14,8 +15,10 @@ export interface ConfigRouteDeps {
  */
 export function registerConfigRoutes(router: AdminRouter, deps: ConfigRouteDeps): void {
   router.add('GET', '/api/v1/config', () => ({ status: 200, json: deps.view() }));
+  const reload = deps.reload;
+  if (!reload) return;
   router.add('POST', '/api/v1/config/reload', async () => {
-    const result = await deps.reload('api');
+    const result = await reload('api');
     return { status: result.ok ? 200 : result.reason === 'restart' ? 409 : 400, json: result };
   });
 }

@@ -5,7 +5,10 @@ import type { ListenAddress, SlotName } from './types.js';
  * module; it lives in core so the data plane can read it without importing the config loader.
  */
 export interface ShiftproxyConfig {
+  /** The first proxy listener's address (`listen`, or `listeners[0].address`). */
   listen: ListenAddress;
+  /** The proxy listeners, in config order: `listeners`, or one plain listener on `listen`. */
+  listeners: ListenerConfig[];
   /** Data-plane processes: a number, or one per core; 1 serves from the one process. */
   workers: WorkersSetting;
   admin: AdminConfig;
@@ -16,6 +19,28 @@ export interface ShiftproxyConfig {
 }
 
 export type WorkersSetting = number | 'auto';
+
+export type TlsVersion = 'TLSv1.2' | 'TLSv1.3';
+
+/** A certificate chain and its private key, as PEM files (absolute paths once loaded). */
+export interface CertificateFiles {
+  cert: string;
+  key: string;
+}
+
+export interface ListenerTlsConfig {
+  /** Chosen by SNI from the names each certificate carries; the first one answers unknown names and clients without SNI. */
+  certs: CertificateFiles[];
+  minVersion: TlsVersion;
+}
+
+/** One proxy listener (`listeners[]`, or a service's `testListen`). */
+export interface ListenerConfig {
+  address: ListenAddress;
+  tls?: ListenerTlsConfig;
+  /** HTTP/2 as well as HTTP/1.1: through ALPN with TLS, with prior knowledge (h2c) without. */
+  http2: boolean;
+}
 
 export interface AdminConfig {
   listen: ListenAddress;
@@ -83,6 +108,11 @@ export interface OutlierDetectionConfig {
 export interface TargetLimitsConfig {
   maxConnections: number;
   maxPending: number;
+}
+
+export interface UpstreamConfig {
+  /** HTTP/2 to the targets: prior knowledge (h2c) for http:// targets, ALPN for https:// ones. */
+  http2: boolean;
 }
 
 export interface RetryConfig {
@@ -167,7 +197,11 @@ export interface ServiceConfig {
   balance: BalancePolicy;
   sticky?: { cookie: string };
   canaryHeader?: { name: string; value: string };
-  testListen?: ListenAddress;
+  testListen?: ListenerConfig;
+  /** How the proxy talks to the targets. */
+  upstream: UpstreamConfig;
+  /** gRPC statuses (numbers) that count as failures in error_rate and passive health; none by default. */
+  grpcErrorCodes: number[];
   timeouts: TimeoutsConfig;
   healthCheck?: HealthCheckConfig;
   outlierDetection?: OutlierDetectionConfig;

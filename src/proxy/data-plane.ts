@@ -1,6 +1,8 @@
 import type { AddressInfo } from 'node:net';
 import type { ServiceConfig, ShiftproxyConfig, TargetConfig } from '../core/config-types.js';
 import { NotFoundError } from '../core/errors.js';
+import { proxyListeners } from '../core/proxy-listeners.js';
+import type { ListenerCertificates } from '../core/tls-material.js';
 import { sameValue } from '../core/same-value.js';
 import type { SlotName } from '../core/types.js';
 import { ProxyServer, type DrainResult } from './proxy-server.js';
@@ -14,6 +16,8 @@ export interface DataPlaneOptions {
   routing?: Readonly<Record<string, RoutingState>>;
   /** Random source for the `random` balancer (tests inject a seeded one). */
   random?: () => number;
+  /** The certificates of each TLS listener, checked by whoever read them (the control plane). */
+  certificates?: readonly ListenerCertificates[];
 }
 
 export type TargetsChangedListener = (service: string, slot: SlotName, added: readonly Target[], removed: readonly Target[]) => void;
@@ -45,10 +49,11 @@ export class DataPlane {
       }),
     );
     this.server = new ProxyServer(this, config.server);
-    this.server.addListener(config.listen);
-    for (const service of config.services) {
-      if (service.testListen) this.server.addListener(service.testListen, service.name);
-    }
+    proxyListeners(config).forEach((spec, index) => {
+      const certificates = options.certificates?.find((c) => c.listener === index)?.certs ?? null;
+      if (spec.listener.tls !== undefined && certificates === null) throw new RangeError(`listener ${spec.label} has TLS but no certificates were given`);
+      this.server.addListener(spec, certificates);
+    });
   }
 
   listen(): Promise<AddressInfo[]> {

@@ -56,6 +56,7 @@ export const GLOBAL_RESPONSES = {
   missingHost: prebuildResponse(400, 'missing Host header'),
   badRequestTarget: prebuildResponse(400, 'the request target must be a path or an http:// URL'),
   hostMismatch: prebuildResponse(400, "the Host header does not match the request target's host"),
+  authorityMismatch: prebuildResponse(400, 'the Host header does not match :authority'),
   fragment: prebuildResponse(400, 'a request target must not carry a #fragment'),
   headersTooLarge: prebuildResponse(431, 'request headers too large'),
   chunkExtensionsTooLarge: prebuildResponse(413, 'chunk extensions too large'),

@@ -5,8 +5,8 @@ import type { TrafficCounters } from '../core/traffic-counters.js';
 import type { DeadlineEntry, DeadlineQueue } from './deadline-queue.js';
 import type { PrebuiltResponse } from './error-responses.js';
 import type { MirrorCopy } from './mirror-copier.js';
-import { upstreamHeadersOf } from './request-headers.js';
-import { ResponseHeaderScan, withoutInvalidHeaders } from './response-headers.js';
+import { CLIENT_HTTP2, upstreamHeadersOf } from './request-headers.js';
+import { ResponseHeaderScan, scanHeaderObject, withoutInvalidHeaders } from './response-headers.js';
 import type { ServiceRoute } from './service-route.js';
 import type { Target } from './target.js';
 import {
@@ -41,11 +41,23 @@ export type ResponseWithExchange = ServerResponse & { [kExchange]?: ProxyExchang
 export const kClosing = Symbol('shiftproxy.closing');
 export type ClosingSocket = Socket & { [kClosing]?: true };
 
+/** Set on HTTP/2 responses: one stream of many, which never decides the connection's fate. */
+export const kMultiplexed = Symbol('shiftproxy.multiplexed');
+
+/**
+ * An HTTP/2 response answers a header-only end (a gRPC trailers-only answer) as one HEADERS
+ * frame carrying END_STREAM; see Http2ProxyResponse.
+ */
+export interface HeadersOnlyResponse {
+  endWithHeaders(status: number, headers: readonly string[]): void;
+}
+
 /**
  * Makes the response in progress the connection's last. RFC 9112 9.6: no request received after
  * it is processed; above all, none parsed behind a request refused for its framing.
  */
 export function closeAfter(res: ServerResponse): void {
+  if ((res as { [kMultiplexed]?: true })[kMultiplexed] === true) return;
   res.shouldKeepAlive = false;
   (res.req.socket as ClosingSocket)[kClosing] = true;
 }
@@ -107,7 +119,19 @@ export class ProxyExchange implements Dispatcher.DispatchHandler, DeadlineEntry 
   private replayed = false;
   /** A copy of this request sent to the other slot, fed the live request body and answer; null for nearly every request. */
   private readonly mirror: MirrorCopy | null;
+  /** The client's address, read once: an HTTP/2 session's socket may be gone by the time a replay needs it. */
+  private readonly clientAddress: string;
+  /** CLIENT_HTTP2, CLIENT_TLS and ASK_TRAILERS, as the headers were built with. */
+  private readonly client: number;
+  /** The gRPC status of the answer (head or trailers), or -1. */
+  private grpcStatus = -1;
+  /** A gRPC trailers-only head held back for an HTTP/2 client until it is known that no body follows. */
+  private heldHead: string[] | null = null;
 
+  /**
+   * `req` and `res` are Node's HTTP/1.1 objects, or the HTTP/2 compatibility objects standing in
+   * for them (Http2ProxyResponse adds what the exchange reads that Node's lacks).
+   */
   constructor(
     req: IncomingMessage,
     res: ServerResponse,
@@ -117,8 +141,12 @@ export class ProxyExchange implements Dispatcher.DispatchHandler, DeadlineEntry 
     listener: InFlightCounter,
     setCookie: string | null,
     hasBody: boolean,
+    clientAddress: string,
+    client: number,
     mirror: MirrorCopy | null = null,
   ) {
+    this.clientAddress = clientAddress;
+    this.client = client;
     this.req = req;
     this.res = res;
     this.route = route;
@@ -196,28 +224,41 @@ export class ProxyExchange implements Dispatcher.DispatchHandler, DeadlineEntry 
       return;
     }
     // The raw list keeps each name's spelling, repeated fields and every byte; undici's parsed
-    // object (the third argument) would merge and lowercase them. A pool with allowH2 false only
-    // speaks HTTP/1.1, whose parser always gives Buffers.
-    const headers = responseScan.scan(controller.rawHeaders as Buffer[], false);
+    // object (the third argument) would merge and lowercase them. Over HTTP/1.1 undici gives the
+    // raw list as Buffers; over HTTP/2 it gives Node's header object, already lowercase.
+    const raw = controller.rawHeaders;
+    const headers = Array.isArray(raw) ? responseScan.scan(raw as Buffer[], false) : scanHeaderObject(responseScan, raw as Record<string, string | string[]>);
     if (this.setCookie !== null) headers.push('set-cookie', this.setCookie);
     this.statusCode = statusCode;
     this.bodyLeft = responseScan.contentLength;
     if (this.mirror !== null) this.mirror.liveHead(statusCode, controller.rawHeaders as Buffer[]);
+    this.grpcStatus = responseScan.grpcStatus;
     const res = this.res;
     if (res.destroyed) {
       // onClientClose has aborted the dispatch already, or will: hold the body until it does.
       controller.pause();
       return;
     }
+    this.state = STREAMING;
+    if (this.grpcStatus >= 0 && (this.client & CLIENT_HTTP2) !== 0) {
+      // A gRPC trailers-only answer: sent on as HEADERS then an empty DATA frame, gRPC clients
+      // would find no status. Held until the end (or a body, which would make it an ordinary head).
+      this.heldHead = headers.slice();
+      return;
+    }
+    this.writeHead(headers);
+  }
+
+  private writeHead(headers: string[]): void {
+    const res = this.res;
     // Requests that arrived before a drain began are answered with Connection: close too.
     if (this.listener.draining) res.shouldKeepAlive = false;
     try {
-      res.writeHead(statusCode, headers);
+      res.writeHead(this.statusCode, headers);
     } catch {
       // Node refuses header bytes it would not send (a control character, a bad name): drop those headers, keep the rest.
-      res.writeHead(statusCode, withoutInvalidHeaders(headers));
+      res.writeHead(this.statusCode, withoutInvalidHeaders(headers));
     }
-    this.state = STREAMING;
   }
 
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
@@ -227,6 +268,10 @@ export class ProxyExchange implements Dispatcher.DispatchHandler, DeadlineEntry 
       // The client is gone and onClientClose aborts the dispatch: hold the body until it does.
       controller.pause();
       return;
+    }
+    if (this.heldHead !== null) {
+      this.writeHead(this.heldHead);
+      this.heldHead = null;
     }
     if (this.bodyLeft >= 0) {
       this.bodyLeft -= chunk.length;
@@ -262,10 +307,39 @@ export class ProxyExchange implements Dispatcher.DispatchHandler, DeadlineEntry 
     }
   }
 
-  onResponseEnd(): void {
+  onResponseEnd(controller: Dispatcher.DispatchController, trailers: Record<string, string | string[] | undefined> | null): void {
     if (this.state === DONE) return;
-    if (!this.endedEarly) this.res.end();
+    const res = this.res;
+    if (this.heldHead !== null) {
+      if (!res.destroyed) (res as unknown as HeadersOnlyResponse).endWithHeaders(this.statusCode, this.heldHead);
+      this.heldHead = null;
+    } else {
+      if (trailers !== null && trailers !== undefined) this.forwardTrailers(trailers);
+      if (!this.endedEarly) res.end();
+    }
     this.finishAnswered();
+  }
+
+  /**
+   * Trailers go on to the client: as trailers over HTTP/2, and in the last chunk over HTTP/1.1
+   * (a response with a Content-Length has nowhere to carry them, and Node drops them there).
+   * The status a gRPC server puts in them is read for `grpcErrorCodes`.
+   */
+  private forwardTrailers(trailers: Record<string, string | string[] | undefined>): void {
+    let any = false;
+    for (const name in trailers) {
+      any = true;
+      if (name === 'grpc-status') {
+        const value = trailers[name];
+        this.grpcStatus = typeof value === 'string' ? Number(value) : -1;
+      }
+    }
+    if (!any || this.endedEarly || this.res.destroyed) return;
+    try {
+      this.res.addTrailers(trailers as Record<string, string | string[]>);
+    } catch {
+      // A trailer Node will not send (a connection-specific name over HTTP/2, a control byte) drops them all, not the body.
+    }
   }
 
   onResponseError(_controller: Dispatcher.DispatchController | undefined, err: Error): void {
@@ -376,7 +450,7 @@ export class ProxyExchange implements Dispatcher.DispatchHandler, DeadlineEntry 
   }
 
   private rebuildHeaders(): string[] {
-    return upstreamHeadersOf(this.req.rawHeaders, this.req.socket?.remoteAddress, this.route.canaryHeaderName);
+    return upstreamHeadersOf(this.req.rawHeaders, this.clientAddress, this.route.canaryHeaderName, this.client);
   }
 
   private retry(verdict: FailureVerdict): boolean {
@@ -404,7 +478,9 @@ export class ProxyExchange implements Dispatcher.DispatchHandler, DeadlineEntry 
     const counters = this.counters;
     counters.byStatus[status]! += 1;
     counters.responses += 1;
-    if (status >= 500) {
+    // A gRPC error travels in a 200: it counts only where grpcErrorCodes names its status.
+    const grpc = this.grpcStatus;
+    if (status >= 500 || (grpc > 0 && grpc < 32 && ((this.route.grpcErrorMask >>> grpc) & 1) === 1)) {
       counters.failures += 1;
       target.recordFailure();
     } else {

@@ -21,10 +21,27 @@ export class RequestHeaderScan {
   upgrade: string | undefined = undefined;
   /** The request carried an Expect header (never forwarded: the proxy answers 100 itself). */
   expect = false;
+  /** Its TE listed `trailers`: the client takes trailers, which an HTTP/2 target is told (gRPC needs it). */
+  teTrailers = false;
+  /** HTTP/2: the `:authority` pseudo-header, or undefined. */
+  authority: string | undefined = undefined;
+  /** HTTP/2: `:authority` and `Host` name different hosts (RFC 9113 8.3.1: malformed). */
+  authorityMismatch = false;
+  /** The header list's size as HTTP/2 counts it (RFC 9113 6.5.2: each field's name and value, plus 32). */
+  listBytes = 0;
   readonly out: string[] = [];
 
-  scan(raw: readonly string[]): void {
+  /**
+   * `http2`: the list came from an HTTP/2 request. Its pseudo-headers are read, never forwarded;
+   * `:authority` becomes the Host the target sees; `cookie` fields, which HTTP/2 lets a client
+   * split (RFC 9113 8.2.3), are joined back into one.
+   */
+  scan(raw: readonly string[], http2 = false): void {
     this.expect = false;
+    this.teTrailers = false;
+    this.authority = undefined;
+    this.authorityMismatch = false;
+    let listBytes = 0;
     this.host = '';
     this.hostCount = 0;
     this.cookie = undefined;
@@ -38,9 +55,18 @@ export class RequestHeaderScan {
     for (let i = 0; i < raw.length; i += 2) {
       const name = raw[i] as string;
       const value = raw[i + 1] as string;
+      listBytes += name.length + value.length + 32;
+      if (name.charCodeAt(0) === 58 /* : */) {
+        // Only HTTP/2 has pseudo-headers (HTTP/1.1's parser refuses ':' in a name).
+        if (name === ':authority') this.authority = value;
+        continue;
+      }
       switch (name.length) {
         case 2:
-          if (equalsLower(name, 'te')) continue;
+          if (equalsLower(name, 'te')) {
+            if (hasToken(value, 'trailers')) this.teTrailers = true;
+            continue;
+          }
           break;
         case 4:
           if (equalsLower(name, 'host')) {
@@ -51,6 +77,7 @@ export class RequestHeaderScan {
         case 6:
           if (equalsLower(name, 'cookie')) {
             this.cookie = this.cookie === undefined ? value : `${this.cookie}; ${value}`;
+            if (http2) continue;
           } else if (equalsLower(name, 'expect')) {
             this.expect = true;
             continue;
@@ -102,7 +129,23 @@ export class RequestHeaderScan {
       if (first === 120 /* x */ && isUnderscoreForwardedHeader(name)) continue;
       out.push(name, value);
     }
+    this.listBytes = listBytes;
     if (this.connection !== undefined) this.dropConnectionListed(this.connection);
+    if (http2) this.adoptPseudoHeaders();
+  }
+
+  /** HTTP/2 to the upstream's HTTP/1.1 view: the authority is the Host, the cookies one field. */
+  private adoptPseudoHeaders(): void {
+    if (this.cookie !== undefined) this.out.push('cookie', this.cookie);
+    const authority = this.authority;
+    if (authority === undefined) return;
+    if (this.hostCount === 0) {
+      this.hostCount = 1;
+      this.host = authority;
+      this.out.push('host', authority);
+    } else if (this.host.toLowerCase() !== authority.toLowerCase()) {
+      this.authorityMismatch = true;
+    }
   }
 
   get hostIsValid(): boolean {
@@ -176,16 +219,32 @@ function classifyTransferEncoding(te: string): 0 | 400 | 501 {
   return 501;
 }
 
+/** How a request reached the proxy, as far as the headers sent upstream depend on it. */
+export const CLIENT_HTTP2 = 1;
+export const CLIENT_TLS = 2;
+/** The client takes trailers and the target speaks HTTP/2: `te: trailers` goes upstream. */
+export const ASK_TRAILERS = 4;
+
 /**
  * The upstream header list for a request, built afresh: replays and retries need it after the
  * shared scan has moved on to other requests. Only that rare path allocates a scan.
  */
-export function upstreamHeadersOf(raw: readonly string[], remoteAddress: string | undefined, removeName: string | null): string[] {
+export function upstreamHeadersOf(raw: readonly string[], clientAddress: string, removeName: string | null, client = 0): string[] {
   const scan = new RequestHeaderScan();
-  scan.scan(raw);
+  scan.scan(raw, (client & CLIENT_HTTP2) !== 0);
   if (removeName !== null) scan.remove(removeName);
-  scan.appendForwarded(clientAddressOf(remoteAddress), 'http');
+  scan.appendForwarded(clientAddress, (client & CLIENT_TLS) !== 0 ? 'https' : 'http');
+  if ((client & ASK_TRAILERS) !== 0) scan.out.push('te', 'trailers');
   return scan.out;
+}
+
+/** True when a comma-separated list holds `token` (lowercase), ignoring case, spaces and parameters. */
+function hasToken(list: string, token: string): boolean {
+  for (const part of list.split(',')) {
+    const end = part.indexOf(';');
+    if ((end < 0 ? part : part.slice(0, end)).trim().toLowerCase() === token) return true;
+  }
+  return false;
 }
 
 /** `::ffff:127.0.0.1` -> `127.0.0.1`, as other proxies report IPv4 clients on dual-stack sockets. */

@@ -11,11 +11,14 @@ export class ResponseHeaderScan {
   readonly out: string[] = [];
   /** The body length the upstream announced, or -1 (none, or chunked). */
   contentLength = -1;
+  /** A `grpc-status` in the head (a gRPC trailers-only answer), or -1. */
+  grpcStatus = -1;
 
   scan(raw: readonly Buffer[], keepUpgrade: boolean): string[] {
     const out = this.out;
     out.length = 0;
     this.contentLength = -1;
+    this.grpcStatus = -1;
     let connection: string | undefined;
     for (let i = 0; i < raw.length; i += 2) {
       const name = (raw[i] as Buffer).toString('latin1');
@@ -35,6 +38,9 @@ export class ResponseHeaderScan {
           }
           if (equalsLower(name, 'keep-alive')) continue;
           break;
+        case 11:
+          if (equalsLower(name, 'grpc-status')) this.grpcStatus = decimal(value);
+          break;
         case 14:
           // undici's parser has refused a malformed or conflicting Content-Length already.
           if (equalsLower(name, 'content-length')) this.contentLength = decimal(value);
@@ -52,6 +58,30 @@ export class ResponseHeaderScan {
     if (connection !== undefined && !isConnectionOption(connection)) dropListed(out, connection);
     return out;
   }
+}
+
+/**
+ * The same for an HTTP/2 upstream, whose answer undici gives as Node's header object: names
+ * already lowercase, repeated fields as arrays, and none of the connection-specific fields
+ * HTTP/2 forbids (RFC 9113 8.2.2), which Node refuses on receipt.
+ */
+export function scanHeaderObject(scan: ResponseHeaderScan, headers: Readonly<Record<string, string | string[] | undefined>>): string[] {
+  const out = scan.out;
+  out.length = 0;
+  scan.contentLength = -1;
+  scan.grpcStatus = -1;
+  for (const name in headers) {
+    const value = headers[name];
+    if (value === undefined || name.charCodeAt(0) === 58 /* : */) continue;
+    if (typeof value === 'string') {
+      if (name === 'content-length') scan.contentLength = decimal(value);
+      else if (name === 'grpc-status') scan.grpcStatus = decimal(value);
+      out.push(name, value);
+    } else {
+      for (const item of value) out.push(name, item);
+    }
+  }
+  return out;
 }
 
 /** A fresh list (the WebSocket handshake and tests keep theirs); the proxy's hot path uses a shared ResponseHeaderScan. */

@@ -52,6 +52,10 @@ export class ServiceRoute {
   readonly mirrorPool: SlotPool | null;
   readonly copier: MirrorCopier | null;
   private mirrorCredit = 0;
+  /** The targets speak HTTP/2 (`upstream.http2`). */
+  readonly upstreamHttp2: boolean;
+  /** Bit n set: gRPC status n counts as a failure (`grpcErrorCodes`); 0 when none does. */
+  readonly grpcErrorMask: number;
 
   constructor(runtime: ServiceRuntime, state: RoutingState, maxBodyBytes: number) {
     const config = runtime.config;
@@ -85,6 +89,8 @@ export class ServiceRoute {
     this.mirrorBasisPoints = copying ? percentToBasisPoints(state.mirrorPercent ?? mirror?.percent ?? 0) : 0;
     this.mirrorPool = copying && this.mirrorBasisPoints > 0 ? runtime.slot(mirrorSlot) : null;
     this.copier = this.mirrorPool !== null ? runtime.mirror : null;
+    this.upstreamHttp2 = config.upstream.http2;
+    this.grpcErrorMask = config.grpcErrorCodes.reduce((mask, code) => mask | (1 << code), 0);
   }
 
   /** Whether this stable request is copied: exactly mirrorBasisPoints of every 10,000, evenly spread. */

@@ -94,6 +94,7 @@ export class ServiceRuntime {
       connectTimeoutMs: timeouts.connectMs,
       responseTimeoutMs: timeouts.responseMs,
       idleTimeoutMs: timeouts.idleMs,
+      ...(this.config.upstream.http2 ? { http2: true } : {}),
       ...(limits ? { maxConnections: limits.maxConnections, maxPending: limits.maxPending } : {}),
     };
     const built = targets.map(

@@ -18,6 +18,8 @@ export interface TargetPoolOptions {
   maxConnections?: number;
   /** Requests that may wait in the pool for a connection (only with maxConnections). */
   maxPending?: number;
+  /** HTTP/2 to the target: prior knowledge (h2c) for http://, ALPN h2 for https://. */
+  http2?: boolean;
 }
 
 /**
@@ -50,14 +52,20 @@ export class Target {
     this.effectiveWeight = weight;
     this.poolOptions = { ...options };
     this.maxActive = options.maxConnections === undefined ? Infinity : options.maxConnections + (options.maxPending ?? 0);
+    const http2 = options.http2 === true;
+    const h2c = http2 && url.startsWith('http:');
     this.pool = new Pool(url, {
       connections: options.maxConnections ?? null,
-      connect: preciseConnector(options.connectTimeoutMs),
+      connect: preciseConnector(options.connectTimeoutMs, http2, h2c),
       headersTimeout: options.responseTimeoutMs,
       bodyTimeout: options.idleTimeoutMs,
-      pipelining: 1,
+      // HTTP/1.1: one request per connection at a time. HTTP/2: as many streams as the target allows.
+      ...(http2 ? {} : { pipelining: 1 }),
       strictContentLength: true,
-      allowH2: false,
+      allowH2: http2,
+      // With HTTP/2 one connection carries many requests: undici then opens one per target and
+      // multiplexes up to the target's SETTINGS_MAX_CONCURRENT_STREAMS (at most 100) on it.
+      ...(h2c ? { useH2c: true } : {}),
     });
   }
 
@@ -103,8 +111,8 @@ export class Target {
  * fires after 0.5 to 1 s). This one uses a native timer, once per new connection, so
  * `timeouts.connect` holds to the millisecond.
  */
-function preciseConnector(timeoutMs: number): buildConnector.connector {
-  const connect = buildConnector({ timeout: 0 });
+function preciseConnector(timeoutMs: number, allowH2: boolean, useH2c: boolean): buildConnector.connector {
+  const connect = buildConnector({ timeout: 0, allowH2, ...(allowH2 ? { preferH2: true } : {}), ...(useH2c ? { useH2c: true } : {}) } as buildConnector.BuildOptions);
   return (options, callback) => {
     let settled = false;
     let socket: Socket | undefined;

@@ -25,7 +25,8 @@ export type TunnelSet = Set<Duplex>;
  * an ordinary response and the connection closed (no tunnel on a refused upgrade). Other upgrade
  * protocols (h2c, unknown) are refused.
  */
-export function createUpgradeHandler(source: SnapshotSource, listener: ListenerState, tunnels: TunnelSet, testService: string | null = null) {
+export function createUpgradeHandler(source: SnapshotSource, listener: ListenerState, tunnels: TunnelSet, testService: string | null = null, tls = false) {
+  const proto = tls ? 'https' : 'http';
   return function handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     socket.on('error', destroyQuietly);
     // Pipelined behind a response that closes the connection: no tunnel (RFC 9112 9.6); Node closes the socket after that response.
@@ -53,7 +54,7 @@ export function createUpgradeHandler(source: SnapshotSource, listener: ListenerS
     const choice = chooseTarget(route, req.method as string, url, req.rawHeaders, scan.cookie, testService !== null);
     if (route.canaryHeaderName !== null) scan.remove(route.canaryHeaderName);
     if (choice.target === null) return refuse(socket, countUnavailable(route, choice));
-    scan.appendForwarded(clientAddressOf(req.socket.remoteAddress), 'http');
+    scan.appendForwarded(clientAddressOf(req.socket.remoteAddress), proto);
     const headers = [...scan.out, 'connection', 'upgrade', 'upgrade', 'websocket'];
     openTunnel(route, choice.target, choice.canary, choice.setCookie, req, socket, head, headers, tunnels);
   };

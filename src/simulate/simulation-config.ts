@@ -29,6 +29,8 @@ export function simulationConfig(
     blue: { targets: [{ url: backends.blue, weight: 1 }] },
     green: { targets: [{ url: backends.green, weight: 1 }] },
     retry: { attempts: 0 },
+    // The fake backends speak HTTP/1.1 (the proxy translates, so the rollout is the same).
+    upstream: { http2: false },
   };
   delete simulated.testListen;
   // Health checks run on the simulation's fast clock, but a probe's answer takes real time: a
@@ -40,6 +42,7 @@ export function simulationConfig(
   return {
     config: {
       listen: { host: '127.0.0.1', port: 0 },
+      listeners: [{ address: { host: '127.0.0.1', port: 0 }, http2: false }],
       // One process: the simulated clock drives health and analysis, and the load is small.
       workers: 1,
       admin: { listen: { host: '127.0.0.1', port: 0 }, token: '' },

@@ -23,7 +23,8 @@ export interface ConfigSpec {
 export function buildConfig(spec: ConfigSpec): ShiftproxyConfig {
   const { services, ...rest } = spec;
   const document = {
-    listen: '127.0.0.1:0',
+    // `listeners` replaces `listen`: a spec with its own gets no default.
+    ...('listeners' in rest ? {} : { listen: '127.0.0.1:0' }),
     admin: { listen: '127.0.0.1:0' },
     state: { path: join(mkdtempSync(join(tmpdir(), 'shiftproxy-test-')), 'state.json') },
     ...rest,

@@ -59,8 +59,8 @@ async function proxySockets(p: ProxyUnderTest): Promise<number> {
     await p.settle();
     return workers.clientConnections();
   }
-  const server = p.running.dataPlane.server as unknown as { listeners: { server: import('node:net').Server }[] };
-  return Promise.all(server.listeners.map((l) => new Promise<number>((r) => l.server.getConnections((_e, n) => r(n))))).then((ns) =>
+  const server = p.running.dataPlane.server;
+  return Promise.all(server.listeners.map((l) => new Promise<number>((r) => l.http1.getConnections((_e, n) => r(n))))).then((ns) =>
     ns.reduce((a, b) => a + b, 0),
   );
 }

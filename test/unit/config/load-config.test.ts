@@ -139,6 +139,7 @@ describe('defaults', () => {
     const config = loadText(configYaml(), { baseDir: '/etc/shiftproxy' });
     expect(config).toEqual({
       listen: { host: '0.0.0.0', port: 8080 },
+      listeners: [{ address: { host: '0.0.0.0', port: 8080 }, http2: false }],
       workers: 1,
       admin: { listen: { host: '127.0.0.1', port: 9090 }, token: '' },
       state: { store: 'file', path: '/etc/shiftproxy/var/shiftproxy-state.json' },
@@ -160,6 +161,8 @@ describe('defaults', () => {
           blue: { targets: [{ url: 'http://127.0.0.1:9001', weight: 1 }] },
           green: { targets: [{ url: 'http://127.0.0.1:9002', weight: 1 }] },
           balance: 'round-robin',
+          upstream: { http2: false },
+          grpcErrorCodes: [],
           timeouts: { connectMs: 2000, responseMs: 30_000, idleMs: 60_000 },
           retry: { attempts: 0 },
           routes: [],
@@ -249,7 +252,7 @@ describe('the example config in docs/design.md', () => {
       balance: 'round-robin',
       sticky: { cookie: 'shiftproxy-checkout' },
       canaryHeader: { name: 'x-canary', value: 'always' },
-      testListen: { host: '0.0.0.0', port: 8081 },
+      testListen: { address: { host: '0.0.0.0', port: 8081 }, http2: false },
       timeouts: { connectMs: 2000, responseMs: 30_000, idleMs: 60_000 },
       healthCheck: { path: '/healthz', intervalMs: 5000, timeoutMs: 2000, healthyThreshold: 2, unhealthyThreshold: 3 },
       outlierDetection: { consecutiveErrors: 5, ejectionTimeMs: 30_000, maxEjectionPercent: 50 },

@@ -392,7 +392,7 @@ describe('duplicates', () => {
 
   it('port 0 (any free port) never clashes', () => {
     const config = loadText(configYaml(['listen: 127.0.0.1:0', 'admin: { listen: 127.0.0.1:0 }'], ['testListen: 0']));
-    expect([config.listen.port, config.admin.listen.port, config.services[0]?.testListen?.port]).toEqual([0, 0, 0]);
+    expect([config.listen.port, config.admin.listen.port, config.services[0]?.testListen?.address.port]).toEqual([0, 0, 0]);
   });
 
   it('alarm names within a rollout', () => {
