@@ -236,8 +236,8 @@ describe('durations', () => {
   });
 
   it.each([
-    ['pause: soon', 'expected a duration or "manual"'],
-    ['pause: true', 'expected a duration or "manual"'],
+    ['pause: soon', 'expected a duration, "manual" or { min, max }'],
+    ['pause: true', 'expected a duration, "manual" or { min, max }'],
   ])('steps[].%s', (pause, message) => {
     expect(problemsOf(configYaml([], [`rollout: { strategy: steps, steps: [ { weight: 10, ${pause} }, { weight: 100 } ] }`]))).toEqual([
       `services[0].rollout.steps[0].pause: ${message}`,
