@@ -304,6 +304,12 @@ export class RolloutController {
     }
   }
 
+  /** Whether an analysis evaluation is in flight for some service (its report is queued once it resolves). */
+  analysing(): boolean {
+    for (const entry of this.services.values()) if (entry.analysisRunning) return true;
+    return false;
+  }
+
   async stop(): Promise<void> {
     this.stopped = true;
     for (const entry of this.services.values()) this.clearTimers(entry);
