@@ -7,6 +7,7 @@ import { describeFault, parseFaultSpec } from '../simulate/fault-spec.js';
 import { renderReport } from '../simulate/report.js';
 import { MAX_DEFAULT_SPEED } from '../simulate/load-sizing.js';
 import { runSimulation, serviceToSimulate, simulationSpeed, simulationWarnings, type SimulationResult } from '../simulate/simulation.js';
+import { formatStepTimes } from '../simulate/step-times.js';
 import { EXIT_OK, EXIT_USER_ERROR } from './exit-codes.js';
 import { positiveNumberOption } from './option-values.js';
 
@@ -106,6 +107,7 @@ function summary(result: SimulationResult, report: string | undefined, expected:
   ];
   if (result.alarm) rows.push(['alarm', result.alarm]);
   if (result.timeToRollbackMs !== null) rows.push(['time to rollback', `${formatDuration(result.timeToRollbackMs)} after the canary's first fault`]);
+  if (result.steps.length > 0) rows.push(['steps', formatStepTimes(result.steps)]);
   rows.push(['canary exposure', `${result.exposure.canaryRequests.toLocaleString('en-US')} requests, ${result.exposure.canaryErrors.toLocaleString('en-US')} errors`]);
   rows.push(['requests', `blue ${result.requests.blue.toLocaleString('en-US')}, green ${result.requests.green.toLocaleString('en-US')}`]);
   rows.push(['seed', String(result.details.seed)]);

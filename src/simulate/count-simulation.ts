@@ -15,6 +15,7 @@ import { compileStrategy } from '../strategies/compile-strategy.js';
 import { plannedDurationMs } from '../strategies/step-plan.js';
 import type { FaultSpec } from './fault-spec.js';
 import { simulationConfig } from './simulation-config.js';
+import { stepTimes, type StepTime } from './step-times.js';
 
 export interface CountSimulationOptions {
   config: ShiftproxyConfig;
@@ -48,6 +49,8 @@ export interface CountSimulationResult {
   failures: Record<Role, number>;
   /** Checks by outcome, as the controller recorded them. */
   checks: Record<string, number>;
+  /** When each step, the bake and the decision came (adaptive steps may end early). */
+  steps: StepTime[];
   notes: string[];
   history: RolloutRecord['history'];
 }
@@ -159,6 +162,7 @@ export async function runCountSimulation(options: CountSimulationOptions): Promi
       requests,
       failures,
       checks,
+      steps: stepTimes(record.history),
       notes,
       history: record.history,
     };

@@ -1,6 +1,8 @@
 import { readChartLibrary } from '../core/chart-library.js';
 import { formatDuration } from '../core/duration.js';
 import type { HistoryEntry } from '../rollout/rollout-record.js';
+import type { PlanStep } from '../strategies/step-plan.js';
+import { formatStepTimes } from './step-times.js';
 import type { SimulationResult } from './simulation.js';
 import { describeFault } from './fault-spec.js';
 
@@ -27,7 +29,8 @@ export function renderReport(result: SimulationResult): string {
     ['time to rollback', result.timeToRollbackMs === null ? '-' : `${formatDuration(result.timeToRollbackMs)} after the canary's first fault`],
     ['canary exposure', `${result.exposure.canaryRequests} requests, ${result.exposure.canaryErrors} errors`],
     ['requests', `blue ${result.requests.blue}, green ${result.requests.green}`],
-    ['schedule', `${d.plan.strategy}${d.plan.preset ? ` (${d.plan.preset})` : ''}: ${d.plan.steps.map((s) => `${s.weight}%${typeof s.hold === 'number' && s.hold > 0 ? ` for ${formatDuration(s.hold)}` : s.hold === 'manual' ? ' until released' : ''}`).join(', ')}${d.plan.bakeTimeMs ? `, bake ${formatDuration(d.plan.bakeTimeMs)}` : ''}`],
+    ['schedule', `${d.plan.strategy}${d.plan.preset ? ` (${d.plan.preset})` : ''}: ${d.plan.steps.map(describeStep).join(', ')}${d.plan.bakeTimeMs ? `, bake ${formatDuration(d.plan.bakeTimeMs)}` : ''}`],
+    ['steps', formatStepTimes(result.steps)],
     ['run', `${d.speed}x speed, ${d.rps} requests/s, seed ${d.seed}`],
     ['faults', [d.faults.canary ? `canary ${describeFault(d.faults.canary)}` : '', d.faults.stable ? `stable ${describeFault(d.faults.stable)}` : ''].filter(Boolean).join('; ') || 'none'],
     ...d.notes.map((n): [string, string] => ['note', n]),
@@ -142,3 +145,9 @@ const CHART_SCRIPT = `
   });
 })();
 `;
+
+function describeStep(s: PlanStep): string {
+  if (s.hold === 'manual') return `${s.weight}% until released`;
+  if (s.minHold !== undefined) return `${s.weight}% for ${formatDuration(s.minHold)} to ${formatDuration(s.hold)}`;
+  return `${s.weight}%${s.hold > 0 ? ` for ${formatDuration(s.hold)}` : ''}`;
+}

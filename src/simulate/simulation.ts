@@ -13,6 +13,7 @@ import { compileStrategy } from '../strategies/compile-strategy.js';
 import type { StepPlan } from '../strategies/step-plan.js';
 import { FakeBackend } from './fake-backend.js';
 import { defaultSpeed, thinWindowNotes } from './load-sizing.js';
+import { stepTimes, type StepTime } from './step-times.js';
 import type { FaultSpec } from './fault-spec.js';
 import { seededRandom } from '../core/seeded-random.js';
 import { SyntheticLoad } from './synthetic-load.js';
@@ -52,6 +53,8 @@ export interface SimulationResult {
   timeToRollbackMs: number | null;
   exposure: { canaryRequests: number; canaryErrors: number };
   requests: { blue: number; green: number };
+  /** When each step, the bake and the decision came, and which steps ended early (adaptive steps). */
+  steps: StepTime[];
   history: HistoryEntry[];
   details: SimulationDetails;
 }
@@ -195,6 +198,7 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
       timeToRollbackMs: rolledBackAt !== null && faultAt !== null ? Math.round(rolledBackAt - faultAt) : null,
       exposure: { canaryRequests: canaryNow.requests - exposureFrom.requests, canaryErrors: canaryNow.errors - exposureFrom.errors },
       requests: { blue: blue.requests - requestsFrom.blue.requests, green: green.requests - requestsFrom.green.requests },
+      steps: stepTimes(record.history),
       history: record.history,
       details: {
         service: service.name,

@@ -39,6 +39,7 @@ interface SimulationJson {
   timeToRollbackMs: number | null;
   exposure: { canaryRequests: number; canaryErrors: number };
   requests: { blue: number; green: number };
+  steps: { atMs: number; event: string; weight: number; early: boolean }[];
   history: { event: string; canaryWeight: number }[];
 }
 
@@ -87,6 +88,17 @@ describe('shiftproxy simulate', () => {
     expect(result.requests.green).toBeGreaterThan(100);
     expect(result.exposure.canaryErrors).toBe(0);
     expect(result.history.map((h) => h.event)).toEqual(expect.arrayContaining(['started', 'step', 'analysis', 'promoted']));
+    // When each step came, in schedule time: the hold timers, from the start (fixed pauses never end early).
+    expect(result.steps.map((s) => [s.event, s.weight, s.early])).toEqual([
+      ['step', 10, false],
+      ['step', 30, false],
+      ['step', 100, false],
+      ['bake', 100, false],
+      ['promoted', 100, false],
+    ]);
+    // A timer never fires early; how late depends on the machine, so only the order is held beyond that.
+    [0, 60_000, 120_000, 120_000, 180_000].forEach((planned, i) => expect(result.steps[i]?.atMs).toBeGreaterThanOrEqual(planned));
+    expect(result.steps[1]!.atMs).toBeLessThan(result.steps[2]!.atMs);
   });
 
   it('rolls back a canary failing at 20%, reports the exposure, and exits 1 when promotion was expected', async () => {
