@@ -147,7 +147,8 @@ const adaptivePauseSchema = z
   .superRefine((p, ctx) => {
     if (p.min === undefined) ctx.addIssue({ code: 'custom', path: ['min'], message: 'is required (the least the step holds)' });
     if (p.max === undefined) ctx.addIssue({ code: 'custom', path: ['max'], message: 'is required (the most the step holds)' });
-    if (p.min !== undefined && p.max !== undefined && p.min > p.max) ctx.addIssue({ code: 'custom', path: ['min'], message: 'must not be greater than max' });
+    // A max refused on its own (0, negative) is reported there once, not again against min.
+    if (p.min !== undefined && p.max !== undefined && p.max > 0 && p.min > p.max) ctx.addIssue({ code: 'custom', path: ['min'], message: 'must not be greater than max' });
   })
   .transform((p): AdaptivePause => ({ minMs: p.min as number, maxMs: p.max as number }));
 
