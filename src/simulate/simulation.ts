@@ -49,7 +49,7 @@ export interface SimulationResult {
   alarm: string | null;
   /** Schedule time (virtual ms after the start) of the decision. */
   decidedAtMs: number;
-  /** From the canary's first injected fault to weight 0; null without a rollback after a fault. */
+  /** From the canary's first injected fault to weight 0; null unless something that can see the fault (an alarm, health checks) rolled back after it. */
   timeToRollbackMs: number | null;
   exposure: { canaryRequests: number; canaryErrors: number };
   requests: { blue: number; green: number };
@@ -195,7 +195,7 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
       reason: record.reason,
       alarm: record.alarm ?? null,
       decidedAtMs: Math.round(at),
-      timeToRollbackMs: rolledBackAt !== null && faultAt !== null ? Math.round(rolledBackAt - faultAt) : null,
+      timeToRollbackMs: timeToRollback(record, rolledBackAt, faultAt),
       exposure: { canaryRequests: canaryNow.requests - exposureFrom.requests, canaryErrors: canaryNow.errors - exposureFrom.errors },
       requests: { blue: blue.requests - requestsFrom.blue.requests, green: green.requests - requestsFrom.green.requests },
       steps: stepTimes(record.history),
@@ -257,4 +257,15 @@ function plannedMsOf(plan: StepPlan): number | null {
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/**
+ * The time from the canary's first fault to its rollback, when the rollback answered the fault:
+ * an alarm breach or failing health checks. Inconclusive checks, a deadline, a hook or a person
+ * may roll back after a fault without having seen it, and timing them from it would credit the
+ * alarms with a catch they did not make.
+ */
+export function timeToRollback(record: Pick<RolloutRecord, 'state' | 'rollbackCause'>, rolledBackAt: number | null, faultAt: number | null): number | null {
+  if (record.state !== 'rolled_back' || rolledBackAt === null || faultAt === null || rolledBackAt < faultAt) return null;
+  return record.rollbackCause === 'alarm' || record.rollbackCause === 'unhealthy' ? Math.round(rolledBackAt - faultAt) : null;
 }
