@@ -13,6 +13,7 @@ import { compileStrategy } from '../strategies/compile-strategy.js';
 import type { StepPlan } from '../strategies/step-plan.js';
 import { FakeBackend } from './fake-backend.js';
 import { defaultSpeed, thinWindowNotes } from './load-sizing.js';
+import { atProductionRate, loadModel, type LoadModel } from './production-rate.js';
 import { stepTimes, type StepTime } from './step-times.js';
 import type { FaultSpec } from './fault-spec.js';
 import { seededRandom } from '../core/seeded-random.js';
@@ -28,6 +29,8 @@ export interface SimulationOptions {
   speed: number;
   /** Real requests per second driven through the proxy. */
   rps: number;
+  /** The production rate (requests per second of schedule time) that exposure and request counts are reported at. */
+  productionRps?: number;
   failCanary?: FaultSpec;
   failStable?: FaultSpec;
   seed?: number;
@@ -51,8 +54,14 @@ export interface SimulationResult {
   decidedAtMs: number;
   /** From the canary's first injected fault to weight 0; null unless something that can see the fault (an alarm, health checks) rolled back after it. */
   timeToRollbackMs: number | null;
+  /** Requests (and errors) the canary served from its first fault to the decision; at the production rate when one is modelled. */
   exposure: { canaryRequests: number; canaryErrors: number };
+  /** Requests each slot served from the rollout's start to the decision; at the production rate when one is modelled. */
   requests: { blue: number; green: number };
+  /** The same counts as the real load delivered them. */
+  measured: { exposure: { canaryRequests: number; canaryErrors: number }; requests: { blue: number; green: number } };
+  /** How the real load relates to the counts reported. */
+  load: LoadModel;
   /** When each step, the bake and the decision came, and which steps ended early (adaptive steps). */
   steps: StepTime[];
   history: HistoryEntry[];
@@ -190,14 +199,25 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
     const rolledBackAt = record.state === 'rolled_back' ? at : null;
     const canaryNow = counted(to);
     const faultAt = canaryFaultAt as number | null;
+    const exposure = { canaryRequests: canaryNow.requests - exposureFrom.requests, canaryErrors: canaryNow.errors - exposureFrom.errors };
+    const requests = { blue: blue.requests - requestsFrom.blue.requests, green: green.requests - requestsFrom.green.requests };
+    const model = loadModel({
+      realRps: options.rps,
+      speed: options.speed,
+      ...(options.productionRps !== undefined ? { productionRps: options.productionRps } : {}),
+      measuredRequests: requests.blue + requests.green,
+      scheduleMs: at,
+    });
     return {
       outcome: record.state === 'promoted' ? 'promoted' : 'rolled_back',
       reason: record.reason,
       alarm: record.alarm ?? null,
       decidedAtMs: Math.round(at),
       timeToRollbackMs: timeToRollback(record, rolledBackAt, faultAt),
-      exposure: { canaryRequests: canaryNow.requests - exposureFrom.requests, canaryErrors: canaryNow.errors - exposureFrom.errors },
-      requests: { blue: blue.requests - requestsFrom.blue.requests, green: green.requests - requestsFrom.green.requests },
+      exposure: { canaryRequests: atProductionRate(model, exposure.canaryRequests), canaryErrors: atProductionRate(model, exposure.canaryErrors) },
+      requests: { blue: atProductionRate(model, requests.blue), green: atProductionRate(model, requests.green) },
+      measured: { exposure, requests },
+      load: model,
       steps: stepTimes(record.history),
       history: record.history,
       details: {
