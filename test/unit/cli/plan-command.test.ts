@@ -78,8 +78,8 @@ describe('shiftproxy plan', () => {
         '  analysis every 10s: errors, p99; rollback after 2 failed or 3 inconclusive checks in a row',
         '  sequential judge for errors, p99: a healthy canary is rolled back with probability at most 0.01 over the whole rollout, however often it is checked; a comparison shown worse rolls back at once',
         '  progress deadline: 30m beyond the schedule',
-        "  note: the bake (100%, 5m): errors compares the canary's current window with stable's last full 1m window before its weight reached 0, a frozen baseline",
-        "  note: the bake (100%, 5m): p99 compares the canary's current window with stable's last full 5m window before its weight reached 0, a frozen baseline",
+        "  note: the bake (100%, 5m): errors judges the canary's requests since stable's weight reached 0 against stable's last full 1m window before it, a frozen baseline",
+        "  note: the bake (100%, 5m): p99 judges the canary's requests since stable's weight reached 0 against stable's last full 5m window before it, a frozen baseline",
         '',
       ].join('\n'),
     );
