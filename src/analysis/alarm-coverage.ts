@@ -52,7 +52,11 @@ interface Phase {
  *   reports inconclusive, and inconclusiveLimit such checks in a row roll back;
  * - a hold where no alarm can judge at all pauses at its end for a person (at 0% it ends as planned).
  */
-export function alarmCoverage(plan: StepPlan, analysis: Pick<AnalysisConfig, 'alarms' | 'intervalMs' | 'inconclusiveLimit'>, options: CoverageOptions = {}): AlarmCoverage {
+export function alarmCoverage(
+  plan: StepPlan,
+  analysis: Pick<AnalysisConfig, 'alarms' | 'intervalMs' | 'inconclusiveLimit'> & Partial<Pick<AnalysisConfig, 'judge'>>,
+  options: CoverageOptions = {},
+): AlarmCoverage {
   const { segments, phases } = timeline(plan, options.manualHoldMs, options.mirrorPercent ?? 0);
   const warnings: string[] = [];
   const notes: string[] = [];
@@ -79,7 +83,7 @@ function coverageAt(
   alarm: AlarmConfig,
   phase: Phase,
   segments: readonly Segment[],
-  analysis: Pick<AnalysisConfig, 'intervalMs' | 'inconclusiveLimit'>,
+  analysis: Pick<AnalysisConfig, 'intervalMs' | 'inconclusiveLimit'> & Partial<Pick<AnalysisConfig, 'judge'>>,
   options: CoverageOptions,
 ): { applicable: boolean; warnings: string[]; notes: string[] } {
   const weight = phase.segment.weight;
@@ -88,9 +92,13 @@ function coverageAt(
   const sides: Role[] = alarm.relativeTo === 'stable' ? ['canary', 'stable'] : [alarm.role];
   const idle = sides.find((role) => share(role, weight) === 0);
   if (idle && alarm.relativeTo !== 'stable') return { applicable: false, warnings: [`can never be evaluated: ${takesNone(idle)}`], notes: [] };
+  // The sequential judge adds up whatever each check brings: it needs no minimum in a window, and
+  // a canary at 0% brings nothing new while the evidence gathered before it stands.
+  const sequential = analysis.judge === 'sequential' && alarm.relativeTo === 'stable';
+  if (sequential && idle === 'canary') return { applicable: false, warnings: [], notes: [`is not judged: ${takesNone('canary')}, and the evidence gathered before stands`] };
   const warnings: string[] = [];
   const notes: string[] = [];
-  const needed = neededRequests(alarm);
+  const needed = sequential ? 0 : neededRequests(alarm);
   const thin = (role: Role, expected: number, where: string) =>
     `can never be evaluated at ${options.rps} requests/s: ${where} holds at most about ${expected} ${role} requests, and it needs ${needed}, ` +
     `so it only reports inconclusive there (${analysis.inconclusiveLimit} in a row roll back)`;
@@ -104,7 +112,11 @@ function coverageAt(
     }
     const other = idle === 'canary' ? "stable's current window" : "the canary's current window";
     const fromBefore = period.end - alarm.windowMs < 0 ? ` (partly from before the rollout: the proxy must have served for ${formatDuration(alarm.windowMs - period.end)} when it starts)` : '';
-    notes.push(`compares ${other} with ${idle === 'canary' ? "the canary's" : "stable's"} last full ${formatDuration(alarm.windowMs)} window before its weight reached 0, a frozen baseline${fromBefore}`);
+    notes.push(
+      sequential
+        ? `judges the canary's requests since stable's weight reached 0 against stable's last full ${formatDuration(alarm.windowMs)} window before it, a frozen baseline${fromBefore}`
+        : `compares ${other} with ${idle === 'canary' ? "the canary's" : "stable's"} last full ${formatDuration(alarm.windowMs)} window before its weight reached 0, a frozen baseline${fromBefore}`,
+    );
     const phaseEnd = phase.segment.open ? Number.POSITIVE_INFINITY : phase.segment.end;
     if (phaseEnd - period.end > MAX_BASELINE_AGE_MS) {
       const usable = Math.max(0, period.end + MAX_BASELINE_AGE_MS - phase.segment.start);

@@ -1,16 +1,18 @@
-import { MIRROR_METRICS, type AlarmConfig, type AlarmMetric, type ShiftproxyConfig } from '../core/config-types.js';
+import { MIRROR_METRICS, type AlarmConfig, type AlarmMetric, type AnalysisConfig, type ShiftproxyConfig } from '../core/config-types.js';
 import { errorMessage } from '../core/errors.js';
 import { formatDuration } from '../core/duration.js';
 import type { Role } from '../core/types.js';
 import type { AnalysisPort, AnalysisReport } from '../rollout/ports.js';
 import { stepMirrorOf, type FrozenWindow, type RolloutRecord } from '../rollout/rollout-record.js';
-import { freezeWindow, planSide } from './frozen-baseline.js';
+import { baselineStats, describeBaseline, freezeWindow, planSide } from './frozen-baseline.js';
 import { quantileOf } from './latency-quantile.js';
 import type { MetricsSource, PromqlSource } from './metrics-source.js';
 import { compareSides, type ComparedSide } from './relative-comparison.js';
 import { roleTraffic, type RoleTraffic } from './role-traffic.js';
 import type { MirrorWindowStats } from './mirror-window.js';
+import { judgeSequentially, type SequentialLevels, type SequentialState } from './sequential-judge.js';
 import { MeasurementError, type WindowStats } from './window-stats.js';
+import type { StepPlan } from '../strategies/step-plan.js';
 
 /** Where mirror alarms read the copies' results (the builtin windows, whatever the traffic provider). */
 export interface MirrorStatsSource {
@@ -29,7 +31,10 @@ export interface AlarmCheck {
   verdict: AlarmVerdict;
   /** The compared value (a ratio canary/stable for relativeTo alarms); null when not measured. */
   value: number | null;
-  threshold: { max?: number; min?: number } | { maxRatio: number; confidence: number };
+  /** `alpha` (sequential judge): the share of falseRollbackRate this comparison may spend in the current phase. */
+  threshold: { max?: number; min?: number } | { maxRatio: number; confidence: number } | { maxRatio: number; alpha: number };
+  /** Judged by the sequential judge: a breach is final, and `cleared` says the canary was shown no worse. */
+  sequential?: { cleared: boolean };
   requests?: number;
   stableRequests?: number;
   windowMs?: number;
@@ -68,7 +73,7 @@ export const METRIC_QUANTILES: Partial<Record<AlarmMetric, number>> = { latency_
  * if any passed, else not applicable.
  */
 export class AlarmEvaluator implements AnalysisPort {
-  private alarmsByService: ReadonlyMap<string, readonly AlarmConfig[]>;
+  private analysisByService: ReadonlyMap<string, AnalysisConfig>;
   private source: MetricsSource;
   private promql: PromqlSource | undefined;
   private mirrorPercents: ReadonlyMap<string, number>;
@@ -78,7 +83,7 @@ export class AlarmEvaluator implements AnalysisPort {
   readonly lastValues = new Map<string, Map<string, number>>();
 
   constructor(options: { config: ShiftproxyConfig; source: MetricsSource; promql?: PromqlSource; mirror?: MirrorStatsSource; judge: JudgePort }) {
-    this.alarmsByService = new Map(options.config.services.map((s) => [s.name, s.rollout.analysis.alarms]));
+    this.analysisByService = new Map(options.config.services.map((s) => [s.name, s.rollout.analysis]));
     this.mirrorPercents = mirrorPercentsOf(options.config);
     this.mirror = options.mirror;
     this.source = options.source;
@@ -88,26 +93,31 @@ export class AlarmEvaluator implements AnalysisPort {
 
   /** A reloaded config: its alarms and sources apply from the next evaluation (one in flight finishes with the old ones). */
   reconfigure(options: { config: ShiftproxyConfig; source: MetricsSource; promql?: PromqlSource }): void {
-    this.alarmsByService = new Map(options.config.services.map((s) => [s.name, s.rollout.analysis.alarms]));
+    this.analysisByService = new Map(options.config.services.map((s) => [s.name, s.rollout.analysis]));
     this.mirrorPercents = mirrorPercentsOf(options.config);
     this.source = options.source;
     this.promql = options.promql;
     // Gauges of alarms that are gone would otherwise report their last value forever.
     for (const [service, values] of this.lastValues) {
-      const names = new Set((this.alarmsByService.get(service) ?? []).map((a) => a.name));
+      const names = new Set((this.analysisByService.get(service)?.alarms ?? []).map((a) => a.name));
       for (const name of values.keys()) if (!names.has(name)) values.delete(name);
     }
   }
 
   /** `now`: the rollout's wall-clock time (the controller's), which its history's times are in. */
   async evaluate(service: string, rollout: RolloutRecord, now: number = Date.now()): Promise<AnalysisReport> {
-    const alarms = this.alarmsByService.get(service) ?? [];
+    const analysis = this.analysisByService.get(service);
+    const alarms = analysis?.alarms ?? [];
     const at: CheckContext = {
       service,
       rollout,
       now,
       traffic: { canary: roleTraffic(rollout.history, 'canary'), stable: roleTraffic(rollout.history, 'stable') },
       frozen: {},
+      sequential: {},
+      judge: analysis?.judge ?? 'fixed',
+      levels: analysis?.judge === 'sequential' ? sequentialLevels(analysis, rollout.plan) : { live: 0, frozen: 0 },
+      intervalMs: analysis?.intervalMs ?? 10_000,
     };
     const checks = await Promise.all(alarms.map((alarm) => this.check(alarm, at)));
     const values = this.lastValues.get(service) ?? new Map<string, number>();
@@ -115,6 +125,7 @@ export class AlarmEvaluator implements AnalysisPort {
     for (const check of checks) if (check.value !== null && Number.isFinite(check.value)) values.set(check.alarm, check.value);
     const report = summarise(checks, alarms);
     if (Object.keys(at.frozen).length > 0) report.baselines = at.frozen;
+    if (Object.keys(at.sequential).length > 0) report.sequential = at.sequential;
     return report;
   }
 
@@ -122,7 +133,7 @@ export class AlarmEvaluator implements AnalysisPort {
     try {
       if (alarm.promql !== undefined) return await this.checkPromql(alarm);
       if (MIRROR_METRICS.includes(alarm.metric as AlarmMetric)) return await this.checkMirror(alarm, at);
-      if (alarm.relativeTo === 'stable') return await this.checkRelative(alarm, at);
+      if (alarm.relativeTo === 'stable') return at.judge === 'sequential' ? await this.checkSequential(alarm, at) : await this.checkRelative(alarm, at);
       return await this.checkAbsolute(alarm, at);
     } catch (err) {
       const why = err instanceof MeasurementError ? err.message : `evaluation failed: ${errorMessage(err)}`;
@@ -224,6 +235,74 @@ export class AlarmEvaluator implements AnalysisPort {
     return check;
   }
 
+  /**
+   * A comparison with stable by the sequential judge: the traffic since the last check (the
+   * mark kept with the rollout) is added to everything learnt so far in this rollout. While
+   * stable takes no traffic it is its frozen baseline; while the canary takes none there is
+   * nothing new to judge, and the evidence gathered so far stands.
+   */
+  private async checkSequential(alarm: AlarmConfig, at: CheckContext): Promise<AlarmCheck> {
+    const maxRatio = alarm.maxRatio as number;
+    const quantile = METRIC_QUANTILES[alarm.metric as AlarmMetric];
+    const metric = quantile === undefined ? 'error_rate' : 'latency';
+    const previous = at.rollout.sequential?.[alarm.name];
+    const canary = at.traffic.canary;
+    // Stable taking traffic is counted below with the canary; only a frozen or missing stable needs its side worked out.
+    const stable: { kind: 'live' } | Exclude<ComparedSide, { kind: 'live' }> = at.traffic.stable.kind === 'taking' ? { kind: 'live' } : await this.frozenSide(alarm, at);
+    const phaseLevel = stable.kind === 'live' ? at.levels.live : at.levels.frozen;
+    const threshold = { maxRatio, alpha: phaseLevel };
+    if (canary.kind !== 'taking') {
+      const why =
+        canary.kind === 'never'
+          ? 'the canary takes no traffic at 0% and has taken none in this rollout'
+          : 'the canary takes no traffic at 0%: nothing new to judge, and the evidence gathered so far stands';
+      return { alarm: alarm.name, verdict: 'not-applicable', value: null, threshold, reason: `not applicable: ${why}` };
+    }
+    if (stable.kind === 'not-applicable') return { alarm: alarm.name, verdict: 'not-applicable', value: null, threshold, reason: `not applicable: ${stable.reason}` };
+    const to = at.rollout.to;
+    const from = at.rollout.from;
+    const firstWindowMs = Math.max(0, Math.min(at.now - canary.since, at.intervalMs));
+    const sides = stable.kind === 'live' ? [{ slot: to, role: 'canary' as const }, { slot: from, role: 'stable' as const }] : [{ slot: to, role: 'canary' as const }];
+    const counted = await this.source.increments(at.service, sides, previous?.mark ?? null, firstWindowMs);
+    const recent = stable.kind === 'live' && metric === 'latency' ? await this.source.windowStats(at.service, from, 'stable', alarm.windowMs) : undefined;
+    const outcome = judgeSequentially({
+      metric,
+      maxRatio,
+      ...(quantile !== undefined ? { quantile } : {}),
+      levels: at.levels,
+      state: previous,
+      canary: counted.stats[0] as WindowStats,
+      stable:
+        stable.kind === 'live'
+          ? { kind: 'live', increment: counted.stats[1] as WindowStats, ...(recent ? { recent } : {}) }
+          : { kind: 'frozen', zeroAt: stable.baseline.zeroAt, window: baselineStats(stable.baseline) },
+      mark: counted.mark,
+    });
+    at.sequential[alarm.name] = outcome.state;
+    const check: AlarmCheck = {
+      alarm: alarm.name,
+      verdict: outcome.verdict,
+      value: Number.isFinite(outcome.ratio) ? outcome.ratio : null,
+      threshold,
+      requests: outcome.canaryRequests,
+      stableRequests: outcome.stableRequests,
+      reason: stable.kind === 'frozen' ? `${outcome.explanation} (${describeBaseline(stable.baseline)})` : outcome.explanation,
+      sequential: { cleared: outcome.cleared },
+    };
+    if (stable.kind === 'frozen') {
+      const b = stable.baseline;
+      const iso = (ms: number) => new Date(ms).toISOString();
+      check.baseline = { role: b.role, slot: b.slot, from: iso(b.from), to: iso(b.to), takenAt: iso(b.takenAt), requests: b.requests, failures: b.failures };
+    }
+    return check;
+  }
+
+  private async frozenSide(alarm: AlarmConfig, at: CheckContext): Promise<Exclude<ComparedSide, { kind: 'live' }>> {
+    const side = await this.side(alarm, 'stable', at);
+    if (side.kind === 'live') throw new Error('stable takes traffic: not a frozen side');
+    return side;
+  }
+
   /** One side of a comparison: measured now, frozen earlier, frozen now, or not applicable. */
   private async side(alarm: AlarmConfig, role: Role, at: CheckContext): Promise<ComparedSide> {
     const slot = role === 'canary' ? at.rollout.to : at.rollout.from;
@@ -254,6 +333,29 @@ interface CheckContext {
   now: number;
   traffic: Record<Role, RoleTraffic>;
   frozen: Record<string, FrozenWindow>;
+  /** The sequential judge's state after this check, by alarm. */
+  sequential: Record<string, SequentialState>;
+  judge: AnalysisConfig['judge'];
+  levels: SequentialLevels;
+  intervalMs: number;
+}
+
+/**
+ * How the sequential judge shares `falseRollbackRate` (alpha per rollout): equally among the
+ * comparisons with stable (one rolling back is a rollback), and, where the schedule holds a
+ * weight of 100% (the bake), half of each share for the time stable is frozen. By the union
+ * bound, the chance that any of them ever rolls back a healthy canary is at most alpha.
+ */
+export function sequentialLevels(analysis: Pick<AnalysisConfig, 'alarms' | 'falseRollbackRate'> | undefined, plan: StepPlan): SequentialLevels {
+  const comparisons = analysis?.alarms.filter((a) => a.relativeTo === 'stable' && a.promql === undefined).length ?? 0;
+  if (!analysis || comparisons === 0) return { live: 0, frozen: 0 };
+  const share = analysis.falseRollbackRate / comparisons;
+  return stableFreezes(plan) ? { live: share / 2, frozen: share / 2 } : { live: share, frozen: 0 };
+}
+
+/** Whether a schedule holds a weight of 100% for a while, where stable takes no traffic and comparisons use its frozen baseline. */
+export function stableFreezes(plan: StepPlan): boolean {
+  return plan.bakeTimeMs > 0 || plan.steps.some((s) => s.weight === 100 && s.hold !== 0);
 }
 
 function mirrorPercentsOf(config: ShiftproxyConfig): Map<string, number> {
@@ -288,13 +390,16 @@ function summarise(checks: AlarmCheck[], alarms: readonly AlarmConfig[]): Analys
   const detail = { alarms: checks };
   if (breached.length > 0) {
     const rollback = breached.some((c) => alarms.find((a) => a.name === c.alarm)?.onBreach !== 'pause');
-    return {
+    const report: AnalysisReport = {
       outcome: 'breach',
       breachAction: rollback ? 'rollback' : 'pause',
       alarm: breached[0]?.alarm as string,
       summary: breached.map((c) => `${c.alarm}: ${c.reason}`).join('; '),
       detail,
     };
+    // The sequential judge has accounted for every look already: its breach needs no run of failed checks.
+    if (breached.some((c) => c.sequential)) report.decisive = true;
+    return report;
   }
   if (inconclusive.length > 0) {
     return { outcome: 'inconclusive', breachAction: 'rollback', alarm: inconclusive[0]?.alarm as string, summary: inconclusive.map((c) => `${c.alarm}: ${c.reason}`).join('; '), detail };
@@ -302,7 +407,11 @@ function summarise(checks: AlarmCheck[], alarms: readonly AlarmConfig[]): Analys
   if (judged.length === 0 && checks.length > 0) {
     return { outcome: 'not-applicable', breachAction: 'rollback', summary: checks.map((c) => `${c.alarm}: ${c.reason}`).join('; '), detail };
   }
-  return { outcome: 'pass', breachAction: 'rollback', summary: checks.map((c) => `${c.alarm}: ${c.reason}`).join('; '), detail };
+  const report: AnalysisReport = { outcome: 'pass', breachAction: 'rollback', summary: checks.map((c) => `${c.alarm}: ${c.reason}`).join('; '), detail };
+  // Shown no worse: every comparison the sequential judge could make cleared the canary, and the other alarms passed.
+  const compared = judged.filter((c) => c.sequential);
+  if (compared.length > 0 && compared.every((c) => c.sequential?.cleared)) report.cleared = true;
+  return report;
 }
 
 function thresholdOf(alarm: AlarmConfig): AlarmCheck['threshold'] {

@@ -1,9 +1,10 @@
+import { randomBytes } from 'node:crypto';
 import type { Clock, TimerHandle } from '../core/clock.js';
 import { LATENCY_BOUNDS_S } from '../core/latency-histogram.js';
 import type { TrafficCounters } from '../core/traffic-counters.js';
 import { SLOT_NAMES, type Role, type SlotName } from '../core/types.js';
 import type { MirrorCounters } from '../core/mirror-counters.js';
-import type { MetricsSource } from './metrics-source.js';
+import type { CountedSide, CountsMark, Increments, MetricsSource } from './metrics-source.js';
 import { MirrorRing, type MirrorWindowStats } from './mirror-window.js';
 import { MeasurementError, type WindowStats } from './window-stats.js';
 
@@ -60,6 +61,10 @@ class SampleRing {
     return best ?? oldest;
   }
 
+  newest(): Sample | undefined {
+    return this.size === 0 ? undefined : this.samples[(this.next - 1 + this.samples.length) % this.samples.length];
+  }
+
   /** The oldest sample taken at or after `time`, else undefined (none taken since). */
   atOrAfter(time: number): Sample | undefined {
     let best: Sample | undefined;
@@ -91,6 +96,8 @@ export class BuiltinWindows implements MetricsSource {
   private readonly refresh: (() => Promise<void>) | undefined;
   private timer: TimerHandle | undefined;
   private stopped = false;
+  /** Names these counters in marks: after a restart they count from zero again, so an old mark means nothing. */
+  private readonly sourceId = `builtin:${randomBytes(6).toString('hex')}`;
 
   /**
    * `refresh` brings the counters up to date before they are read (other processes report
@@ -183,14 +190,30 @@ export class BuiltinWindows implements MetricsSource {
     const end = endedAgoMs > 0 ? (ring.atOrAfter(now.at - endedAgoMs) ?? now) : now;
     const start = ring.atOrBefore(end.at - windowMs);
     if (!start) throw new MeasurementError('no-data', 'no traffic history yet');
-    const latency = new Array<number>(end.latency.length);
-    for (let i = 0; i < latency.length; i++) latency[i] = (end.latency[i] as number) - (start.latency[i] as number);
-    return {
-      requests: end.responses - start.responses,
-      failures: end.failures - start.failures,
-      latency: { bounds: BOUNDS, counts: latency },
-      windowMs: Math.max(0, end.at - start.at),
-    };
+    return difference(start, end);
+  }
+
+  /**
+   * Increments between ring samples, so consecutive ones meet exactly: from the sample a mark
+   * names (or the first one after it, when it has left the ring) to the newest sample. Every
+   * ring is sampled at the same instants, so all sides cover the same stretch.
+   */
+  async increments(service: string, sides: readonly CountedSide[], since: CountsMark | null, firstWindowMs: number): Promise<Increments> {
+    const rings = sides.map(({ slot, role }) => {
+      const ring = this.rings.get(key(service, slot, role));
+      if (!ring) throw new MeasurementError('bad-query', `no such service "${service}"`);
+      return ring;
+    });
+    const newest = rings[0]?.newest();
+    if (!newest) throw new MeasurementError('no-data', 'no traffic history yet');
+    const ours = since !== null && since.source === this.sourceId;
+    const stats = rings.map((ring) => {
+      const end = ring.atOrBefore(newest.at) as Sample;
+      const start = (ours ? ring.atOrAfter(since.at) : ring.atOrBefore(end.at - firstWindowMs)) ?? end;
+      const from = start.at > end.at ? end : start;
+      return difference(from, end);
+    });
+    return { stats, mark: { source: this.sourceId, at: newest.at } };
   }
 
   /** The mirror's results over the window of `windowMs` ending now (the copies compared, by result and mismatch kind). */
@@ -221,6 +244,17 @@ export class BuiltinWindows implements MetricsSource {
     const counters = this.lookup(service, slot, role);
     return { at: this.clock.now(), responses: counters.responses, failures: counters.failures, latency: Float64Array.from(counters.latency.counts) };
   }
+}
+
+function difference(start: Sample, end: Sample): WindowStats {
+  const latency = new Array<number>(end.latency.length);
+  for (let i = 0; i < latency.length; i++) latency[i] = (end.latency[i] as number) - (start.latency[i] as number);
+  return {
+    requests: end.responses - start.responses,
+    failures: end.failures - start.failures,
+    latency: { bounds: BOUNDS, counts: latency },
+    windowMs: Math.max(0, end.at - start.at),
+  };
 }
 
 function key(service: string, slot: SlotName, role: Role): string {

@@ -1,5 +1,5 @@
 import type { Role, SlotName } from '../core/types.js';
-import type { MetricsSource } from './metrics-source.js';
+import type { CountedSide, CountsMark, Increments, MetricsSource } from './metrics-source.js';
 import type { PromSample } from './prometheus-answer.js';
 import { promDuration, selector, type LabelMatcher } from './promql.js';
 import { MeasurementError, type LatencySample, type WindowStats } from './window-stats.js';
@@ -11,6 +11,8 @@ export interface PromqlVectorSource {
 }
 
 const REQUESTS = 'shiftproxy_requests_total';
+/** Prometheus keeps its own time, the same for every process that asks, so one name serves every mark. */
+const PROMETHEUS_MARK = 'prometheus';
 const DURATION_BUCKET = 'shiftproxy_request_duration_seconds_bucket';
 const DURATION_COUNT = 'shiftproxy_request_duration_seconds_count';
 
@@ -71,8 +73,28 @@ export class PrometheusMetricsSource implements MetricsSource {
 
   /** A past window (`endedAgoMs`) is the same queries evaluated at its end, which Prometheus keeps far longer than any window. */
   async windowStats(service: string, slot: SlotName, role: Role, windowMs: number, endedAgoMs = 0): Promise<WindowStats> {
+    return this.measure(service, slot, role, windowMs, endedAgoMs > 0 ? (Date.now() - endedAgoMs) / 1000 : undefined);
+  }
+
+  /**
+   * Increments are the same queries over the range from the last mark, all evaluated at one
+   * instant, so consecutive ranges meet exactly (each `increase()` extrapolates to its own
+   * edges, so their sum is as exact as one longer window would be). A range under a second
+   * waits for the next check.
+   */
+  async increments(service: string, sides: readonly CountedSide[], since: CountsMark | null, firstWindowMs: number): Promise<Increments> {
+    const to = Date.now();
+    const from = since !== null && since.source === PROMETHEUS_MARK ? since.at : to - firstWindowMs;
+    if (to - from < 1000) {
+      const empty: WindowStats = { requests: 0, failures: 0, latency: { bounds: [1], counts: [0, 0] }, windowMs: 0 };
+      return { stats: sides.map(() => empty), mark: since ?? { source: PROMETHEUS_MARK, at: from } };
+    }
+    const stats = await Promise.all(sides.map(({ slot, role }) => this.measure(service, slot, role, to - from, to / 1000)));
+    return { stats, mark: { source: PROMETHEUS_MARK, at: to } };
+  }
+
+  private async measure(service: string, slot: SlotName, role: Role, windowMs: number, at: number | undefined): Promise<WindowStats> {
     const queries = windowQueries(service, slot, role, windowMs);
-    const at = endedAgoMs > 0 ? (Date.now() - endedAgoMs) / 1000 : undefined;
     const answers = await Promise.allSettled([
       this.prometheus.vector(queries.latency, at),
       this.prometheus.vector(queries.coverage, at),

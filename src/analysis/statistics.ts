@@ -93,3 +93,59 @@ export function runProbability(p: number, run: number, trials: number): number {
   }
   return reached;
 }
+
+const LANCZOS_G = 7;
+const LANCZOS = [
+  0.99999999999980993, 676.5203681218851, -1259.1392167224028, 771.32342877765313, -176.61502916214059, 12.507343278686905, -0.13857109526572012,
+  9.9843695780195716e-6, 1.5056327351493116e-7,
+];
+
+/**
+ * ln Γ(x) for real x > 0 (Lanczos, g = 7: about 15 significant digits). The mixtures of the
+ * sequential judge have prior parameters such as 100 x 0.02 = 2, so whole numbers are not enough.
+ */
+export function logGamma(x: number): number {
+  if (!(x > 0)) throw new RangeError(`logGamma needs x > 0, got ${x}`);
+  if (Number.isInteger(x) && x <= LOG_FACTORIAL_TABLE_SIZE) return logFactorial(x - 1);
+  if (x < 0.5) return Math.log(Math.PI / Math.sin(Math.PI * x)) - logGamma(1 - x);
+  const z = x - 1;
+  let sum = LANCZOS[0] as number;
+  for (let i = 1; i < LANCZOS.length; i++) sum += (LANCZOS[i] as number) / (z + i);
+  const t = z + LANCZOS_G + 0.5;
+  return 0.5 * Math.log(2 * Math.PI) + (z + 0.5) * Math.log(t) - t + Math.log(sum);
+}
+
+/** ln B(a), the multivariate beta function Π Γ(a_i) / Γ(Σ a_i), for positive a_i. */
+export function logBeta(a: readonly number[]): number {
+  let total = 0;
+  let sum = 0;
+  for (const x of a) {
+    total += logGamma(x);
+    sum += x;
+  }
+  return total - logGamma(sum);
+}
+
+/**
+ * Exact (Clopper-Pearson) one-sided bounds for a binomial proportion: `lower` is wrong (above the
+ * true proportion) with probability at most `alpha`, and so is `upper` (below it). For k of n.
+ */
+export function binomialBounds(k: number, n: number, alpha: number): { lower: number; upper: number } {
+  if (!(n >= 0 && k >= 0 && k <= n)) throw new RangeError(`binomial bounds need 0 <= k <= n, got ${k} of ${n}`);
+  if (n === 0) return { lower: 0, upper: 1 };
+  const solve = (tooHigh: (p: number) => boolean) => {
+    let lo = 0;
+    let hi = 1;
+    for (let i = 0; i < 60; i++) {
+      const mid = (lo + hi) / 2;
+      if (tooHigh(mid)) hi = mid;
+      else lo = mid;
+    }
+    return { lo, hi };
+  };
+  // lower: the p at which P(X >= k) = alpha (P(X >= k) grows with p); keep the side that errs low.
+  const lower = k === 0 ? 0 : solve((p) => binomialUpperTail(k, n, p) > alpha).lo;
+  // upper: the p at which P(X <= k) = alpha (P(X <= k) falls with p); keep the side that errs high.
+  const upper = k === n ? 1 : solve((p) => 1 - binomialUpperTail(k + 1, n, p) < alpha).hi;
+  return { lower, upper };
+}

@@ -94,6 +94,7 @@ program
   .argument('[service]', 'the service to roll out (default: the first)')
   .option('--speed <x>', 'how much faster than real time the schedule runs (default: the fastest, up to 60, at which every alarm window holds twice its minRequests)')
   .option('--rps <n>', 'real requests per second through the proxy (default: 200)')
+  .option('--production-rps <n>', 'the production traffic modelled, in requests per second: exposure and request counts are reported at that rate, whatever --speed does to the real load')
   .option('--fail-canary <faults>', 'faults in the canary, e.g. error=0.2,latency=300ms,after=2m')
   .option('--fail-stable <faults>', 'the same faults in stable (to test for false alarms)')
   .option('--seed <n>', 'makes the injected faults reproducible')

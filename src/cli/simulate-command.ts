@@ -7,6 +7,8 @@ import { describeFault, parseFaultSpec } from '../simulate/fault-spec.js';
 import { renderReport } from '../simulate/report.js';
 import { MAX_DEFAULT_SPEED } from '../simulate/load-sizing.js';
 import { describeMirror, runSimulation, serviceToSimulate, simulationSpeed, simulationWarnings, type SimulationResult } from '../simulate/simulation.js';
+import { describeLoad } from '../simulate/production-rate.js';
+import { formatStepTimes } from '../simulate/step-times.js';
 import { EXIT_OK, EXIT_USER_ERROR } from './exit-codes.js';
 import { positiveNumberOption } from './option-values.js';
 
@@ -17,6 +19,7 @@ export interface SimulateCliOptions {
   config: string;
   speed?: string;
   rps?: string;
+  productionRps?: string;
   failCanary?: string;
   failStable?: string;
   seed?: string;
@@ -41,6 +44,7 @@ export async function simulateCommand(
     throw new BadRequestError(`--expect must be promoted or rolled_back, got "${expected}"`);
   }
   const rps = numberOption('--rps', options.rps, DEFAULT_RPS);
+  const productionRps = options.productionRps === undefined ? undefined : positiveNumberOption('--production-rps', options.productionRps);
   const target = serviceToSimulate(config, service);
   const speed = options.speed === undefined ? simulationSpeed(target, rps) : numberOption('--speed', options.speed, MAX_DEFAULT_SPEED);
   const failCanary = options.failCanary ? parseFaultSpec(options.failCanary, '--fail-canary') : undefined;
@@ -61,7 +65,7 @@ export async function simulateCommand(
       })
     : undefined;
   if (!options.json) {
-    out.write(`simulating the rollout of ${target.name} at ${speed}x speed${options.speed === undefined ? ' (the fastest at which every alarm window holds twice its minRequests, up to 60x)' : ''}, ${rps} requests/s${failCanary ? `, canary faults: ${describeFault(failCanary)}` : ''}${failStable ? `, stable faults: ${describeFault(failStable)}` : ''}\n`);
+    out.write(`simulating the rollout of ${target.name} at ${speed}x speed${options.speed === undefined ? ' (the fastest at which every alarm window holds twice its minRequests, up to 60x)' : ''}, ${rps} requests/s${productionRps !== undefined ? ` (counts reported at ${productionRps} production requests/s)` : ''}${failCanary ? `, canary faults: ${describeFault(failCanary)}` : ''}${failStable ? `, stable faults: ${describeFault(failStable)}` : ''}\n`);
   }
   bar?.start(100, 0, { elapsed: '0s', planned: '?', state: 'starting', weight: 0, errors: '-' });
   let result: SimulationResult;
@@ -71,6 +75,7 @@ export async function simulateCommand(
       service: target.name,
       speed,
       rps,
+      ...(productionRps !== undefined ? { productionRps } : {}),
       ...(failCanary ? { failCanary } : {}),
       ...(failStable ? { failStable } : {}),
       ...(seed !== undefined ? { seed } : {}),
@@ -106,8 +111,21 @@ function summary(result: SimulationResult, report: string | undefined, expected:
   ];
   if (result.alarm) rows.push(['alarm', result.alarm]);
   if (result.timeToRollbackMs !== null) rows.push(['time to rollback', `${formatDuration(result.timeToRollbackMs)} after the canary's first fault`]);
-  rows.push(['canary exposure', `${result.exposure.canaryRequests.toLocaleString('en-US')} requests, ${result.exposure.canaryErrors.toLocaleString('en-US')} errors`]);
-  rows.push(['requests', `blue ${result.requests.blue.toLocaleString('en-US')}, green ${result.requests.green.toLocaleString('en-US')}`]);
+  if (result.steps.length > 0) rows.push(['steps', formatStepTimes(result.steps)]);
+  const modelled = result.load.productionRps !== null;
+  const counts = (c: { exposure: SimulationResult['exposure']; requests: SimulationResult['requests'] }) => ({
+    exposure: `${c.exposure.canaryRequests.toLocaleString('en-US')} requests, ${c.exposure.canaryErrors.toLocaleString('en-US')} errors`,
+    requests: `blue ${c.requests.blue.toLocaleString('en-US')}, green ${c.requests.green.toLocaleString('en-US')}`,
+  });
+  const reported = counts(result);
+  const suffix = modelled ? ` at ${result.load.productionRps} production requests/s` : '';
+  rows.push(['canary exposure', `${reported.exposure}${suffix}`]);
+  rows.push(['requests', `${reported.requests}${suffix}`]);
+  if (modelled) {
+    const measured = counts(result.measured);
+    rows.push(['measured', `canary exposure ${measured.exposure}; ${measured.requests}`]);
+  }
+  rows.push(['load', describeLoad(result.load)]);
   if (result.mirror) rows.push(['mirrored', describeMirror(result.mirror)]);
   rows.push(['seed', String(result.details.seed)]);
   const skipped = [...result.details.adjustments.hooksSkipped.map((h) => `hook ${h}`), ...result.details.adjustments.promqlAlarmsSkipped.map((a) => `promql alarm ${a}`)];

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { checkAlarmQuery } from '../analysis/promql-alarm-check.js';
 import type {
+  AdaptivePause,
   AlarmConfig,
   ListenerConfig,
   RolloutConfig,
@@ -203,14 +204,31 @@ const timeoutsSchema = z.strictObject({
   idle: positiveDuration().default(60_000),
 });
 
-const PAUSE_HINT = 'expected a duration or "manual"';
+const PAUSE_HINT = 'expected a duration, "manual" or { min, max }';
+
+const adaptivePauseSchema = z
+  .strictObject({ min: duration().optional(), max: positiveDuration().optional() })
+  .superRefine((p, ctx) => {
+    if (p.min === undefined) ctx.addIssue({ code: 'custom', path: ['min'], message: 'is required (the least the step holds)' });
+    if (p.max === undefined) ctx.addIssue({ code: 'custom', path: ['max'], message: 'is required (the most the step holds)' });
+    // A max refused on its own (0, negative) is reported there once, not again against min.
+    if (p.min !== undefined && p.max !== undefined && p.max > 0 && p.min > p.max) ctx.addIssue({ code: 'custom', path: ['min'], message: 'must not be greater than max' });
+  })
+  .transform((p): AdaptivePause => ({ minMs: p.min as number, maxMs: p.max as number }));
 
 const stepSchema = z.strictObject({
   weight: percent(),
   pause: z
-    .union([z.literal('manual'), z.string(), z.number()], { error: PAUSE_HINT })
-    .transform((value, ctx): number | 'manual' => {
+    .union([z.literal('manual'), z.string(), z.number(), z.record(z.string(), z.unknown())], { error: PAUSE_HINT })
+    .transform((value, ctx): number | 'manual' | AdaptivePause => {
       if (value === 'manual') return 'manual';
+      if (typeof value === 'object') {
+        // A mapping is the adaptive form; its own problems keep their paths (pause.min, pause.max, unknown keys).
+        const parsed = adaptivePauseSchema.safeParse(value);
+        if (parsed.success) return parsed.data;
+        for (const issue of parsed.error.issues) ctx.addIssue(issue as Parameters<typeof ctx.addIssue>[0]);
+        return z.NEVER;
+      }
       const ms = parseDuration(value);
       if (ms === undefined) {
         ctx.addIssue({ code: 'custom', message: PAUSE_HINT });
@@ -244,10 +262,14 @@ const alarmSchema = z
   })
   .superRefine(checkAlarm, { when: always });
 
+const JUDGES = ['fixed', 'sequential'] as const;
+
 const analysisSchema = z.strictObject({
   interval: positiveDuration().default(10_000),
   failureLimit: z.number().int().min(1).max(100).default(2),
   inconclusiveLimit: z.number().int().min(1).max(100).default(3),
+  judge: z.enum(JUDGES, { message: `expected one of ${JUDGES.join(', ')}` }).default('fixed'),
+  falseRollbackRate: z.number().gt(0, { message: 'must be between 0 and 0.5' }).max(0.5, { message: 'must be between 0 and 0.5' }).default(0.05),
   alarms: z.array(alarmSchema).default([]),
 });
 
@@ -280,7 +302,7 @@ const rolloutSchema = z
     bakeTime: duration().default(0),
     hooks: hooksSchema.default({ timeout: 30_000 }),
     progressDeadline: positiveDuration().default(1_800_000),
-    analysis: analysisSchema.default({ interval: 10_000, failureLimit: 2, inconclusiveLimit: 3, alarms: [] }),
+    analysis: analysisSchema.default({ interval: 10_000, failureLimit: 2, inconclusiveLimit: 3, judge: 'fixed', falseRollbackRate: 0.05, alarms: [] }),
   })
   .superRefine(checkRollout, { when: always });
 
@@ -318,7 +340,7 @@ const serviceSchema = z.strictObject({
     bakeTime: 0,
     hooks: { timeout: 30_000 },
     progressDeadline: 1_800_000,
-    analysis: { interval: 10_000, failureLimit: 2, inconclusiveLimit: 3, alarms: [] },
+    analysis: { interval: 10_000, failureLimit: 2, inconclusiveLimit: 3, judge: 'fixed', falseRollbackRate: 0.05, alarms: [] },
   }),
 }).superRefine(checkServiceMirror, { when: always });
 
@@ -455,6 +477,18 @@ function checkRollout(rollout: unknown, ctx: Ctx): void {
         ctx.addIssue({ code: 'custom', path: ['steps', steps.length - 1, 'weight'], message: 'the last step must be weight 100' });
       }
     }
+  }
+  if (field(rollout, 'analysis', 'judge') !== 'sequential') {
+    listOf(rollout.steps).forEach((step, index) => {
+      const pause = field(step, 'pause');
+      if (isRecord(pause) && ['min', 'max', 'minMs', 'maxMs'].some((k) => k in pause)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['steps', index, 'pause'],
+          message: 'a { min, max } pause needs analysis.judge: sequential (only the sequential judge can show a canary no worse than stable)',
+        });
+      }
+    });
   }
   const names = new Set<string>();
   listOf(field(rollout, 'analysis', 'alarms')).forEach((alarm, index) => {
@@ -647,6 +681,8 @@ function toRolloutConfig(raw: RawRollout): RolloutConfig {
       intervalMs: raw.analysis.interval,
       failureLimit: raw.analysis.failureLimit,
       inconclusiveLimit: raw.analysis.inconclusiveLimit,
+      judge: raw.analysis.judge,
+      falseRollbackRate: raw.analysis.falseRollbackRate,
       alarms: raw.analysis.alarms.map(
         (alarm): AlarmConfig => ({
           name: alarm.name,

@@ -122,10 +122,16 @@ export interface RetryConfig {
 
 export type StrategyName = 'canary' | 'linear' | 'all-at-once' | 'blue-green' | 'steps';
 
+/** An adaptive hold: at least `minMs`, then as soon as the canary is shown no worse than stable, at most `maxMs`. */
+export interface AdaptivePause {
+  minMs: number;
+  maxMs: number;
+}
+
 export interface StepConfig {
   weight: number;
-  /** Milliseconds to hold the weight, 'manual' to wait for a person, or undefined for no pause. */
-  pause?: number | 'manual';
+  /** Milliseconds to hold the weight, 'manual' to wait for a person, an adaptive range, or undefined for no pause. */
+  pause?: number | 'manual' | AdaptivePause;
   /** Percent of stable's requests copied to the canary during this step (overrides `mirror.percent`). */
   mirror?: number;
 }
@@ -169,10 +175,21 @@ export interface AlarmConfig {
   onBreach: 'rollback' | 'pause';
 }
 
+/**
+ * How `relativeTo: stable` alarms are judged: `fixed`, a test of each check's window at the
+ * alarm's `confidence` (failureLimit guards against the repeated looks); `sequential`, an
+ * anytime-valid test over the whole rollout whose chance of ever rolling back a healthy canary
+ * is at most `falseRollbackRate`, however often it is checked.
+ */
+export type JudgeKind = 'fixed' | 'sequential';
+
 export interface AnalysisConfig {
   intervalMs: number;
   failureLimit: number;
   inconclusiveLimit: number;
+  judge: JudgeKind;
+  /** The sequential judge's alpha per rollout, shared among the comparisons with stable. */
+  falseRollbackRate: number;
   alarms: AlarmConfig[];
 }
 

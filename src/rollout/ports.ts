@@ -1,5 +1,6 @@
 import type { TargetConfig } from '../core/config-types.js';
 import type { SlotName } from '../core/types.js';
+import type { SequentialState } from '../analysis/sequential-judge.js';
 import type { FrozenWindow, RolloutRecord } from './rollout-record.js';
 
 /**
@@ -38,6 +39,12 @@ export interface AnalysisReport {
   detail: unknown;
   /** Baselines this check froze, by alarm: they outlive the traffic they came from, so the record keeps them. */
   baselines?: Record<string, FrozenWindow>;
+  /** A breach from the sequential judge, which has accounted for every look already: it acts at once, without failureLimit. */
+  decisive?: boolean;
+  /** The canary was shown no worse than stable by every comparison the sequential judge made (an adaptive step may advance). */
+  cleared?: boolean;
+  /** The sequential judge's evidence after this check, by alarm: the record keeps it for the next one. */
+  sequential?: Record<string, SequentialState>;
 }
 
 /** Evaluates a service's alarms for a rollout; implemented by the analysis module. */

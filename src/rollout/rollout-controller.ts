@@ -54,9 +54,13 @@ interface ServiceEntry {
   deadlineTimer?: TimerHandle;
   analysisTimer?: TimerHandle;
   retryTimer?: TimerHandle;
+  /** An adaptive step's minimum hold. */
+  minTimer?: TimerHandle;
   analysisRunning: boolean;
   /** The hold ended while the last check was not a pass: advance on the next pass. */
   holdDue: boolean;
+  /** The latest check of this step showed the canary no worse than stable (its summary, for the history). */
+  cleared: string | null;
   hookRunning?: string;
   /** Why the last transition could not be saved (cleared by the next successful save). */
   notDurable: string | null;
@@ -94,6 +98,7 @@ export class RolloutController {
         queue: Promise.resolve(),
         analysisRunning: false,
         holdDue: false,
+        cleared: null,
         notDurable: null,
       });
     }
@@ -299,6 +304,12 @@ export class RolloutController {
     }
   }
 
+  /** Whether an analysis evaluation is in flight for some service (its report is queued once it resolves). */
+  analysing(): boolean {
+    for (const entry of this.services.values()) if (entry.analysisRunning) return true;
+    return false;
+  }
+
   async stop(): Promise<void> {
     this.stopped = true;
     for (const entry of this.services.values()) this.clearTimers(entry);
@@ -380,7 +391,10 @@ export class RolloutController {
     const analysed = record !== null && isActive(record) && record.state !== 'pending' && !this.stopped && this.deps.analysis !== undefined && entry.config.rollout.analysis.alarms.length > 0;
     if (!analysed) this.clearAnalysisTimer(entry);
     if (!record || !isActive(record) || this.stopped) return;
-    if (previous?.stepIndex !== record.stepIndex || previous?.state !== record.state) entry.holdDue = false;
+    if (previous?.stepIndex !== record.stepIndex || previous?.state !== record.state) {
+      entry.holdDue = false;
+      entry.cleared = null;
+    }
     const generation = entry.generation;
 
     if (record.awaiting) this.runHook(entry, record);
@@ -388,6 +402,12 @@ export class RolloutController {
     const remaining = holdRemaining(record, this.now());
     if (remaining !== null && (record.state === 'progressing' || record.state === 'baking')) {
       entry.holdTimer = this.deps.clock.setTimeout(() => this.onHoldElapsed(entry, generation), remaining);
+    }
+
+    const minHold = adaptiveMinimum(record);
+    if (minHold !== null && record.state === 'progressing' && !record.awaiting) {
+      const early = minHold - (this.now() - record.holdStartedAt);
+      if (early > 0) entry.minTimer = this.deps.clock.setTimeout(() => this.onMinimumElapsed(entry, generation), early);
     }
 
     if (record.state !== 'paused') {
@@ -408,6 +428,15 @@ export class RolloutController {
         return;
       }
       const event: RolloutEvent = unjudgedHold(entry.rollout) ?? { type: 'hold-elapsed' };
+      await this.transition(entry, event).catch((err) => this.onBackgroundError(entry, err, event));
+    });
+  }
+
+  /** An adaptive step's minimum is over: advance now if the latest check already showed the canary no worse. */
+  private onMinimumElapsed(entry: ServiceEntry, generation: number): void {
+    void this.enqueue(entry, async () => {
+      if (entry.generation !== generation || !entry.rollout || entry.cleared === null) return;
+      const event: RolloutEvent = { type: 'hold-elapsed', detail: entry.cleared };
       await this.transition(entry, event).catch((err) => this.onBackgroundError(entry, err, event));
     });
   }
@@ -472,10 +501,15 @@ export class RolloutController {
       detail: report.detail,
       ...(judged ? {} : { judged, summary: report.summary }),
       ...(report.baselines ? { baselines: report.baselines } : {}),
+      ...(report.sequential ? { sequential: report.sequential } : {}),
     };
     let decision: RolloutEvent | null = null;
-    if (report.outcome === 'breach' && failures >= limits.failureLimit) {
-      const detail = `alarm ${report.summary} (${failures} consecutive failed check${failures === 1 ? '' : 's'})`;
+    entry.cleared = report.outcome === 'pass' && report.cleared === true ? `the canary is shown no worse than stable: ${report.summary}` : null;
+    const minHold = adaptiveMinimum(record);
+    if (report.outcome === 'breach' && (failures >= limits.failureLimit || report.decisive === true)) {
+      const detail = report.decisive
+        ? `alarm ${report.summary} (the sequential judge, which a healthy canary reaches with probability at most falseRollbackRate however often it is checked)`
+        : `alarm ${report.summary} (${failures} consecutive failed check${failures === 1 ? '' : 's'})`;
       const alarm = report.alarm !== undefined ? { alarm: report.alarm } : {};
       decision = report.breachAction === 'pause' ? { type: 'alarm-pause', detail, ...alarm } : { type: 'rollback', cause: 'alarm', detail, ...alarm };
     } else if (report.outcome === 'inconclusive' && inconclusive >= limits.inconclusiveLimit) {
@@ -488,6 +522,8 @@ export class RolloutController {
     } else if (report.outcome === 'pass' && entry.holdDue) {
       entry.holdDue = false;
       decision = { type: 'hold-elapsed' };
+    } else if (entry.cleared !== null && minHold !== null && record.state === 'progressing' && !record.awaiting && this.now() - record.holdStartedAt >= minHold) {
+      decision = { type: 'hold-elapsed', detail: entry.cleared };
     } else if (!judged && entry.holdDue && record.state !== 'paused') {
       // The hold ended on a check that was not a pass, and now nothing can be judged: a person decides.
       entry.holdDue = false;
@@ -567,7 +603,8 @@ export class RolloutController {
     clock.clearTimeout(entry.holdTimer);
     clock.clearTimeout(entry.deadlineTimer);
     clock.clearTimeout(entry.retryTimer);
-    entry.holdTimer = entry.deadlineTimer = entry.retryTimer = undefined;
+    clock.clearTimeout(entry.minTimer);
+    entry.holdTimer = entry.deadlineTimer = entry.retryTimer = entry.minTimer = undefined;
     if (!options.keepAnalysis) this.clearAnalysisTimer(entry);
   }
 
@@ -600,6 +637,12 @@ function unjudgedHold(record: RolloutRecord): RolloutEvent | null {
   if (!held || held.judged > 0 || held.unjudged === 0 || record.canaryWeight === 0) return null;
   const why = held.lastUnjudged ? ` (${held.lastUnjudged})` : '';
   return { type: 'hold-unjudged', detail: `${holdName(record)} ended without any alarm able to judge it${why}; resume or promote to go on, abort to roll back` };
+}
+
+/** The current step's minimum hold when it is adaptive, else null. */
+function adaptiveMinimum(record: RolloutRecord): number | null {
+  if (record.state !== 'progressing') return null;
+  return record.plan.steps[record.stepIndex]?.minHold ?? null;
 }
 
 function holdName(record: RolloutRecord): string {

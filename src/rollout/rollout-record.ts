@@ -1,5 +1,6 @@
 import type { TargetConfig } from '../core/config-types.js';
 import type { Role, SlotName } from '../core/types.js';
+import type { SequentialState } from '../analysis/sequential-judge.js';
 import type { StepPlan } from '../strategies/step-plan.js';
 
 export type RolloutState = 'pending' | 'progressing' | 'paused' | 'baking' | 'promoted' | 'rolled_back';
@@ -86,6 +87,8 @@ export interface RolloutRecord {
   consecutiveInconclusive: number;
   /** Frozen windows by alarm name, for `relativeTo` alarms while one role takes no traffic. */
   baselines?: Record<string, FrozenWindow>;
+  /** The sequential judge's evidence so far, by alarm name: it covers the whole rollout, so it survives restarts. */
+  sequential?: Record<string, SequentialState>;
   /** Checks of the current hold, by whether they could judge anything. */
   holdChecks?: HoldChecks;
   /** Targets the start request gave the new slot, if any. */

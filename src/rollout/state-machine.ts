@@ -1,3 +1,4 @@
+import type { SequentialState } from '../analysis/sequential-judge.js';
 import { ConflictError } from '../core/errors.js';
 import type { PlanStep } from '../strategies/step-plan.js';
 import type { AwaitedHook, FrozenWindow, HistoryEntry, RollbackCause, RolloutRecord, RolloutState } from './rollout-record.js';
@@ -10,7 +11,8 @@ export type RolloutEvent =
   | { type: 'abort'; detail?: string }
   | { type: 'hook-passed'; hook: AwaitedHook }
   | { type: 'hook-failed'; hook: AwaitedHook; detail: string }
-  | { type: 'hold-elapsed' }
+  /** `detail`: an adaptive step that ends early, and why (the canary shown no worse). */
+  | { type: 'hold-elapsed'; detail?: string }
   | { type: 'rollback'; cause: Exclude<RollbackCause, 'aborted' | 'hook'>; detail: string; alarm?: string }
   | { type: 'alarm-pause'; detail: string; alarm?: string }
   | { type: 'hold-unjudged'; detail: string }
@@ -25,6 +27,8 @@ export type RolloutEvent =
       summary?: string;
       /** Baselines the check froze, by alarm. */
       baselines?: Record<string, FrozenWindow>;
+      /** The sequential judge's evidence after the check, by alarm. */
+      sequential?: Record<string, SequentialState>;
     };
 
 export type RolloutEventType = RolloutEvent['type'];
@@ -98,6 +102,7 @@ export function applyEvent(record: RolloutRecord, event: RolloutEvent, ctx: Mach
     case 'hold-elapsed':
       if (next.awaiting) throw new ConflictError(`waiting for the ${next.awaiting} hook`);
       if (next.state === 'baking') return finish(next, ctx, 'bake time elapsed');
+      if (event.detail !== undefined) record_(next, ctx, 'cleared', event.detail);
       return enterStep(next, next.stepIndex + 1, ctx);
     case 'hold-unjudged':
       // The hold is over: it needs a person, not a timer, so nothing of it is kept to resume.
@@ -118,6 +123,7 @@ export function applyEvent(record: RolloutRecord, event: RolloutEvent, ctx: Mach
           ? { judged: held.judged, unjudged: held.unjudged + 1, ...(event.summary !== undefined ? { lastUnjudged: event.summary } : {}) }
           : { ...held, judged: held.judged + 1 };
       if (event.baselines) next.baselines = { ...next.baselines, ...event.baselines };
+      if (event.sequential) next.sequential = { ...next.sequential, ...event.sequential };
       trimAnalysisHistory(next);
       return record_(next, ctx, 'analysis', event.detail);
     }
@@ -233,7 +239,7 @@ function enterStep(next: RolloutRecord, index: number, ctx: MachineContext): Rol
     next.holdStartedAt = ctx.now;
     next.reason = null;
     delete next.holdChecks;
-    record_(next, ctx, 'step', { step: i + 1, of: steps.length, weight: step.weight, hold: step.hold });
+    record_(next, ctx, 'step', { step: i + 1, of: steps.length, weight: step.weight, hold: step.hold, ...(step.minHold !== undefined ? { minHold: step.minHold } : {}) });
     if (step.hold === 'manual') {
       next.state = 'paused';
       next.pausedFrom = 'progressing';

@@ -15,6 +15,7 @@ import { compileStrategy } from '../strategies/compile-strategy.js';
 import { plannedDurationMs } from '../strategies/step-plan.js';
 import type { FaultSpec } from './fault-spec.js';
 import { simulationConfig } from './simulation-config.js';
+import { stepTimes, type StepTime } from './step-times.js';
 
 export interface CountSimulationOptions {
   config: ShiftproxyConfig;
@@ -23,12 +24,17 @@ export interface CountSimulationOptions {
   /** Requests per second of schedule time through the service (both slots together). */
   rps: number;
   seed: number;
-  failCanary?: FaultSpec;
-  failStable?: FaultSpec;
+  failCanary?: CountFault;
+  failStable?: CountFault;
   /** Stable-only traffic before the rollout starts; default: the largest alarm window plus two analysis intervals. */
   warmupMs?: number;
   /** Median and log-normal spread of a healthy answer's latency (default 2 ms, sigma 0.5). */
   latency?: { medianMs: number; sigma: number };
+}
+
+/** A fault as `simulate` takes it, and a slowdown by a factor (every latency multiplied), which counts can model exactly. */
+export interface CountFault extends FaultSpec {
+  latencyFactor?: number;
 }
 
 export interface CountSimulationResult {
@@ -38,10 +44,13 @@ export interface CountSimulationResult {
   reason: string | null;
   /** Schedule time of the decision, from the rollout's start. */
   decidedAtMs: number;
-  /** Requests each role took from the rollout's start to the decision. */
+  /** Requests each role took from the rollout's start to the decision, and how many of them failed. */
   requests: Record<Role, number>;
+  failures: Record<Role, number>;
   /** Checks by outcome, as the controller recorded them. */
   checks: Record<string, number>;
+  /** When each step, the bake and the decision came (adaptive steps may end early). */
+  steps: StepTime[];
   notes: string[];
   history: RolloutRecord['history'];
 }
@@ -89,6 +98,7 @@ export async function runCountSimulation(options: CountSimulationOptions): Promi
   const to = otherSlot(from);
   let startedAt = Number.NaN;
   const requests: Record<Role, number> = { stable: 0, canary: 0 };
+  const failures: Record<Role, number> = { stable: 0, canary: 0 };
 
   const addTraffic = () => {
     const routing = dataPlane.routing(service.name);
@@ -96,11 +106,13 @@ export async function runCountSimulation(options: CountSimulationOptions): Promi
     const split = traffic.next(routing.canaryWeight);
     const canarySlot = otherSlot(routing.live);
     // Roles follow routing, as in the proxy; faults follow the slots, as in the fake backends.
-    traffic.fill(counters(canarySlot, 'canary'), split.canary, canarySlot === to ? options.failCanary : options.failStable, elapsed);
-    traffic.fill(counters(routing.live, 'stable'), split.stable, routing.live === to ? options.failCanary : options.failStable, elapsed);
+    const canaryFailed = traffic.fill(counters(canarySlot, 'canary'), split.canary, canarySlot === to ? options.failCanary : options.failStable, elapsed);
+    const stableFailed = traffic.fill(counters(routing.live, 'stable'), split.stable, routing.live === to ? options.failCanary : options.failStable, elapsed);
     if (!Number.isNaN(startedAt)) {
       requests.canary += split.canary;
       requests.stable += split.stable;
+      failures.canary += canaryFailed;
+      failures.stable += stableFailed;
     }
     clock.setTimeout(addTraffic, SLICE_MS);
   };
@@ -148,7 +160,9 @@ export async function runCountSimulation(options: CountSimulationOptions): Promi
       reason: record.reason,
       decidedAtMs: decidedAt,
       requests,
+      failures,
       checks,
+      steps: stepTimes(record.history),
       notes,
       history: record.history,
     };
@@ -172,11 +186,17 @@ async function runUntil(clock: VirtualClock, controller: RolloutController, unti
   await settle(controller);
 }
 
-/** Evaluations resolve in microtasks, then queue the controller's work: wait for both. */
+/**
+ * Waits for what a timer set off: queued controller work, and an evaluation in flight (it
+ * resolves in microtasks, then queues its report). Nothing here does I/O, so one turn of the
+ * event loop is only needed while an evaluation runs.
+ */
 async function settle(controller: RolloutController): Promise<void> {
-  await new Promise<void>((resolve) => setImmediate(resolve));
-  await controller.whenIdle();
-  await new Promise<void>((resolve) => setImmediate(resolve));
+  for (;;) {
+    await controller.whenIdle();
+    if (!controller.analysing()) return;
+    await new Promise<void>((resolve) => setImmediate(resolve));
+  }
 }
 
 function analysisOutcome(detail: unknown): string {
@@ -214,19 +234,26 @@ class SyntheticCounts {
     return { canary, stable: count - canary };
   }
 
-  fill(counters: TrafficCounters, requests: number, fault: FaultSpec | undefined, elapsedMs: number): void {
+  /** Adds `requests` answers to the counters; returns how many failed. */
+  fill(counters: TrafficCounters, requests: number, fault: CountFault | undefined, elapsedMs: number): number {
     // A fault from the start is the slot's steady state, so it is there before the rollout too (elapsed < 0).
     const active = fault !== undefined && (elapsedMs >= fault.afterMs || fault.afterMs === 0);
     const errorRate = active ? fault.errorRate : 0;
     const addedS = active ? fault.latencyMs / 1000 : 0;
+    const medianS = this.medianS * (active ? (fault.latencyFactor ?? 1) : 1);
+    let failedCount = 0;
     for (let i = 0; i < requests; i++) {
       const failed = errorRate > 0 && this.random() < errorRate;
       const status = failed ? 500 : 200;
       counters.byStatus[status]! += 1;
       counters.responses += 1;
-      if (failed) counters.failures += 1;
-      counters.latency.observe(this.medianS * Math.exp(this.sigma * this.normal()) + addedS);
+      if (failed) {
+        counters.failures += 1;
+        failedCount++;
+      }
+      counters.latency.observe(medianS * Math.exp(this.sigma * this.normal()) + addedS);
     }
+    return failedCount;
   }
 
   /** Box-Muller, two draws per pair. */
@@ -245,19 +272,20 @@ class SyntheticCounts {
 }
 
 /**
- * Rollout state kept in memory, through the same JSON a state file holds (so whatever the
- * controller persists must survive serialisation, as it must on disk). Durability is not what
- * a count simulation measures.
+ * Rollout state kept in memory. The controller builds a new state for every save and never
+ * changes one it saved, so keeping the last one is enough; `load` (a restart) reads it back
+ * through the JSON a state file holds, as a restart from disk would. Durability is not what a
+ * count simulation measures.
  */
 class MemoryStateStore implements StateStore {
-  private text: string | null = null;
+  private last: PersistedState | null = null;
 
   async load(): Promise<PersistedState | null> {
-    return this.text === null ? null : (JSON.parse(this.text) as PersistedState);
+    return this.last === null ? null : (JSON.parse(JSON.stringify(this.last)) as PersistedState);
   }
 
   async save(state: PersistedState): Promise<void> {
-    this.text = JSON.stringify(state);
+    this.last = state;
   }
 
   async open(): Promise<void> {}

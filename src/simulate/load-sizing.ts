@@ -19,7 +19,7 @@ export interface WindowLoad {
 }
 
 /** What load sizing reads from a service's analysis (its alarms: the simulated ones). */
-export type SizedAnalysis = Pick<AnalysisConfig, 'alarms' | 'intervalMs' | 'inconclusiveLimit'>;
+export type SizedAnalysis = Pick<AnalysisConfig, 'alarms' | 'intervalMs' | 'inconclusiveLimit'> & Partial<Pick<AnalysisConfig, 'judge'>>;
 
 /**
  * Compressed time shrinks every alarm window in real time while the load stays at `rps` real
@@ -37,6 +37,8 @@ export function windowLoads(analysis: SizedAnalysis, plan: StepPlan, speed: numb
   const stableWeights = weights.filter((w) => w < 100);
   const loads: WindowLoad[] = [];
   for (const alarm of analysis.alarms) {
+    // The sequential judge adds up every check's requests and never reports inconclusive: no window has a minimum to hold.
+    if (analysis.judge === 'sequential' && alarm.relativeTo === 'stable') continue;
     const candidates = alarm.role === 'canary' ? canaryWeights : stableWeights;
     if (candidates.length === 0) continue;
     const weight = alarm.role === 'canary' ? Math.min(...candidates) : Math.max(...candidates);

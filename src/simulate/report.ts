@@ -1,6 +1,9 @@
 import { readChartLibrary } from '../core/chart-library.js';
 import { formatDuration } from '../core/duration.js';
 import type { HistoryEntry } from '../rollout/rollout-record.js';
+import type { PlanStep } from '../strategies/step-plan.js';
+import { describeLoad } from './production-rate.js';
+import { formatStepTimes } from './step-times.js';
 import { describeMirror, type SimulationResult } from './simulation.js';
 import { describeFault } from './fault-spec.js';
 
@@ -20,15 +23,18 @@ export function renderReport(result: SimulationResult): string {
     to: d.to,
     alarms: d.alarms.map((a) => ({ name: a.name, max: a.max ?? null, min: a.min ?? null, maxRatio: a.maxRatio ?? null, metric: a.metric ?? 'promql' })),
   };
+  const atRate = result.load.productionRps === null ? '' : ` at ${result.load.productionRps} production requests/s`;
   const facts: [string, string][] = [
     ['outcome', result.outcome],
     ['reason', result.reason ?? '-'],
     ['decided at', `${formatDuration(result.decidedAtMs)} of schedule time`],
     ['time to rollback', result.timeToRollbackMs === null ? '-' : `${formatDuration(result.timeToRollbackMs)} after the canary's first fault`],
-    ['canary exposure', `${result.exposure.canaryRequests} requests, ${result.exposure.canaryErrors} errors`],
-    ['requests', `blue ${result.requests.blue}, green ${result.requests.green}`],
+    ['canary exposure', `${result.exposure.canaryRequests} requests, ${result.exposure.canaryErrors} errors${atRate}`],
+    ['requests', `blue ${result.requests.blue}, green ${result.requests.green}${atRate}`],
     ...(result.mirror ? [['mirrored', describeMirror(result.mirror)] as [string, string]] : []),
-    ['schedule', `${d.plan.strategy}${d.plan.preset ? ` (${d.plan.preset})` : ''}: ${d.plan.steps.map((s) => `${s.weight}%${s.mirror ? ` (${s.mirror}% mirrored)` : ''}${typeof s.hold === 'number' && s.hold > 0 ? ` for ${formatDuration(s.hold)}` : s.hold === 'manual' ? ' until released' : ''}`).join(', ')}${d.plan.bakeTimeMs ? `, bake ${formatDuration(d.plan.bakeTimeMs)}` : ''}`],
+    ['load', describeLoad(result.load)],
+    ['schedule', `${d.plan.strategy}${d.plan.preset ? ` (${d.plan.preset})` : ''}: ${d.plan.steps.map(describeStep).join(', ')}${d.plan.bakeTimeMs ? `, bake ${formatDuration(d.plan.bakeTimeMs)}` : ''}`],
+    ['steps', formatStepTimes(result.steps)],
     ['run', `${d.speed}x speed, ${d.rps} requests/s, seed ${d.seed}`],
     ['faults', [d.faults.canary ? `canary ${describeFault(d.faults.canary)}` : '', d.faults.stable ? `stable ${describeFault(d.faults.stable)}` : ''].filter(Boolean).join('; ') || 'none'],
     ...d.notes.map((n): [string, string] => ['note', n]),
@@ -143,3 +149,10 @@ const CHART_SCRIPT = `
   });
 })();
 `;
+
+function describeStep(s: PlanStep): string {
+  const weight = `${s.weight}%${s.mirror ? ` (${s.mirror}% mirrored)` : ''}`;
+  if (s.hold === 'manual') return `${weight} until released`;
+  if (s.minHold !== undefined) return `${weight} for ${formatDuration(s.minHold)} to ${formatDuration(s.hold)}`;
+  return `${weight}${s.hold > 0 ? ` for ${formatDuration(s.hold)}` : ''}`;
+}

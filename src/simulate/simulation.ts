@@ -14,6 +14,8 @@ import { compileStrategy } from '../strategies/compile-strategy.js';
 import type { StepPlan } from '../strategies/step-plan.js';
 import { FakeBackend } from './fake-backend.js';
 import { defaultSpeed, thinWindowNotes } from './load-sizing.js';
+import { atProductionRate, loadModel, type LoadModel } from './production-rate.js';
+import { stepTimes, type StepTime } from './step-times.js';
 import type { FaultSpec } from './fault-spec.js';
 import { seededRandom } from '../core/seeded-random.js';
 import { SyntheticLoad } from './synthetic-load.js';
@@ -28,6 +30,8 @@ export interface SimulationOptions {
   speed: number;
   /** Real requests per second driven through the proxy. */
   rps: number;
+  /** The production rate (requests per second of schedule time) that exposure and request counts are reported at. */
+  productionRps?: number;
   failCanary?: FaultSpec;
   failStable?: FaultSpec;
   seed?: number;
@@ -49,12 +53,20 @@ export interface SimulationResult {
   alarm: string | null;
   /** Schedule time (virtual ms after the start) of the decision. */
   decidedAtMs: number;
-  /** From the canary's first injected fault to weight 0; null without a rollback after a fault. */
+  /** From the canary's first injected fault to weight 0; null unless something that can see the fault (an alarm, health checks) rolled back after it. */
   timeToRollbackMs: number | null;
+  /** Requests (and errors) the canary served from its first fault to the decision; at the production rate when one is modelled. */
   exposure: { canaryRequests: number; canaryErrors: number };
+  /** Requests each slot served from the rollout's start to the decision; at the production rate when one is modelled. */
   requests: { blue: number; green: number };
   /** Copies mirrored to the canary during the rollout and how they compared (absent when the service never mirrors); no client saw them. */
   mirror?: { copies: number; match: number; mismatch: number; error: number; dropped: number; kinds: [string, number][] };
+  /** The same counts as the real load delivered them. */
+  measured: { exposure: { canaryRequests: number; canaryErrors: number }; requests: { blue: number; green: number } };
+  /** How the real load relates to the counts reported. */
+  load: LoadModel;
+  /** When each step, the bake and the decision came, and which steps ended early (adaptive steps). */
+  steps: StepTime[];
   history: HistoryEntry[];
   details: SimulationDetails;
 }
@@ -194,14 +206,26 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
     const rolledBackAt = record.state === 'rolled_back' ? at : null;
     const canaryNow = counted(to);
     const faultAt = canaryFaultAt as number | null;
+    const exposure = { canaryRequests: canaryNow.requests - exposureFrom.requests, canaryErrors: canaryNow.errors - exposureFrom.errors };
+    const requests = { blue: blue.requests - requestsFrom.blue.requests, green: green.requests - requestsFrom.green.requests };
+    const model = loadModel({
+      realRps: options.rps,
+      speed: options.speed,
+      ...(options.productionRps !== undefined ? { productionRps: options.productionRps } : {}),
+      measuredRequests: requests.blue + requests.green,
+      scheduleMs: at,
+    });
     return {
       outcome: record.state === 'promoted' ? 'promoted' : 'rolled_back',
       reason: record.reason,
       alarm: record.alarm ?? null,
       decidedAtMs: Math.round(at),
-      timeToRollbackMs: rolledBackAt !== null && faultAt !== null ? Math.round(rolledBackAt - faultAt) : null,
-      exposure: { canaryRequests: canaryNow.requests - exposureFrom.requests, canaryErrors: canaryNow.errors - exposureFrom.errors },
-      requests: { blue: blue.requests - requestsFrom.blue.requests, green: green.requests - requestsFrom.green.requests },
+      timeToRollbackMs: timeToRollback(record, rolledBackAt, faultAt),
+      exposure: { canaryRequests: atProductionRate(model, exposure.canaryRequests), canaryErrors: atProductionRate(model, exposure.canaryErrors) },
+      requests: { blue: atProductionRate(model, requests.blue), green: atProductionRate(model, requests.green) },
+      measured: { exposure, requests },
+      load: model,
+      steps: stepTimes(record.history),
       ...(service.mirror ? { mirror: mirrorSince(mirrorFrom, snapshotMirror(mirrorCounters(), backends[to].mirrored)) } : {}),
       history: record.history,
       details: {
@@ -289,4 +313,15 @@ function plannedMsOf(plan: StepPlan): number | null {
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/**
+ * The time from the canary's first fault to its rollback, when the rollback answered the fault:
+ * an alarm breach or failing health checks. Inconclusive checks, a deadline, a hook or a person
+ * may roll back after a fault without having seen it, and timing them from it would credit the
+ * alarms with a catch they did not make.
+ */
+export function timeToRollback(record: Pick<RolloutRecord, 'state' | 'rollbackCause'>, rolledBackAt: number | null, faultAt: number | null): number | null {
+  if (record.state !== 'rolled_back' || rolledBackAt === null || faultAt === null || rolledBackAt < faultAt) return null;
+  return record.rollbackCause === 'alarm' || record.rollbackCause === 'unhealthy' ? Math.round(rolledBackAt - faultAt) : null;
 }

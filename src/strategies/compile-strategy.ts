@@ -1,4 +1,4 @@
-import type { RolloutConfig, StrategyName } from '../core/config-types.js';
+import type { RolloutConfig, StepConfig, StrategyName } from '../core/config-types.js';
 import { BadRequestError } from '../core/errors.js';
 import { resolvePreset, unknownPresetMessage } from './codedeploy-presets.js';
 import type { PlanStep, StepPlan } from './step-plan.js';
@@ -41,9 +41,17 @@ export function compileStrategy(config: RolloutConfig, overrides: RolloutOverrid
       return { ...base, steps: [{ weight: 0, hold: overrides.intervalMs ?? 0 }, { weight: 100, hold: 0 }] };
     case 'steps': {
       if (config.steps.length === 0) throw new BadRequestError('strategy steps needs steps in the service config');
-      return { ...base, steps: config.steps.map((s) => ({ weight: s.weight, hold: s.pause ?? 0, ...(s.mirror !== undefined ? { mirror: s.mirror } : {}) })) };
+      return { ...base, steps: config.steps.map(planStep) };
     }
   }
+}
+
+/** A configured step as the controller walks it: an adaptive pause holds for at most its max, and at least its min. */
+function planStep(step: StepConfig): PlanStep {
+  const pause = step.pause ?? 0;
+  const mirror = step.mirror !== undefined ? { mirror: step.mirror } : {};
+  if (typeof pause === 'object') return { weight: step.weight, hold: pause.maxMs, minHold: pause.minMs, ...mirror };
+  return { weight: step.weight, hold: pause, ...mirror };
 }
 
 /** `weight` for one interval, then everything (CodeDeploy's two increments). */

@@ -39,6 +39,9 @@ interface SimulationJson {
   timeToRollbackMs: number | null;
   exposure: { canaryRequests: number; canaryErrors: number };
   requests: { blue: number; green: number };
+  steps: { atMs: number; event: string; weight: number; early: boolean }[];
+  measured: { exposure: { canaryRequests: number; canaryErrors: number }; requests: { blue: number; green: number } };
+  load: { realRps: number; speed: number; scheduleRps: number; productionRps: number | null; scale: number };
   history: { event: string; canaryWeight: number }[];
 }
 
@@ -86,12 +89,26 @@ describe('shiftproxy simulate', () => {
     expect(result.requests.blue).toBeGreaterThan(100);
     expect(result.requests.green).toBeGreaterThan(100);
     expect(result.exposure.canaryErrors).toBe(0);
+    // No production rate asked: the counts are as the real load delivered them.
+    expect(result.load).toMatchObject({ realRps: 600, speed: 30, productionRps: null, scale: 1 });
+    expect(result.measured.requests).toEqual(result.requests);
     expect(result.history.map((h) => h.event)).toEqual(expect.arrayContaining(['started', 'step', 'analysis', 'promoted']));
+    // When each step came, in schedule time: the hold timers, from the start (fixed pauses never end early).
+    expect(result.steps.map((s) => [s.event, s.weight, s.early])).toEqual([
+      ['step', 10, false],
+      ['step', 30, false],
+      ['step', 100, false],
+      ['bake', 100, false],
+      ['promoted', 100, false],
+    ]);
+    // A timer never fires early; how late depends on the machine, so only the order is held beyond that.
+    [0, 60_000, 120_000, 120_000, 180_000].forEach((planned, i) => expect(result.steps[i]?.atMs).toBeGreaterThanOrEqual(planned));
+    expect(result.steps[1]!.atMs).toBeLessThan(result.steps[2]!.atMs);
   });
 
   it('rolls back a canary failing at 20%, reports the exposure, and exits 1 when promotion was expected', async () => {
     const report = join(dirname(config), 'report.html');
-    const { code, result } = await simulate('--fail-canary', 'error=0.2,after=30s', '--expect', 'promoted', '--report', report);
+    const { code, result } = await simulate('--fail-canary', 'error=0.2,after=30s', '--expect', 'promoted', '--report', report, '--production-rps', '1000');
     expect(code).toBe(1);
     expect(result.outcome).toBe('rolled_back');
     expect(result.alarm).toBe('canary-errors');
@@ -105,6 +122,13 @@ describe('shiftproxy simulate', () => {
     expect(result.exposure.canaryRequests).toBeGreaterThan(0);
     expect(result.exposure.canaryErrors).toBeGreaterThan(0);
     expect(result.exposure.canaryErrors).toBeLessThan(result.exposure.canaryRequests);
+    // Reported at 1,000 production requests/s: each measured request scaled by the rate the run delivered.
+    const { load, measured } = result;
+    expect(load.productionRps).toBe(1000);
+    expect(load.scale).toBeCloseTo(1000 / load.scheduleRps, 9);
+    expect(load.scheduleRps).toBeCloseTo((measured.requests.blue + measured.requests.green) / (result.decidedAtMs / 1000), 1);
+    expect(result.exposure.canaryRequests).toBe(Math.round(measured.exposure.canaryRequests * load.scale));
+    expect(result.requests.blue).toBe(Math.round(measured.requests.blue * load.scale));
     expect(result.history.at(-1)).toMatchObject({ event: 'rolled_back', canaryWeight: 0 });
 
     const html = readFileSync(report, 'utf8');

@@ -102,4 +102,18 @@ describe('alarm coverage: where an alarm can never decide, said before anything 
     ]);
     expect(warnings).toEqual([]);
   });
+
+  it('the sequential judge: no window minimum to warn about, and a canary back at 0% keeps the evidence gathered before', () => {
+    const thin = '    - { name: worse-than-stable, metric: error_rate, relativeTo: stable, maxRatio: 2, minRequests: 500 }';
+    const rollout = ['strategy: steps', 'steps: [ { weight: 5, pause: 5m }, { weight: 0, pause: 5m }, { weight: 100 } ]', 'analysis:', '  alarms:', thin];
+    expect(coverageOf(rollout, { rps: 10 }).warnings).toEqual([
+      'step 1 (5%, 5m): worse-than-stable can never be evaluated at 10 requests/s: its 1m window holds at most about 30 canary requests, and it needs 500, so it only reports inconclusive there (3 in a row roll back)',
+      "step 2 (0%, 5m): worse-than-stable can never be evaluated at 10 requests/s: its frozen 1m window holds at most about 30 canary requests, and it needs 500, so it only reports inconclusive there (3 in a row roll back)",
+    ]);
+    const sequential = coverageOf([...rollout.slice(0, 2), 'analysis:', '  judge: sequential', '  alarms:', thin], { rps: 10 });
+    expect(sequential).toEqual({
+      warnings: ['step 2 (0%, 5m): no alarm can judge it; it ends as planned, since no client reaches the canary at 0%'],
+      notes: ['step 2 (0%, 5m): worse-than-stable is not judged: the canary takes no traffic at 0%, and the evidence gathered before stands'],
+    });
+  });
 });

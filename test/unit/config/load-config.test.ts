@@ -174,7 +174,7 @@ describe('defaults', () => {
             bakeTimeMs: 0,
             hooks: { timeoutMs: 30_000 },
             progressDeadlineMs: 1_800_000,
-            analysis: { intervalMs: 10_000, failureLimit: 2, inconclusiveLimit: 3, alarms: [] },
+            analysis: { intervalMs: 10_000, failureLimit: 2, inconclusiveLimit: 3, judge: 'fixed', falseRollbackRate: 0.05, alarms: [] },
           },
         },
       ],
@@ -216,6 +216,8 @@ describe('defaults', () => {
       intervalMs: 10_000,
       failureLimit: 2,
       inconclusiveLimit: 3,
+      judge: 'fixed',
+      falseRollbackRate: 0.05,
       alarms: [{ name: 'errors', metric: 'error_rate', role: 'canary', windowMs: 60_000, max: 0.05, minRequests: 20, confidence: 0.95, onBreach: 'rollback' }],
     });
   });

@@ -247,12 +247,38 @@ describe('durations', () => {
   });
 
   it.each([
-    ['pause: soon', 'expected a duration or "manual"'],
-    ['pause: true', 'expected a duration or "manual"'],
+    ['pause: soon', 'expected a duration, "manual" or { min, max }'],
+    ['pause: true', 'expected a duration, "manual" or { min, max }'],
   ])('steps[].%s', (pause, message) => {
     expect(problemsOf(configYaml([], [`rollout: { strategy: steps, steps: [ { weight: 10, ${pause} }, { weight: 100 } ] }`]))).toEqual([
       `services[0].rollout.steps[0].pause: ${message}`,
     ]);
+  });
+
+  const sequential = 'analysis: { judge: sequential }';
+  it('takes an adaptive pause { min, max } with the sequential judge', () => {
+    const config = loadText(configYaml([], [`rollout: { strategy: steps, steps: [ { weight: 10, pause: { min: 1m, max: 10m } }, { weight: 100 } ], ${sequential} }`]));
+    expect(config.services[0]?.rollout.steps[0]).toEqual({ weight: 10, pause: { minMs: 60_000, maxMs: 600_000 } });
+    expect(config.services[0]?.rollout.analysis).toMatchObject({ judge: 'sequential', falseRollbackRate: 0.05 });
+  });
+
+  it.each([
+    ['{ min: 5m, max: 1m }', sequential, ['steps[0].pause.min: must not be greater than max']],
+    ['{ min: 1m }', sequential, ['steps[0].pause.max: is required (the most the step holds)']],
+    ['{ min: 1m, max: 0s }', sequential, ['steps[0].pause.max: must be greater than 0']],
+    ['{ min: 1m, max: 5m, mid: 2m }', sequential, ['steps[0].pause.mid: unknown key']],
+    ['{ min: 1m, max: 5m }', 'analysis: {}', ['steps[0].pause: a { min, max } pause needs analysis.judge: sequential (only the sequential judge can show a canary no worse than stable)']],
+  ])('pause %s (%s) is refused with its path', (pause, analysis, expected) => {
+    const problems = problemsOf(configYaml([], [`rollout: { strategy: steps, steps: [ { weight: 10, pause: ${pause} }, { weight: 100 } ], ${analysis} }`]));
+    expect(problems).toEqual(expected.map((e) => `services[0].rollout.${e}`));
+  });
+
+  it.each([
+    ['judge: bayes', 'analysis.judge: expected one of fixed, sequential'],
+    ['falseRollbackRate: 0', 'analysis.falseRollbackRate: must be between 0 and 0.5'],
+    ['falseRollbackRate: 0.7', 'analysis.falseRollbackRate: must be between 0 and 0.5'],
+  ])('analysis { %s } is refused', (line, expected) => {
+    expect(problemsOf(configYaml([], [`rollout: { analysis: { ${line} } }`]))).toEqual([`services[0].rollout.${expected}`]);
   });
 });
 

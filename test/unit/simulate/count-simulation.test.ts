@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { ShiftproxyConfig } from '../../../src/core/config-types.js';
 import { runCountSimulation, type CountSimulationResult } from '../../../src/simulate/count-simulation.js';
 import type { FaultSpec } from '../../../src/simulate/fault-spec.js';
+import { formatStepTimes } from '../../../src/simulate/step-times.js';
 import { configYaml, loadText } from '../../helpers/config-text.js';
 
 const HEADLINE_ALARMS = [
@@ -91,5 +92,52 @@ describe('count simulation: whole rollouts decided by the real controller and an
     const results = await rollouts(headline, 50, 30, { canary: 0.05, stable: 0.01 });
     expect(tally(results)).toEqual({ 'alarm:canary-errors': 21, 'alarm:worse-than-stable': 9 });
     expect(Math.max(...results.map((r) => r.decidedAtMs))).toBe(120_000);
+  });
+});
+
+/** The judge benchmark's adaptive schedule: 10% then 50%, each held 1m to 5m, a 5m bake, the sequential judge at 5%. */
+const adaptive = loadText(
+  configYaml([], [
+    'rollout:',
+    '  strategy: steps',
+    '  steps:',
+    '    - { weight: 10, pause: { min: 1m, max: 5m } }',
+    '    - { weight: 50, pause: { min: 1m, max: 5m } }',
+    '    - { weight: 100 }',
+    '  bakeTime: 5m',
+    '  analysis:',
+    '    judge: sequential',
+    '    falseRollbackRate: 0.05',
+    '    alarms:',
+    '      - { name: errors, metric: error_rate, relativeTo: stable, maxRatio: 2 }',
+    '      - { name: p99, metric: latency_p99, relativeTo: stable, maxRatio: 1.5, window: 5m }',
+  ]),
+);
+
+describe('count simulation with the sequential judge and adaptive steps', () => {
+  it('A/A at 200 requests/s: every step ends early once the canary is shown no worse, never before its minute', async () => {
+    const results = await rollouts(adaptive, 200, 5, { canary: 0.02, stable: 0.02 });
+    expect(tally(results)).toEqual({ promoted: 5 });
+    for (const r of results) {
+      const [first, second, full, bake, promoted] = r.steps;
+      expect([first, second, full, bake, promoted].map((s) => s?.event)).toEqual(['step', 'step', 'step', 'bake', 'promoted']);
+      expect(second?.early).toBe(true);
+      expect(full?.early).toBe(true);
+      expect(second!.atMs).toBeGreaterThanOrEqual(60_000);
+      expect(second!.atMs).toBeLessThan(300_000);
+      expect(full!.atMs - second!.atMs).toBeGreaterThanOrEqual(60_000);
+      expect(promoted!.atMs - bake!.atMs).toBe(300_000);
+    }
+    // Seed 1, exactly: the 10% step cleared at 80 s, the 50% step at its minute.
+    expect(results[0]?.steps.map((s) => s.atMs)).toEqual([0, 80_000, 140_000, 140_000, 440_000]);
+    // As simulate prints it.
+    expect(formatStepTimes(results[0]!.steps)).toBe('10% at 0s, 50% at 1m20s (early: shown no worse), 100% at 2m20s (early: shown no worse), bake at 2m20s, promoted at 7m20s');
+  });
+
+  it("a canary failing 5% against stable's 1% is rolled back by the first check that shows it, without a run of failed checks", async () => {
+    const results = await rollouts(adaptive, 50, 10, { canary: 0.05, stable: 0.01 });
+    expect(tally(results)).toEqual({ 'alarm:errors': 10 });
+    for (const r of results) expect(r.reason).toContain('the sequential judge, which a healthy canary reaches with probability at most falseRollbackRate');
+    expect(results.every((r) => r.decidedAtMs < 300_000)).toBe(true);
   });
 });

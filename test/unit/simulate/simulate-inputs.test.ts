@@ -3,7 +3,7 @@ import { describeFault, parseFaultSpec } from '../../../src/simulate/fault-spec.
 import { defaultSpeed, thinWindowNotes, windowLoads } from '../../../src/simulate/load-sizing.js';
 import { seededRandom } from '../../../src/core/seeded-random.js';
 import { simulationConfig } from '../../../src/simulate/simulation-config.js';
-import { simulationWarnings } from '../../../src/simulate/simulation.js';
+import { simulationWarnings, timeToRollback } from '../../../src/simulate/simulation.js';
 import { compileStrategy } from '../../../src/strategies/compile-strategy.js';
 import { configYaml, loadText } from '../../helpers/config-text.js';
 
@@ -161,5 +161,19 @@ describe('the simulated config', () => {
     const { config: simulated } = simulationConfig(config, service, { blue: 'http://127.0.0.1:7001', green: 'http://127.0.0.1:7002' }, '/tmp/x/state.json', 60);
     expect(simulated.services[0]!.healthCheck).toMatchObject({ intervalMs: 5000, timeoutMs: 120_000 });
     expect(service.healthCheck?.timeoutMs).toBe(2000);
+  });
+});
+
+describe('time to rollback blames only the fault', () => {
+  it('is timed from the first fault when an alarm or failing health checks rolled back', () => {
+    expect(timeToRollback({ state: 'rolled_back', rollbackCause: 'alarm' }, 40_107, 30_000)).toBe(10_107);
+    expect(timeToRollback({ state: 'rolled_back', rollbackCause: 'unhealthy' }, 31_000, 30_000)).toBe(1_000);
+  });
+
+  it('is not given for a rollback that did not answer the fault: inconclusive checks, a deadline, a hook, a person, or before the fault', () => {
+    for (const cause of ['inconclusive', 'deadline', 'hook', 'aborted'] as const) expect(timeToRollback({ state: 'rolled_back', rollbackCause: cause }, 30_107, 30_000)).toBeNull();
+    expect(timeToRollback({ state: 'rolled_back', rollbackCause: 'alarm' }, 20_000, 30_000)).toBeNull();
+    expect(timeToRollback({ state: 'promoted' }, null, 30_000)).toBeNull();
+    expect(timeToRollback({ state: 'rolled_back', rollbackCause: 'alarm' }, 20_000, null)).toBeNull();
   });
 });

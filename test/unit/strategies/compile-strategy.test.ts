@@ -15,7 +15,7 @@ function rollout(overrides: Partial<RolloutConfig> = {}): RolloutConfig {
     bakeTimeMs: 0,
     hooks: { timeoutMs: 30_000 },
     progressDeadlineMs: 30 * M,
-    analysis: { intervalMs: 10_000, failureLimit: 2, inconclusiveLimit: 3, alarms: [] },
+    analysis: { intervalMs: 10_000, failureLimit: 2, inconclusiveLimit: 3, judge: 'fixed', falseRollbackRate: 0.05, alarms: [] },
     ...overrides,
   };
 }
