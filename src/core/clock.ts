@@ -62,45 +62,6 @@ export class SystemClock implements Clock {
   }
 }
 
-/**
- * Time that runs `speed` times faster than the wall clock, from a chosen origin: the
- * simulator runs the real controller, analysis windows and health checks on it, so a 10-minute
- * schedule at speed 60 takes 10 seconds with exactly the production code path.
- */
-export class ScaledClock implements Clock {
-  readonly speed: number;
-  private readonly realStart = performance.now();
-  private readonly wallOrigin: number;
-  private readonly system = new SystemClock();
-
-  constructor(speed: number, wallOriginMs: number = Date.now()) {
-    if (!(speed > 0) || !Number.isFinite(speed)) throw new RangeError(`speed must be a positive number, got ${speed}`);
-    this.speed = speed;
-    this.wallOrigin = wallOriginMs;
-  }
-
-  now(): number {
-    return (performance.now() - this.realStart) * this.speed;
-  }
-
-  wallNow(): number {
-    return this.wallOrigin + this.now();
-  }
-
-  setTimeout(fn: () => void, ms: number): TimerHandle {
-    return this.system.setTimeout(fn, Math.max(0, ms) / this.speed);
-  }
-
-  clearTimeout(handle: TimerHandle | undefined): void {
-    this.system.clearTimeout(handle);
-  }
-
-  /** Real milliseconds that correspond to `virtualMs` of this clock. */
-  toRealMs(virtualMs: number): number {
-    return virtualMs / this.speed;
-  }
-}
-
 interface PendingTimer {
   id: number;
   at: number;

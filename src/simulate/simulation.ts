@@ -3,7 +3,6 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { alarmCoverage } from '../analysis/alarm-coverage.js';
-import { ScaledClock } from '../core/clock.js';
 import type { AlarmConfig, ServiceConfig, ShiftproxyConfig } from '../core/config-types.js';
 import { BadRequestError } from '../core/errors.js';
 import { silentLogger } from '../core/logger.js';
@@ -13,6 +12,7 @@ import type { HistoryEntry, RolloutRecord } from '../rollout/rollout-record.js';
 import { compileStrategy } from '../strategies/compile-strategy.js';
 import type { StepPlan } from '../strategies/step-plan.js';
 import { FakeBackend } from './fake-backend.js';
+import { PacedClock } from './paced-clock.js';
 import { defaultSpeed, thinWindowNotes } from './load-sizing.js';
 import { atProductionRate, loadModel, type LoadModel } from './production-rate.js';
 import { stepTimes, type StepTime } from './step-times.js';
@@ -97,7 +97,8 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
   if (!(options.speed > 0)) throw new BadRequestError(`--speed must be a positive number, got ${options.speed}`);
   if (!(options.rps > 0)) throw new BadRequestError(`--rps must be a positive number, got ${options.rps}`);
   const seed = options.seed ?? Math.floor(Math.random() * 2 ** 31);
-  const clock = new ScaledClock(options.speed);
+  let load: SyntheticLoad | undefined;
+  const clock = new PacedClock({ speed: options.speed, rps: options.rps, delivered: () => load?.completed ?? 0 });
   const blue = new FakeBackend('blue', seededRandom(seed));
   const green = new FakeBackend('green', seededRandom(seed + 1));
   await Promise.all([blue.start(), green.start()]);
@@ -111,7 +112,6 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
   const notes = simulationWarnings(service, options.speed, options.rps);
 
   let running: RunningShiftproxy | undefined;
-  let load: SyntheticLoad | undefined;
   const timers: NodeJS.Timeout[] = [];
   try {
     running = await startShiftproxy(config, { logger: silentLogger(), clock, processMetrics: false });
@@ -128,7 +128,7 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
       backends[from].faults.mismatchRate = options.failStable.mismatchRate;
     }
     const largestWindow = Math.max(0, ...service.rollout.analysis.alarms.map((a) => a.windowMs));
-    await sleep(Math.max(500, clock.toRealMs(largestWindow * 1.1)));
+    await clock.sleep(Math.max(500 * options.speed, largestWindow * 1.1));
 
     const controller = running.controller;
     const dataPlane = running.dataPlane;
@@ -151,7 +151,7 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
       timeline.push(point);
       options.onProgress?.({ elapsedMs: point.t, plannedMs, state: point.state, canaryWeight: point.weight, canaryErrorRate: point.errorRate[to] });
     };
-    const sampleEveryRealMs = Math.max(250, clock.toRealMs(Math.max(1000, (plannedMs ?? 600_000) / 200)));
+    const sampleEveryRealMs = Math.max(250, Math.max(1000, (plannedMs ?? 600_000) / 200) / options.speed);
     timers.push(setInterval(sample, sampleEveryRealMs));
 
     // Faults start at points of the schedule; the backends count what each slot served from then on.
@@ -197,10 +197,14 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
     await controller.startRollout(service.name);
 
     const limitMs = (plannedMs ?? 3_600_000) + service.rollout.progressDeadlineMs + 60_000;
-    const timedOut = new Promise<null>((resolve) => timers.push(setTimeout(() => resolve(null), clock.toRealMs(limitMs) + 10_000)));
+    const timedOut = new Promise<null>((resolve) => clock.setTimeout(() => resolve(null), limitMs));
     const decision = await Promise.race([decided, timedOut]);
     if (!decision) throw new Error('the rollout did not reach a decision in time');
     sample();
+    const effectiveSpeed = clock.effectiveSpeed();
+    if (effectiveSpeed < options.speed * 0.9) {
+      notes.push(`the load fell behind ${options.rps} req/s on this machine, so simulated time ran at ${effectiveSpeed.toFixed(1)}x instead of ${options.speed}x to keep every window as full as planned`);
+    }
 
     const { record, at } = decision;
     const rolledBackAt = record.state === 'rolled_back' ? at : null;
@@ -245,6 +249,7 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
     };
   } finally {
     for (const timer of timers) clearTimeout(timer);
+    clock.stop();
     load?.stop();
     await running?.stop(500);
     await Promise.all([blue.stop(), green.stop()]);
@@ -309,10 +314,6 @@ function plannedMsOf(plan: StepPlan): number | null {
   let total = plan.bakeTimeMs;
   for (const step of plan.steps) total += step.hold === 'manual' ? 0 : step.hold;
   return total > 0 ? total : null;
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 /**

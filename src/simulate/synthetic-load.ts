@@ -14,6 +14,8 @@ export class SyntheticLoad {
   private readonly instances: autocannon.Instance[] = [];
   private readonly pending: NodeJS.Timeout[] = [];
   private stopped = false;
+  /** Requests answered or failed so far: the load actually delivered, which paces the simulation's clock. */
+  completed = 0;
 
   /** `slowestAnswerMs` sizes the connection pools so injected latency does not cut the rate. */
   constructor(url: string, rps: number, slowestAnswerMs: number) {
@@ -39,6 +41,8 @@ export class SyntheticLoad {
     // The callback form hands back the running instance (to stop it); its final result is not needed.
     const instance = autocannon({ url, connections, overallRate: rate, duration: 24 * 3600, timeout: 30 }, () => undefined);
     instance.on('error', () => undefined);
+    instance.on('response', () => this.completed++);
+    instance.on('reqError', () => this.completed++);
     this.instances.push(instance);
   }
 }
