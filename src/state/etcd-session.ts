@@ -1,0 +1,173 @@
+import { EtcdLeaseInvalidError, type Etcd3, type Lease } from 'etcd3';
+import { errorMessage } from '../core/errors.js';
+import type { Logger } from '../core/logger.js';
+import { ETCD_CALL_TIMEOUT_MS } from './etcd-client.js';
+
+export interface SessionListener {
+  /** A new lease was granted (at start, or after the previous one expired). */
+  granted?(leaseId: string): void;
+  /** The lease expired or was revoked: every key bound to it is gone. */
+  lost?(leaseId: string): void;
+  /** Each keepalive's outcome: whether etcd answered. */
+  reachability?(reachable: boolean, error: string | null): void;
+}
+
+/**
+ * This instance's lease in etcd. The instance record, its counters and, on the leader, the
+ * election key are bound to it, so they vanish `ttl` after the instance stops renewing it.
+ *
+ * It is renewed every third of its TTL, and `remainingMs()` says how long it is certainly still
+ * alive: etcd starts the TTL of a renewal when it receives it, so a renewal sent at `t` and
+ * acknowledged keeps the lease until at least `t + ttl`. Measured on the monotonic clock from
+ * the moment of sending, that bound holds however long the answer took, and whatever happened
+ * to this process meanwhile (SIGSTOP included): a leader acts only while it is comfortably
+ * positive, and so stops before the lease can expire.
+ */
+export class EtcdSession {
+  private readonly client: Etcd3;
+  private readonly ttlMs: number;
+  private readonly logger: Logger;
+  private readonly listeners: SessionListener[] = [];
+  private lease: Lease | null = null;
+  private id: string | null = null;
+  private validUntil = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private stopped = false;
+  private renewing: Promise<void> | null = null;
+  private reachableNow = false;
+  private lastErrorText: string | null = null;
+
+  constructor(options: { client: Etcd3; ttlMs: number; logger: Logger }) {
+    this.client = options.client;
+    this.ttlMs = options.ttlMs;
+    this.logger = options.logger;
+  }
+
+  get leaseId(): string | null {
+    return this.id;
+  }
+
+  get reachable(): boolean {
+    return this.reachableNow;
+  }
+
+  get lastError(): string | null {
+    return this.lastErrorText;
+  }
+
+  get ttl(): number {
+    return this.ttlMs;
+  }
+
+  onChange(listener: SessionListener): void {
+    this.listeners.push(listener);
+  }
+
+  /** Time the lease is certain to live on (0 when there is none or it may have expired). */
+  remainingMs(): number {
+    return this.id === null ? 0 : Math.max(0, this.validUntil - performance.now());
+  }
+
+  /** Grants the first lease; throws when etcd cannot be reached. */
+  async start(): Promise<void> {
+    await this.grant();
+    this.arm();
+  }
+
+  /** Renews now (or grants a new lease when there is none), outside the regular cadence. */
+  renewNow(): Promise<void> {
+    this.renewing ??= this.renew().finally(() => {
+      this.renewing = null;
+    });
+    return this.renewing;
+  }
+
+  /** Stops renewing and revokes the lease, so what is bound to it (leadership included) goes at once. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    await this.renewing?.catch(() => undefined);
+    const lease = this.lease;
+    this.lease = null;
+    this.id = null;
+    if (lease) await lease.revoke({ deadline: new Date(Date.now() + ETCD_CALL_TIMEOUT_MS) }).catch(() => undefined);
+  }
+
+  private arm(): void {
+    if (this.stopped) return;
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => {
+      void this.renewNow().finally(() => this.arm());
+    }, Math.max(100, Math.floor(this.ttlMs / 3)));
+  }
+
+  private async renew(): Promise<void> {
+    if (this.stopped) return;
+    if (!this.lease || this.id === null) {
+      await this.grant().catch(() => undefined);
+      return;
+    }
+    const lease = this.lease;
+    const sentAt = performance.now();
+    try {
+      await lease.keepaliveOnce({ deadline: new Date(Date.now() + ETCD_CALL_TIMEOUT_MS) });
+      if (lease !== this.lease) return;
+      this.validUntil = sentAt + this.ttlMs;
+      this.setReachable(true, null);
+    } catch (err) {
+      if (lease !== this.lease) return;
+      if (err instanceof EtcdLeaseInvalidError) {
+        // etcd answered: the lease is gone (it expired while we could not reach etcd, or was revoked).
+        this.setReachable(true, null);
+        this.dropLease('expired');
+        await this.grant().catch(() => undefined);
+      } else {
+        this.setReachable(false, errorMessage(err));
+      }
+    }
+  }
+
+  private async grant(): Promise<void> {
+    const seconds = Math.round(this.ttlMs / 1000);
+    const sentAt = performance.now();
+    const lease = this.client.lease(seconds, { autoKeepAlive: false });
+    let id: string;
+    try {
+      id = await lease.grant();
+    } catch (err) {
+      this.setReachable(false, errorMessage(err));
+      throw err;
+    }
+    if (this.stopped) {
+      await lease.revoke().catch(() => undefined);
+      return;
+    }
+    this.lease = lease;
+    this.id = id;
+    this.validUntil = sentAt + this.ttlMs;
+    this.setReachable(true, null);
+    this.logger.info({ lease: id, ttlMs: this.ttlMs }, 'etcd lease granted');
+    for (const listener of this.listeners) listener.granted?.(id);
+  }
+
+  private dropLease(why: string): void {
+    const id = this.id;
+    this.lease = null;
+    this.id = null;
+    this.validUntil = 0;
+    if (id === null) return;
+    this.logger.warn({ lease: id, why }, 'etcd lease lost');
+    for (const listener of this.listeners) listener.lost?.(id);
+  }
+
+  private setReachable(reachable: boolean, error: string | null): void {
+    const changed = reachable !== this.reachableNow;
+    this.reachableNow = reachable;
+    this.lastErrorText = error;
+    if (changed) {
+      if (reachable) this.logger.info({}, 'etcd reachable');
+      else this.logger.error({ err: error }, 'etcd unreachable; routing stays on the last applied state');
+    }
+    for (const listener of this.listeners) listener.reachability?.(reachable, error);
+  }
+}
