@@ -152,7 +152,7 @@ export class EtcdStateStore implements StateStore {
       txn = txn.and(commandKey, 'Version', '>', 0);
       puts.push({ request_delete_range: { key: Buffer.from(commandKey) } });
       puts.push({
-        request_put: { key: Buffer.from(this.keys.result(options.command)), value: Buffer.from(JSON.stringify({ status: 'applied', by: this.name })), lease: fence.leaseId },
+        request_put: { key: Buffer.from(this.keys.result(options.command)), value: Buffer.from(JSON.stringify({ ok: true, by: this.name })), lease: fence.leaseId },
       });
     }
     const checks: IRequestOp[] = [
@@ -195,7 +195,7 @@ export class EtcdStateStore implements StateStore {
   }
 
   /** Resolves when the command id's answer is recorded and marks the command handled, fenced like a state write. */
-  async answer(command: string, result: { status: number; error: string }): Promise<boolean> {
+  async answer(command: string, result: Record<string, unknown>): Promise<boolean> {
     const fence = this.fenceOf();
     if (!fence) return false;
     const response = await this.client
@@ -203,7 +203,7 @@ export class EtcdStateStore implements StateStore {
       .and(this.keys.command(command), 'Version', '>', 0)
       .then(
         this.client.delete().key(this.keys.command(command)),
-        this.client.put(this.keys.result(command)).value(JSON.stringify({ ...result, by: this.name })).lease(fence.leaseId),
+        this.client.put(this.keys.result(command)).value(JSON.stringify(result)).lease(fence.leaseId),
       )
       .commit();
     if (response.succeeded) this.consumed.add(command);

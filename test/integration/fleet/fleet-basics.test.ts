@@ -1,0 +1,52 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { agreedLeader, api, fleetView, rolloutOf, startFleet, weightsOf, type Fleet } from '../../helpers/fleet-harness.js';
+import { etcdMissing, startEtcd, type EtcdCluster } from '../../helpers/real-etcd.js';
+import { until } from '../../helpers/wait-for.js';
+
+const missing = etcdMissing();
+const cleanup: (() => Promise<unknown>)[] = [];
+afterEach(async () => {
+  while (cleanup.length) await cleanup.pop()?.();
+});
+
+async function etcd(size = 1): Promise<EtcdCluster> {
+  const cluster = await startEtcd({ size });
+  cleanup.push(() => cluster.stop());
+  return cluster;
+}
+
+async function fleet(options: Parameters<typeof startFleet>[0]): Promise<Fleet> {
+  const started = await startFleet(options);
+  cleanup.push(() => started.stop());
+  return started;
+}
+
+describe.skipIf(missing)('a fleet on etcd', () => {
+  it('elects one leader, relays a follower\'s command, and every instance routes the leader\'s weights', async () => {
+    const cluster = await etcd();
+    const f = await fleet({ etcd: cluster, names: ['a', 'b', 'c'], rollout: '{ strategy: steps, steps: [ { weight: 20, pause: manual }, { weight: 100 } ] }' });
+    const leader = await agreedLeader(f.instances);
+    const follower = f.instances.find((i) => i !== leader);
+    if (!follower) throw new Error('no follower');
+
+    const started = await api(follower.admin, 'POST', '/api/v1/services/shop/rollout', {});
+    expect(started.status).toBe(202);
+    expect(started.body).toMatchObject({ state: 'paused', canaryWeight: 20 });
+    for (const i of f.instances) {
+      await until(async () => (await weightsOf(i)).weights.green === 20, `${i.name} routing 20% to green`);
+    }
+    const view = await fleetView(follower);
+    expect(view.leader).toBe(leader.name);
+    expect(view.degraded).toBe(false);
+    expect(view.instances.map((i) => i.name)).toEqual(['a', 'b', 'c']);
+    expect(new Set(view.instances.map((i) => i.configHash)).size).toBe(1);
+
+    const promoted = await api(follower.admin, 'POST', '/api/v1/services/shop/rollout/promote', { full: true });
+    expect(promoted.status).toBe(200);
+    expect(promoted.body).toMatchObject({ state: 'promoted' });
+    for (const i of f.instances) {
+      await until(async () => (await rolloutOf(i))?.state === 'promoted', `${i.name} seeing the promotion`);
+      expect(await weightsOf(i)).toMatchObject({ live: 'green', weights: { blue: 0, green: 100 } });
+    }
+  });
+});
