@@ -224,7 +224,7 @@ export async function startShiftproxy(config: ShiftproxyConfig, options: StartOp
   }
   let adminUrl = '';
   if (etcdClient && etcdKeys && etcdStore && etcdConfig && fleetCounters) {
-    const session = new EtcdSession({ client: etcdClient, ttlMs: etcdConfig.leaseTtlMs, logger: logger.child({ component: 'fleet' }) });
+    const session = new EtcdSession({ client: etcdClient, ttlMs: etcdConfig.leaseTtlMs, attempts: etcdConfig.endpoints.length, logger: logger.child({ component: 'fleet' }) });
     const election = new LeaderElection({ client: etcdClient, keys: etcdKeys, session, name: instanceName, logger: logger.child({ component: 'fleet' }) });
     const hashes = serviceConfigHashes(config);
     const incarnation = randomBytes(6).toString('hex');

@@ -37,10 +37,14 @@ export class EtcdSession {
   private reachableNow = false;
   private lastErrorText: string | null = null;
 
-  constructor(options: { client: Etcd3; ttlMs: number; logger: Logger }) {
+  private readonly attempts: number;
+
+  /** `attempts`: renewals tried in a row before etcd counts as unreachable (one per endpoint: each try may reach another member). */
+  constructor(options: { client: Etcd3; ttlMs: number; logger: Logger; attempts?: number }) {
     this.client = options.client;
     this.ttlMs = options.ttlMs;
     this.logger = options.logger;
+    this.attempts = Math.max(1, options.attempts ?? 1);
   }
 
   get leaseId(): string | null {
@@ -108,23 +112,28 @@ export class EtcdSession {
       return;
     }
     const lease = this.lease;
-    const sentAt = performance.now();
-    try {
-      await lease.keepaliveOnce({ deadline: new Date(Date.now() + ETCD_CALL_TIMEOUT_MS) });
-      if (lease !== this.lease) return;
-      this.validUntil = sentAt + this.ttlMs;
-      this.setReachable(true, null);
-    } catch (err) {
-      if (lease !== this.lease) return;
-      if (err instanceof EtcdLeaseInvalidError) {
-        // etcd answered: the lease is gone (it expired while we could not reach etcd, or was revoked).
+    let failure: unknown = null;
+    for (let attempt = 0; attempt < this.attempts; attempt++) {
+      const sentAt = performance.now();
+      try {
+        await lease.keepaliveOnce({ deadline: new Date(Date.now() + ETCD_CALL_TIMEOUT_MS) });
+        if (lease !== this.lease) return;
+        this.validUntil = sentAt + this.ttlMs;
         this.setReachable(true, null);
-        this.dropLease('expired');
-        await this.grant().catch(() => undefined);
-      } else {
-        this.setReachable(false, errorMessage(err));
+        return;
+      } catch (err) {
+        if (lease !== this.lease) return;
+        if (err instanceof EtcdLeaseInvalidError) {
+          // etcd answered: the lease is gone (it expired while we could not reach etcd, or was revoked).
+          this.setReachable(true, null);
+          this.dropLease('expired');
+          await this.grant().catch(() => undefined);
+          return;
+        }
+        failure = err;
       }
     }
+    this.setReachable(false, errorMessage(failure));
   }
 
   private async grant(): Promise<void> {

@@ -29,6 +29,8 @@ export interface FleetOptions {
   serviceExtra?: (name: string) => string;
   leaseTtl?: string;
   prefix?: string;
+  /** Per instance: a last change to its config text. */
+  transform?: (name: string, text: string) => string;
 }
 
 export interface Fleet {
@@ -71,7 +73,8 @@ export async function startFleet(options: FleetOptions, env: NodeJS.ProcessEnv =
   const instances: FleetInstance[] = [];
   for (const name of options.names) {
     const file = join(dir, `${name}.yaml`);
-    writeFileSync(file, fleetConfig(options, name, blue.url, green.url));
+    const text = fleetConfig(options, name, blue.url, green.url);
+    writeFileSync(file, options.transform ? options.transform(name, text) : text);
     instances.push(instance(name, file, env));
   }
   const fleet: Fleet = {

@@ -32,6 +32,8 @@ export interface EtcdCluster {
   readonly endpoints: string[];
   /** Waits until the cluster has a leader and answers a linearizable read on `member` (the first by default). */
   ready(member?: EtcdMember): Promise<void>;
+  /** The member raft elected leader of the cluster, as the running members say. */
+  raftLeader(): Promise<EtcdMember>;
   /** Kills every member and removes their data dirs. */
   stop(): Promise<void>;
 }
@@ -54,6 +56,13 @@ export async function startEtcd(options: { size?: number } = {}): Promise<EtcdCl
     endpoints: members.map((m) => m.clientUrl),
     async ready(which = members[0] as EtcdMember) {
       await waitHealthy(which);
+    },
+    async raftLeader() {
+      const statuses = await Promise.all(members.filter((m) => m.running()).map((m) => status(m).then((st) => ({ m, st }))));
+      const leaderId = statuses[0]?.st.leader;
+      const found = statuses.find(({ st }) => st.header.member_id === leaderId);
+      if (!found) throw new Error('no etcd member reports itself as the raft leader');
+      return found.m;
     },
     async stop() {
       await Promise.all(members.map((m) => m.kill()));
@@ -140,4 +149,9 @@ async function waitHealthy(m: EtcdMember, timeoutMs = 20_000): Promise<void> {
     await new Promise((r) => setTimeout(r, 50));
   }
   throw new Error(`etcd ${m.name} not healthy after ${timeoutMs} ms:\n${m.log()}`);
+}
+
+async function status(m: EtcdMember): Promise<{ leader: string; header: { member_id: string } }> {
+  const res = await request(`${m.clientUrl}/v3/maintenance/status`, { method: 'POST', body: '{}', signal: AbortSignal.timeout(5000) });
+  return (await res.body.json()) as { leader: string; header: { member_id: string } };
 }
