@@ -1,5 +1,6 @@
+import { request } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
-import { agreedLeader, api, fleetView, rolloutOf, startFleet, weightsOf, type Fleet } from '../../helpers/fleet-harness.js';
+import { agreedLeader, api, fleetView, rolloutOf, startFleet, weightsOf, type Fleet, type RolloutBody } from '../../helpers/fleet-harness.js';
 import { etcdMissing, startEtcd, type EtcdCluster } from '../../helpers/real-etcd.js';
 import { until } from '../../helpers/wait-for.js';
 
@@ -48,5 +49,34 @@ describe.skipIf(missing)('a fleet on etcd', () => {
       await until(async () => (await rolloutOf(i))?.state === 'promoted', `${i.name} seeing the promotion`);
       expect(await weightsOf(i)).toMatchObject({ live: 'green', weights: { blue: 0, green: 100 } });
     }
+  });
+
+  it('judges the fleet\'s combined traffic: a bad canary seen only in a follower\'s traffic rolls back by its alarm', async () => {
+    const cluster = await etcd();
+    const f = await fleet({
+      etcd: cluster,
+      names: ['a', 'b', 'c'],
+      rollout:
+        '{ strategy: canary, canary: { weight: 50, interval: 1h }, analysis: { interval: 1s, failureLimit: 2, inconclusiveLimit: 100, ' +
+        'alarms: [ { name: canary-errors, metric: error_rate, role: canary, window: 5s, max: 0.1, minRequests: 5 } ] } }',
+    });
+    const leader = await agreedLeader(f.instances);
+    const follower = f.instances.find((i) => i !== leader);
+    if (!follower) throw new Error('no follower');
+    f.green.faults.errorRate = 1;
+    expect((await api(follower.admin, 'POST', '/api/v1/services/shop/rollout', {})).status).toBe(202);
+
+    // Only the follower serves: the leader, which judges, sees none of this traffic itself.
+    await until(async () => {
+      for (let n = 0; n < 10; n++) await request(`http://127.0.0.1:${follower.proxy}/`).then((r) => r.body.dump());
+      return (await rolloutOf(follower))?.state === 'rolled_back';
+    }, 'the rollout rolled back');
+    const record = (await rolloutOf(leader)) as RolloutBody & { reason: string };
+    expect(record.state).toBe('rolled_back');
+    expect(record.reason).toMatch(/^alarm canary-errors/);
+    const metrics = await request(`http://127.0.0.1:${leader.admin}/metrics`).then((r) => r.body.text());
+    expect(metrics).not.toMatch(/^shiftproxy_requests_total\{service="shop"/m);
+    const checks = record.history.filter((h) => h.event === 'analysis');
+    expect(checks.length).toBeGreaterThanOrEqual(2);
   });
 });
