@@ -194,6 +194,30 @@ export class EtcdStateStore implements StateStore {
     throw new StateError(`the rollout state in ${this.where} changed since this instance last read it; it catches up from the watch, and nothing was changed`);
   }
 
+  /**
+   * Writes a whole state at once, outside any leadership (`shiftproxy state migrate`): only
+   * where no service has state yet, unless `replace`. Returns the revision written.
+   */
+  async writeAll(state: PersistedState, options: { replace?: boolean } = {}): Promise<number> {
+    const writeId = randomBytes(8).toString('hex');
+    const services = Object.keys(state.services);
+    let txn = this.client.if(this.keys.state, 'Create', '==', 0);
+    const existing = await this.client.getAll().prefix(`${this.keys.state}/`).keys();
+    if (existing.length > 0 && !options.replace) {
+      throw new StateError(`${this.where} already holds rollout state (${existing.map((k) => k.slice(this.keys.state.length + 1)).join(', ')}); pass --force to replace it`);
+    }
+    if (!options.replace) for (const service of services) txn = txn.and(this.serviceKey(service), 'Create', '==', 0);
+    const ops: IRequestOp[] = [];
+    if (options.replace) ops.push({ request_delete_range: { key: Buffer.from(`${this.keys.state}/`), range_end: Buffer.from(`${this.keys.state}0`) } });
+    for (const service of services) {
+      const stored: StoredService = { state: state.services[service] as PersistedService, writtenBy: this.name, writeId };
+      ops.push({ request_put: { key: Buffer.from(this.serviceKey(service)), value: Buffer.from(JSON.stringify(stored)) } });
+    }
+    const response = await txn.then(...ops).commit();
+    if (!response.succeeded) throw new StateError(`${this.where} got rollout state while this ran; nothing was written (pass --force to replace it)`);
+    return Number(response.header.revision);
+  }
+
   /** Resolves when the command id's answer is recorded and marks the command handled, fenced like a state write. */
   async answer(command: string, result: Record<string, unknown>): Promise<boolean> {
     const fence = this.fenceOf();

@@ -1,4 +1,9 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { request } from 'undici';
+import { FakeBackend } from '../../../src/simulate/fake-backend.js';
+import { listeningPorts, runCli, startCli } from '../../helpers/cli-process.js';
 import { afterEach, describe, expect, it } from 'vitest';
 import { agreedLeader, api, fleetView, rolloutOf, startFleet, weightsOf, type Fleet, type RolloutBody } from '../../helpers/fleet-harness.js';
 import { etcdMissing, startEtcd, type EtcdCluster } from '../../helpers/real-etcd.js';
@@ -78,5 +83,78 @@ describe.skipIf(missing)('a fleet on etcd', () => {
     expect(metrics).not.toMatch(/^shiftproxy_requests_total\{service="shop"/m);
     const checks = record.history.filter((h) => h.event === 'analysis');
     expect(checks.length).toBeGreaterThanOrEqual(2);
+  });
+
+  it('state migrate moves a rollout in progress from the state file to etcd, where a fleet carries it on', async () => {
+    const cluster = await etcd();
+    const blue = new FakeBackend('blue');
+    const green = new FakeBackend('green');
+    await Promise.all([blue.start(), green.start()]);
+    const dir = mkdtempSync(join(tmpdir(), 'shiftproxy-migrate-'));
+    cleanup.push(async () => {
+      await Promise.all([blue.stop(), green.stop()]);
+      rmSync(dir, { recursive: true, force: true });
+    });
+    const text = (store: string, name: string) => `
+instance: { name: ${name} }
+listen: 127.0.0.1:0
+admin: { listen: 127.0.0.1:0 }
+state:
+  store: ${store}
+  path: ${join(dir, 'state.json')}
+  etcd: { endpoints: [ "${cluster.endpoints[0]}" ], prefix: /migrate-test/, leaseTtl: 2s }
+services:
+  - name: shop
+    blue: { targets: [ { url: "${blue.url}" } ] }
+    green: { targets: [ { url: "${green.url}" } ] }
+    rollout: { strategy: steps, steps: [ { weight: 30, pause: manual }, { weight: 100 } ] }
+`;
+    const single = join(dir, 'single.yaml');
+    writeFileSync(single, text('file', 'single'));
+    const cli = startCli(['run', '-c', single]);
+    cleanup.push(async () => {
+      if (cli.child.exitCode === null && cli.child.signalCode === null) cli.child.kill('SIGKILL');
+      await cli.exited;
+    });
+    const { admin } = await listeningPorts(cli);
+    const started = await api(admin, 'POST', '/api/v1/services/shop/rollout', {});
+    expect(started.body).toMatchObject({ state: 'paused', canaryWeight: 30 });
+
+    // While that proxy runs, it holds the state file: nothing is moved under it.
+    const busy = await runCli(['state', 'migrate', '--from', 'file', '--to', 'etcd', '-c', single]);
+    expect(busy.code).toBe(1);
+    expect(busy.stderr).toContain(`another shiftproxy (pid ${cli.child.pid}) is using the state file`);
+
+    cli.child.kill('SIGTERM');
+    expect((await cli.exited).code).toBe(0);
+    const moved = await runCli(['state', 'migrate', '--from', 'file', '--to', 'etcd', '-c', single]);
+    expect(moved.code, moved.stderr).toBe(0);
+    expect(moved.stdout).toMatch(new RegExp(`^moved the rollout state of shop \\(blue live, rollout ${(started.body as unknown as RolloutBody).id} paused at 30%\\) from .*state\\.json to etcd at ${cluster.endpoints[0]} \\(prefix /migrate-test/\\) \\(revision \\d+\\)\n`));
+    const again = await runCli(['state', 'migrate', '--from', 'file', '--to', 'etcd', '-c', single]);
+    expect(again.code).toBe(1);
+    expect(again.stderr).toContain('already holds rollout state (shop); pass --force to replace it');
+
+    const instances = ['x', 'y'].map((name) => {
+      const file = join(dir, `${name}.yaml`);
+      writeFileSync(file, text('etcd', name));
+      const proc = startCli(['run', '-c', file]);
+      cleanup.push(async () => {
+        if (proc.child.exitCode === null && proc.child.signalCode === null) proc.child.kill('SIGKILL');
+        await proc.exited;
+      });
+      return proc;
+    });
+    const ports = await Promise.all(instances.map((i) => listeningPorts(i)));
+    for (const { admin: port, proxy } of ports) {
+      const carried = await api(port, 'GET', '/api/v1/services/shop/rollout');
+      expect(carried.body).toMatchObject({ id: (started.body as unknown as RolloutBody).id, state: 'paused', canaryWeight: 30 });
+      expect((carried.body as unknown as RolloutBody).history).toEqual((started.body as unknown as RolloutBody).history);
+      const before = green.requests;
+      for (let n = 0; n < 10; n++) await request(`http://127.0.0.1:${proxy}/`).then((r) => r.body.dump());
+      expect(green.requests - before).toBe(3);
+    }
+    const resumed = await api((ports[1] as { admin: number }).admin, 'POST', '/api/v1/services/shop/rollout/resume');
+    expect(resumed.status).toBe(200);
+    expect(resumed.body).toMatchObject({ state: 'promoted' });
   });
 });
