@@ -80,6 +80,9 @@ export interface EtcdFleetOptions {
   logger: Logger;
 }
 
+/** etcd's answer to a write bound to a lease it no longer has. */
+const LEASE_GONE = /requested lease not found/i;
+
 /** How long the watch may be down before the instance calls itself degraded (a member change reconnects it sooner). */
 const WATCH_GRACE_MS = 2000;
 /** The leader compacts etcd's history to what it was this long ago, so it does not grow without bound. */
@@ -112,7 +115,8 @@ export class EtcdFleet implements RolloutCommands {
   private compactTimer: NodeJS.Timeout | undefined;
   private readonly seenRevisions: { at: number; revision: number }[] = [];
   private publishing = false;
-  private lastPublishOk = false;
+  private lastPublishOkAt = 0;
+  private reportedDegraded = false;
   private stopped = false;
 
   constructor(options: EtcdFleetOptions) {
@@ -129,9 +133,11 @@ export class EtcdFleet implements RolloutCommands {
     return this.leading && this.o.election.isLeader();
   }
 
+  /** Cut off from etcd: renewals or this instance's record have failed for longer than a member change takes, or the watch is down. */
   get degraded(): boolean {
-    const watchDown = this.watchDownSince !== null && performance.now() - this.watchDownSince > WATCH_GRACE_MS;
-    return !this.o.session.reachable || !this.lastPublishOk || watchDown;
+    const now = performance.now();
+    const watchDown = this.watchDownSince !== null && now - this.watchDownSince > WATCH_GRACE_MS;
+    return !this.o.session.reachable || now - this.lastPublishOkAt > this.o.session.graceMs || watchDown;
   }
 
   get fencedWrites(): number {
@@ -225,6 +231,8 @@ export class EtcdFleet implements RolloutCommands {
   }
 
   private async relay(command: RelayedCommand): Promise<RolloutRecord> {
+    // Between an expired lease (a pause, an outage) and the next one there is none: get it now.
+    if (this.o.session.leaseId === null) await this.o.session.renewNow();
     const leaseId = this.o.session.leaseId;
     if (!this.o.session.reachable || leaseId === null) {
       throw new ShiftError('ETCD_UNREACHABLE', `etcd is unreachable (${this.o.session.lastError ?? 'no lease'}): commands are refused until it answers again; traffic keeps the last applied split`, 503);
@@ -242,7 +250,7 @@ export class EtcdFleet implements RolloutCommands {
       });
     });
     try {
-      await this.o.client.put(this.o.keys.command(id)).value(JSON.stringify(command)).lease(leaseId);
+      await this.putCommand(id, command, leaseId);
     } catch (err) {
       this.waiters.get(id)?.({ ok: false, status: 503, code: 'ETCD_UNREACHABLE', error: `cannot pass the command to the leader through etcd: ${errorMessage(err)}`, by: this.o.name });
     }
@@ -259,6 +267,21 @@ export class EtcdFleet implements RolloutCommands {
     const record = this.o.controller.get(command.service);
     if (!record) throw new ShiftError('STATE_ERROR', `${command.service} has no rollout after the command`, 500);
     return record;
+  }
+
+  /** The command, bound to this instance's lease; once more on a new lease when etcd says the old one expired. */
+  private async putCommand(id: string, command: RelayedCommand, leaseId: string): Promise<void> {
+    try {
+      await this.o.client.put(this.o.keys.command(id)).value(JSON.stringify(command)).lease(leaseId);
+    } catch (err) {
+      if (!LEASE_GONE.test(errorMessage(err))) throw err;
+      // The first call may join a renewal that began before etcd said so; the second learns it and grants a new lease.
+      await this.o.session.renewNow();
+      await this.o.session.renewNow();
+      const fresh = this.o.session.leaseId;
+      if (fresh === null || fresh === leaseId) throw err;
+      await this.o.client.put(this.o.keys.command(id)).value(JSON.stringify(command)).lease(fresh);
+    }
   }
 
   /** The leader acts on a command another instance relayed, once. */
@@ -329,15 +352,26 @@ export class EtcdFleet implements RolloutCommands {
   private schedulePublish(): void {
     if (this.stopped) return;
     this.publishTimer = setTimeout(() => {
-      void this.publish().finally(() => this.schedulePublish());
+      void this.publish().finally(() => {
+        this.noteDegradation();
+        this.schedulePublish();
+      });
     }, this.o.publishIntervalMs);
+  }
+
+  /** One log line when this instance becomes degraded, and one when it recovers. */
+  private noteDegradation(): void {
+    const degraded = this.degraded;
+    if (degraded === this.reportedDegraded) return;
+    this.reportedDegraded = degraded;
+    if (degraded) this.o.logger.error({ err: this.o.session.lastError }, 'fleet degraded: etcd cannot be reached; routing stays on the last applied state and commands are refused');
+    else this.o.logger.info({ appliedRevision: this.o.store.appliedRevision }, 'fleet no longer degraded: etcd answers again');
   }
 
   private async publish(): Promise<void> {
     const leaseId = this.o.session.leaseId;
     if (this.publishing || this.stopped) return;
     if (leaseId === null) {
-      this.lastPublishOk = false;
       void this.o.session.renewNow();
       return;
     }
@@ -354,12 +388,11 @@ export class EtcdFleet implements RolloutCommands {
         counters: await this.o.readCounters(),
       };
       await this.o.client.put(this.o.keys.instance(this.o.name)).value(JSON.stringify(record)).lease(leaseId);
-      this.lastPublishOk = true;
+      this.lastPublishOkAt = performance.now();
       if (this.seenRevisions.length === 0) this.seenRevisions.push({ at: performance.now(), revision: this.o.store.appliedRevision });
     } catch (err) {
-      this.lastPublishOk = false;
       // A lease etcd no longer knows (it expired while etcd was away): get a new one at once.
-      if (/lease not found|requested lease not found/i.test(errorMessage(err))) void this.o.session.renewNow();
+      if (LEASE_GONE.test(errorMessage(err))) void this.o.session.renewNow();
     } finally {
       this.publishing = false;
     }

@@ -3,7 +3,7 @@ import { Etcd3, isRecoverableError, type IOptions } from 'etcd3';
 import type { EtcdConfig } from '../core/config-types.js';
 
 /** A unary call that has not answered by then fails, so an unreachable etcd is seen at once rather than waited on. */
-export const ETCD_CALL_TIMEOUT_MS = 2000;
+export const ETCD_CALL_TIMEOUT_MS = 1000;
 
 /**
  * An etcd v3 client for a fleet's endpoints. Unary calls get a deadline; streams (watches,

@@ -36,6 +36,8 @@ export class EtcdSession {
   private renewing: Promise<void> | null = null;
   private reachableNow = false;
   private lastErrorText: string | null = null;
+  private lastSuccessAt = 0;
+  private failing = false;
 
   private readonly attempts: number;
 
@@ -65,6 +67,14 @@ export class EtcdSession {
 
   onChange(listener: SessionListener): void {
     this.listeners.push(listener);
+  }
+
+  /**
+   * How long renewals may fail before etcd counts as unreachable: a member's loss or a raft
+   * election in a healthy cluster is over well within it, and is not worth reporting.
+   */
+  get graceMs(): number {
+    return Math.max(2000, Math.floor(this.ttlMs / 2));
   }
 
   /** Time the lease is certain to live on (0 when there is none or it may have expired). */
@@ -100,9 +110,11 @@ export class EtcdSession {
   private arm(): void {
     if (this.stopped) return;
     clearTimeout(this.timer);
+    // After a failure, try again soon: the lease's certainty runs out while renewals fail.
+    const delay = this.failing ? Math.min(250, this.ttlMs / 3) : Math.max(100, Math.floor(this.ttlMs / 3));
     this.timer = setTimeout(() => {
       void this.renewNow().finally(() => this.arm());
-    }, Math.max(100, Math.floor(this.ttlMs / 3)));
+    }, delay);
   }
 
   private async renew(): Promise<void> {
@@ -116,7 +128,8 @@ export class EtcdSession {
     for (let attempt = 0; attempt < this.attempts; attempt++) {
       const sentAt = performance.now();
       try {
-        await lease.keepaliveOnce({ deadline: new Date(Date.now() + ETCD_CALL_TIMEOUT_MS) });
+        // A renewal stuck on a member without a leader must not use up the lease's margin: give up early and retry.
+        await lease.keepaliveOnce({ deadline: new Date(Date.now() + Math.min(ETCD_CALL_TIMEOUT_MS, this.ttlMs / 3)) });
         if (lease !== this.lease) return;
         this.validUntil = sentAt + this.ttlMs;
         this.setReachable(true, null);
@@ -133,7 +146,13 @@ export class EtcdSession {
         failure = err;
       }
     }
-    this.setReachable(false, errorMessage(failure));
+    this.failed(failure);
+  }
+
+  private failed(err: unknown): void {
+    this.failing = true;
+    this.lastErrorText = errorMessage(err);
+    if (performance.now() - this.lastSuccessAt >= this.graceMs) this.setReachable(false, this.lastErrorText);
   }
 
   private async grant(): Promise<void> {
@@ -144,7 +163,7 @@ export class EtcdSession {
     try {
       id = await lease.grant();
     } catch (err) {
-      this.setReachable(false, errorMessage(err));
+      this.failed(err);
       throw err;
     }
     if (this.stopped) {
@@ -170,6 +189,10 @@ export class EtcdSession {
   }
 
   private setReachable(reachable: boolean, error: string | null): void {
+    if (reachable) {
+      this.lastSuccessAt = performance.now();
+      this.failing = false;
+    }
     const changed = reachable !== this.reachableNow;
     this.reachableNow = reachable;
     this.lastErrorText = error;
