@@ -279,7 +279,13 @@ export async function startShiftproxy(config: ShiftproxyConfig, options: StartOp
           admin: { setToken: (token) => admin.setToken(token) },
         },
         logger: logger.child({ component: 'config' }),
-        applied: () => fleet.publish(),
+        applied: async () => {
+          if (peers && reloader) {
+            const hashes = serviceConfigHashes(reloader.config);
+            peers.configChanged(hashes, configHash(hashes));
+          }
+          await fleet.publish();
+        },
       })
     : null;
   if (reloader) registerConfigMetrics(registry, reloader);

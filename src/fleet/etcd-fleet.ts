@@ -102,6 +102,8 @@ const COMPACT_EVERY_MS = 5 * 60_000;
  */
 export class EtcdFleet implements RolloutCommands {
   private readonly o: EtcdFleetOptions;
+  private serviceHashes: Record<string, string>;
+  private configHashValue: string;
   private readonly instances = new Map<string, InstanceRecord>();
   private readonly pendingCommands = new Map<string, RelayedCommand>();
   private readonly handling = new Set<string>();
@@ -121,6 +123,8 @@ export class EtcdFleet implements RolloutCommands {
 
   constructor(options: EtcdFleetOptions) {
     this.o = options;
+    this.serviceHashes = options.serviceHashes;
+    this.configHashValue = options.configHash;
     options.store.setFence(() => (this.leading ? options.election.fence() : null));
     options.store.onRemoteState((service, state) => {
       this.applying = Promise.all([this.applying, options.controller.adopt(service, state).catch((err) => this.o.logger.error({ service, err: errorMessage(err) }, 'could not apply the state from etcd'))]);
@@ -172,12 +176,19 @@ export class EtcdFleet implements RolloutCommands {
     this.waiters.clear();
   }
 
+  /** A reload changed the config: the others see the new hashes at once (a start compares them). */
+  configChanged(serviceHashes: Record<string, string>, configHash: string): void {
+    this.serviceHashes = serviceHashes;
+    this.configHashValue = configHash;
+    void this.publish();
+  }
+
   view(): FleetView {
     const leader = this.o.election.leader();
     const self = {
       name: this.o.name,
       adminUrl: this.o.adminUrl(),
-      configHash: this.o.configHash,
+      configHash: this.configHashValue,
       appliedRevision: this.o.store.appliedRevision,
       lastSeen: new Date().toISOString(),
       leader: leader === this.o.name,
@@ -223,7 +234,7 @@ export class EtcdFleet implements RolloutCommands {
    * instances judging or routing it differently would make the fleet's verdict meaningless.
    */
   private checkConfigAgreement(service: string): void {
-    const mine = this.o.serviceHashes[service];
+    const mine = this.serviceHashes[service];
     const differ = [...this.instances.values()].filter((i) => i.name !== this.o.name && i.services[service] !== mine);
     if (differ.length === 0) return;
     const list = [`${this.o.name} has ${mine ?? 'no such service'}`, ...differ.map((i) => `${i.name} has ${i.services[service] ?? 'no such service'}`)].join(', ');
@@ -380,8 +391,8 @@ export class EtcdFleet implements RolloutCommands {
       const record: InstanceRecord = {
         name: this.o.name,
         adminUrl: this.o.adminUrl(),
-        configHash: this.o.configHash,
-        services: this.o.serviceHashes,
+        configHash: this.configHashValue,
+        services: this.serviceHashes,
         appliedRevision: this.o.store.appliedRevision,
         lastSeen: new Date().toISOString(),
         degraded: this.degraded,

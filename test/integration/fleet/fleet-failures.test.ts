@@ -1,3 +1,4 @@
+import { readFileSync, writeFileSync } from 'node:fs';
 import { request } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
 import { agreedLeader, api, fleetView, rolloutOf, startFleet, weightsOf, type Fleet, type FleetInstance, type RolloutBody } from '../../helpers/fleet-harness.js';
@@ -215,5 +216,15 @@ describe.skipIf(missing)('a fleet on etcd, when things fail (real etcd, real pro
       expect(refused.body.error).toContain('b has');
       expect(await rolloutOf(i)).toBeNull();
     }
+    // b reloads the config a runs (SIGHUP): the hashes agree, and the start goes through.
+    const b = f.byName('b');
+    writeFileSync(b.file, readFileSync(f.byName('a').file, 'utf8').replace('instance: { name: a }', 'instance: { name: b }'));
+    b.cli.child.kill('SIGHUP');
+    await b.cli.waitForLog((l) => l.msg === 'config reloaded');
+    await until(async () => {
+      const hashes = new Set((await fleetView(f.byName('a'))).instances.map((i) => i.configHash));
+      return hashes.size === 1;
+    }, 'every instance reporting the same config hash');
+    expect((await api(b.admin, 'POST', '/api/v1/services/shop/rollout', {})).status).toBe(202);
   });
 });
