@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { request } from 'undici';
+import { Client, request } from 'undici';
 import { FakeBackend } from '../../../src/simulate/fake-backend.js';
 import { listeningPorts, runCli, startCli } from '../../helpers/cli-process.js';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -149,8 +149,11 @@ services:
       const carried = await api(port, 'GET', '/api/v1/services/shop/rollout');
       expect(carried.body).toMatchObject({ id: (started.body as unknown as RolloutBody).id, state: 'paused', canaryWeight: 30 });
       expect((carried.body as unknown as RolloutBody).history).toEqual((started.body as unknown as RolloutBody).history);
+      // One connection: it stays on one process (with workers too), whose split is exact.
+      const client = new Client(`http://127.0.0.1:${proxy}`);
       const before = green.requests;
-      for (let n = 0; n < 10; n++) await request(`http://127.0.0.1:${proxy}/`).then((r) => r.body.dump());
+      for (let n = 0; n < 10; n++) await client.request({ method: 'GET', path: '/' }).then((r) => r.body.dump());
+      await client.close();
       expect(green.requests - before).toBe(3);
     }
     const resumed = await api((ports[1] as { admin: number }).admin, 'POST', '/api/v1/services/shop/rollout/resume');

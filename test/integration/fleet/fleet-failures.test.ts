@@ -1,5 +1,5 @@
 import { readFileSync, writeFileSync } from 'node:fs';
-import { request } from 'undici';
+import { Client, request } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
 import { agreedLeader, api, fleetView, rolloutOf, startFleet, weightsOf, type Fleet, type FleetInstance, type RolloutBody } from '../../helpers/fleet-harness.js';
 import { etcdMissing, startEtcd, type EtcdCluster } from '../../helpers/real-etcd.js';
@@ -44,11 +44,17 @@ async function metric(i: FleetInstance, name: string): Promise<number> {
 
 /** `count` requests through one instance's proxy; how many each backend answered. */
 async function traffic(i: FleetInstance, f: Fleet, count: number): Promise<{ blue: number; green: number }> {
+  // One connection: it stays on one process (with workers too), whose split is exact.
+  const client = new Client(`http://127.0.0.1:${i.proxy}`);
   const before = { blue: f.blue.requests, green: f.green.requests };
-  for (let n = 0; n < count; n++) {
-    const res = await request(`http://127.0.0.1:${i.proxy}/`);
-    await res.body.dump();
-    expect(res.statusCode).toBe(200);
+  try {
+    for (let n = 0; n < count; n++) {
+      const res = await client.request({ method: 'GET', path: '/' });
+      await res.body.dump();
+      expect(res.statusCode).toBe(200);
+    }
+  } finally {
+    await client.close();
   }
   return { blue: f.blue.requests - before.blue, green: f.green.requests - before.green };
 }
