@@ -160,4 +160,18 @@ services:
     expect(resumed.status).toBe(200);
     expect(resumed.body).toMatchObject({ state: 'promoted' });
   });
+
+  it('a leader stopped with SIGTERM resigns: another instance leads without waiting out the lease', async () => {
+    const cluster = await etcd();
+    const f = await fleet({ etcd: cluster, names: ['a', 'b'], leaseTtl: '10s', rollout: '{ strategy: canary }' });
+    const leader = await agreedLeader(f.instances);
+    const other = f.instances.find((i) => i !== leader);
+    if (!other) throw new Error('no follower');
+    const stoppedAt = performance.now();
+    leader.cli.child.kill('SIGTERM');
+    expect((await leader.cli.exited).code).toBe(0);
+    // Well inside the 10 s lease: only a resignation can have made room.
+    await agreedLeader([other], 5000);
+    console.info(`fleet handover on SIGTERM: ${Math.round(performance.now() - stoppedAt)} ms (leaseTtl 10 s)`);
+  });
 });
