@@ -77,6 +77,8 @@ export interface EtcdFleetOptions {
   publishIntervalMs: number;
   /** How long a relayed command waits for the leader's answer. */
   commandTimeoutMs: number;
+  /** How often the leader compacts etcd's history, to the revision it had applied that long ago (5 minutes by default). */
+  compactEveryMs?: number;
   logger: Logger;
 }
 
@@ -86,7 +88,7 @@ const LEASE_GONE = /requested lease not found/i;
 /** How long the watch may be down before the instance calls itself degraded (a member change reconnects it sooner). */
 const WATCH_GRACE_MS = 2000;
 /** The leader compacts etcd's history to what it was this long ago, so it does not grow without bound. */
-const COMPACT_EVERY_MS = 5 * 60_000;
+const DEFAULT_COMPACT_EVERY_MS = 5 * 60_000;
 
 /**
  * One instance's membership in a fleet of proxies sharing rollout state in etcd:
@@ -115,7 +117,10 @@ export class EtcdFleet implements RolloutCommands {
   private leadGeneration = 0;
   private publishTimer: NodeJS.Timeout | undefined;
   private compactTimer: NodeJS.Timeout | undefined;
+  /** Revisions applied, by when (one a publishing interval), for compaction. */
   private readonly seenRevisions: { at: number; revision: number }[] = [];
+  private compactedTo = 0;
+  private readonly compactEveryMs: number;
   private publishing = false;
   private lastPublishOkAt = 0;
   private reportedDegraded = false;
@@ -123,6 +128,7 @@ export class EtcdFleet implements RolloutCommands {
 
   constructor(options: EtcdFleetOptions) {
     this.o = options;
+    this.compactEveryMs = options.compactEveryMs ?? DEFAULT_COMPACT_EVERY_MS;
     this.serviceHashes = options.serviceHashes;
     this.configHashValue = options.configHash;
     options.store.setFence(() => (this.leading ? options.election.fence() : null));
@@ -340,22 +346,25 @@ export class EtcdFleet implements RolloutCommands {
     this.leading = true;
     this.o.logger.info({ appliedRevision: this.o.store.appliedRevision }, 'leading the fleet: running rollouts and analysis');
     this.o.controller.leadershipChanged(true);
-    this.compactTimer = setInterval(() => void this.compact(), COMPACT_EVERY_MS);
+    this.compactTimer = setInterval(() => void this.compact(), this.compactEveryMs);
     for (const [id, command] of this.pendingCommands) void this.handleRelayed(id, command);
     void this.publish();
   }
 
+  /** Compacts etcd's history to the revision this instance had applied five minutes ago. */
   private async compact(): Promise<void> {
-    const now = performance.now();
-    while (this.seenRevisions.length > 0 && now - (this.seenRevisions[0]?.at ?? now) > COMPACT_EVERY_MS) {
-      const oldest = this.seenRevisions.shift();
-      if (oldest && this.seenRevisions.length === 0) this.seenRevisions.push(oldest);
-      if (oldest && now - oldest.at > COMPACT_EVERY_MS && this.isLeader()) {
-        await this.o.client.kv.compact({ revision: String(oldest.revision) }).catch((err: unknown) => this.o.logger.warn({ err: errorMessage(err) }, 'etcd compaction failed'));
-        break;
-      }
+    const cutoff = performance.now() - this.compactEveryMs;
+    let target: number | null = null;
+    while (this.seenRevisions.length > 0 && (this.seenRevisions[0]?.at ?? Infinity) <= cutoff) {
+      target = this.seenRevisions.shift()?.revision ?? target;
     }
-    this.seenRevisions.push({ at: now, revision: this.o.store.appliedRevision });
+    if (target === null || target <= this.compactedTo || !this.isLeader()) return;
+    try {
+      await this.o.client.kv.compact({ revision: String(target) });
+      this.compactedTo = target;
+    } catch (err) {
+      this.o.logger.warn({ err: errorMessage(err), revision: target }, 'etcd compaction failed; trying again later');
+    }
   }
 
   // --- this instance's record -----------------------------------------------------------
@@ -400,7 +409,9 @@ export class EtcdFleet implements RolloutCommands {
       };
       await this.o.client.put(this.o.keys.instance(this.o.name)).value(JSON.stringify(record)).lease(leaseId);
       this.lastPublishOkAt = performance.now();
-      if (this.seenRevisions.length === 0) this.seenRevisions.push({ at: performance.now(), revision: this.o.store.appliedRevision });
+      this.seenRevisions.push({ at: performance.now(), revision: this.o.store.appliedRevision });
+      // Only the newest entry older than the compaction age is ever used.
+      while (this.seenRevisions.length > 1 && (this.seenRevisions[1]?.at ?? Infinity) <= performance.now() - this.compactEveryMs) this.seenRevisions.shift();
     } catch (err) {
       // A lease etcd no longer knows (it expired while etcd was away): get a new one at once.
       if (LEASE_GONE.test(errorMessage(err))) void this.o.session.renewNow();
