@@ -104,9 +104,14 @@ describe.skipIf(missing)('a fleet on etcd, when things fail (real etcd, real pro
     expect(resumed.body).toMatchObject({ canaryWeight: 50 });
 
     process.kill(leader.cli.child.pid as number, 'SIGCONT');
-    // Awake, it follows: it names the new leader, leads nothing, and routes the new leader's weight.
+    // Awake, it knows from the monotonic clock that its lease may be gone, and stands down before any write.
+    await leader.cli.waitForLog((l) => l.msg === 'not leading the fleet any more; following');
+    // It follows: it names the new leader, leads nothing, and routes the new leader's weight.
     await until(async () => (await fleetView(leader)).leader === next.name, 'the woken instance naming the new leader');
     expect(await metric(leader, 'shiftproxy_fleet_leader')).toBe(0);
+    expect(leader.cli.logs.filter((l) => l.msg === 'rollout transition' && l.from !== 'leader')).toEqual([
+      expect.objectContaining({ state: 'paused', canaryWeight: 20 }),
+    ]);
     await until(async () => (await weightsOf(leader)).weights.green === 50, 'the woken instance routing the new leader\'s 50%');
     // A command given to it now reaches the new leader.
     const promoted = await api(leader.admin, 'POST', '/api/v1/services/shop/rollout/promote', { full: true });
