@@ -1,4 +1,6 @@
 import type { AddressInfo } from 'node:net';
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import { SystemClock, type Clock } from './core/clock.js';
@@ -22,6 +24,17 @@ import { registerDashboardRoutes } from './control/dashboard/dashboard-routes.js
 import { registerConfigRoutes } from './control/config-routes.js';
 import { registerRolloutRoutes } from './control/rollout-routes.js';
 import { registerWorkerRoutes } from './control/worker-routes.js';
+import { registerFleetRoutes } from './control/fleet-routes.js';
+import { configHash, serviceConfigHashes } from './fleet/config-hash.js';
+import { EtcdFleet } from './fleet/etcd-fleet.js';
+import { FleetCounters, publishCounts } from './fleet/fleet-counters.js';
+import { localCommands, type RolloutCommands } from './fleet/rollout-commands.js';
+import { registerFleetMetrics } from './metrics/fleet-metrics.js';
+import { connectEtcd, describeEndpoints } from './state/etcd-client.js';
+import { EtcdKeys } from './state/etcd-keys.js';
+import { EtcdSession } from './state/etcd-session.js';
+import { EtcdStateStore } from './state/etcd-state-store.js';
+import { LeaderElection } from './state/leader-election.js';
 import { loadConfigFile } from './config/load-config.js';
 import { registerConfigMetrics } from './metrics/config-metrics.js';
 import { ConfigReloader } from './reload/config-reloader.js';
@@ -54,6 +67,8 @@ export interface RunningShiftproxy {
   readonly routing: RoutingPort;
   /** The processes that serve: this one, or its workers. */
   readonly fleet: Fleet;
+  /** This instance's membership in a fleet of proxies (`state.store: etcd`); null with a state file. */
+  readonly peers: EtcdFleet | null;
   /** The worker processes; null with `workers: 1`. */
   readonly workers: WorkerFleet | null;
   /** Active checks and outlier detection; subscribe to slot availability here. */
@@ -165,10 +180,20 @@ export async function startShiftproxy(config: ShiftproxyConfig, options: StartOp
   // so a restart mid-rollout serves the same split it had.
   // Analysis: the builtin windows sample the data plane's counters from the start, so stable
   // already has history when a rollout begins.
+  // A fleet (state.store: etcd) shares rollout state through etcd; its builtin alarms judge the
+  // traffic of every instance, added up.
+  const etcdConfig = config.state.store === 'etcd' && !options.store ? config.state.etcd : null;
+  const instanceName = config.instance.name || `${hostname()}-${process.pid}`;
+  const etcdClient = etcdConfig ? connectEtcd(etcdConfig) : null;
+  const etcdKeys = etcdConfig ? new EtcdKeys(etcdConfig.prefix) : null;
+  const fleetCounters = etcdConfig ? new FleetCounters({ self: instanceName, startedAt: Date.now() }) : null;
   const analysis = options.analysis
     ? null
     : createAnalysis(config, {
-        lookup: (s, slot, role) => dataPlane.runtime(s).counters[slot][role],
+        lookup: (s, slot, role) => {
+          const local = dataPlane.runtime(s).counters[slot][role];
+          return fleetCounters ? fleetCounters.combined(s, slot, role, local) : local;
+        },
         mirrorLookup: (s) => dataPlane.runtime(s).mirrorCounters,
         clock,
         ...(workers ? { refresh: () => workers.sync() } : {}),
@@ -176,8 +201,19 @@ export async function startShiftproxy(config: ShiftproxyConfig, options: StartOp
   if (analysis) registerAnalysisMetrics(registry, analysis.evaluator);
   const analysisPort = options.analysis ?? analysis?.evaluator;
 
-  const store = options.store ?? new FileStateStore(config.state.path);
-  await store.open();
+  const etcdStore =
+    etcdClient && etcdKeys && etcdConfig
+      ? new EtcdStateStore({ client: etcdClient, keys: etcdKeys, instance: instanceName, where: describeEndpoints(etcdConfig) })
+      : null;
+  const store = options.store ?? etcdStore ?? new FileStateStore(config.state.path);
+  let peers: EtcdFleet | null = null;
+  try {
+    await store.open();
+  } catch (err) {
+    etcdClient?.close();
+    await Promise.all([dataPlane.close(), workers?.close()]);
+    throw err;
+  }
   const controller = new RolloutController({
     config,
     routing,
@@ -187,13 +223,47 @@ export async function startShiftproxy(config: ShiftproxyConfig, options: StartOp
     hooks: new HookRunner(logger.child({ component: 'hooks' })),
     health,
     ...(analysisPort ? { analysis: analysisPort } : {}),
+    // In a fleet nothing changes rollout state until this instance is elected and caught up.
+    ...(etcdStore ? { leadership: { isLeader: () => peers?.isLeader() ?? false } } : {}),
   });
   try {
     await controller.restore();
   } catch (err) {
+    etcdClient?.close();
     await Promise.all([store.close(), dataPlane.close(), workers?.close()]);
     throw err;
   }
+  let adminUrl = '';
+  if (etcdClient && etcdKeys && etcdStore && etcdConfig && fleetCounters) {
+    const session = new EtcdSession({ client: etcdClient, ttlMs: etcdConfig.leaseTtlMs, attempts: etcdConfig.endpoints.length, logger: logger.child({ component: 'fleet' }) });
+    const election = new LeaderElection({ client: etcdClient, keys: etcdKeys, session, name: instanceName, logger: logger.child({ component: 'fleet' }) });
+    const hashes = serviceConfigHashes(config);
+    const incarnation = randomBytes(6).toString('hex');
+    const startedAt = Date.now();
+    const serviceNames = config.services.map((s) => s.name);
+    peers = new EtcdFleet({
+      client: etcdClient,
+      keys: etcdKeys,
+      session,
+      election,
+      store: etcdStore,
+      controller,
+      counters: fleetCounters,
+      name: instanceName,
+      adminUrl: () => adminUrl,
+      serviceHashes: hashes,
+      configHash: configHash(hashes),
+      readCounters: async () => {
+        await fleet.sync();
+        return { incarnation, startedAt, counts: publishCounts(serviceNames, (s, slot, role) => dataPlane.runtime(s).counters[slot][role]) };
+      },
+      publishIntervalMs: Math.min(1000, Math.floor(etcdConfig.leaseTtlMs / 3)),
+      commandTimeoutMs: etcdConfig.leaseTtlMs + 5000,
+      logger: logger.child({ component: 'fleet' }),
+    });
+    registerFleetMetrics(registry, peers);
+  }
+  const commands: RolloutCommands = peers ?? localCommands(controller);
   health.onSlotAvailabilityChanged((event) => {
     // Only a verdict counts: targets still waiting for their first check are not "down".
     if (event.total > 0 && event.available === 0 && event.pending === 0) {
@@ -220,23 +290,39 @@ export async function startShiftproxy(config: ShiftproxyConfig, options: StartOp
           admin: { setToken: (token) => admin.setToken(token) },
         },
         logger: logger.child({ component: 'config' }),
-        applied: () => fleet.publish(),
+        applied: async () => {
+          if (peers && reloader) {
+            const hashes = serviceConfigHashes(reloader.config);
+            peers.configChanged(hashes, configHash(hashes));
+          }
+          await fleet.publish();
+        },
       })
     : null;
   if (reloader) registerConfigMetrics(registry, reloader);
+  const fleetPeers = peers;
   const contributors = {
     health: (service: string) => health.describe(service),
     rollout: (service: string) => {
       const record = controller.get(service);
       return record ? viewRollout(record, controller.nextStepAt(service), controller.notDurableReason(service)) : null;
     },
+    ...(fleetPeers
+      ? {
+          fleet: () => {
+            const view = fleetPeers.view();
+            return { self: view.self, leader: view.leader, degraded: view.degraded, appliedRevision: view.etcd.appliedRevision };
+          },
+        }
+      : {}),
   };
 
   let draining = false;
   const admin = new AdminServer({ listen: config.admin.listen, token: config.admin.token, logger });
   registerCoreRoutes(admin.router, { dataPlane, registry, isDraining: () => draining, contributors, beforeScrape: () => fleet.sync() });
-  registerRolloutRoutes(admin.router, controller);
+  registerRolloutRoutes(admin.router, controller, commands);
   registerWorkerRoutes(admin.router, fleet);
+  if (fleetPeers) registerFleetRoutes(admin.router, () => fleetPeers.view());
   if (reloader || certificates) {
     // A reload is answered once every worker serves the reloaded config; the view also says which certificates serve.
     registerConfigRoutes(admin.router, {
@@ -245,7 +331,13 @@ export async function startShiftproxy(config: ShiftproxyConfig, options: StartOp
     });
   }
   // The dashboard: GET / (the page) and GET /api/v1/events (its live feed).
-  const dashboard = registerDashboardRoutes(admin.router, { dataPlane, controller, health: contributors.health, logger: logger.child({ component: 'dashboard' }) });
+  const dashboard = registerDashboardRoutes(admin.router, {
+    dataPlane,
+    controller,
+    health: contributors.health,
+    logger: logger.child({ component: 'dashboard' }),
+    ...(fleetPeers ? { fleet: () => fleetPeers.view() } : {}),
+  });
 
   let proxyAddresses: AddressInfo[];
   let adminAddress: AddressInfo;
@@ -262,9 +354,15 @@ export async function startShiftproxy(config: ShiftproxyConfig, options: StartOp
       proxyAddresses = await dataPlane.listen();
     }
     adminAddress = await admin.listen();
+    adminUrl = `http://${formatListen({ host: reachableHost(adminAddress.address), port: adminAddress.port })}`;
     certificates?.start();
+    // Joins the fleet once this instance serves: its record names a working admin URL, and it
+    // only campaigns for leadership when it could act on it.
+    await peers?.join();
   } catch (err) {
     certificates?.stop();
+    await peers?.leave().catch(() => undefined);
+    etcdClient?.close();
     await controller.stop();
     await health.stop();
     await analysis?.stop();
@@ -297,6 +395,7 @@ export async function startShiftproxy(config: ShiftproxyConfig, options: StartOp
     dataPlane,
     routing,
     fleet,
+    peers,
     workers,
     health,
     controller,
@@ -317,6 +416,8 @@ export async function startShiftproxy(config: ShiftproxyConfig, options: StartOp
         // No rollout moves while the process goes away; its state is already durable.
         await controller.stop();
         certificates?.stop();
+        // Leadership goes at once (the others need not wait out the lease); routing stays as applied.
+        await peers?.leave();
         let result: { completed: boolean; cut: number };
         if (workers && dispatcher) {
           // Every connection accepted so far reaches a worker before the workers drain: none is dropped.
@@ -332,12 +433,18 @@ export async function startShiftproxy(config: ShiftproxyConfig, options: StartOp
         await workers?.close();
         await dataPlane.close();
         await store.close();
+        etcdClient?.close();
         logger.info(result, result.completed ? 'drained' : 'drain deadline reached; remaining connections were cut');
         return result;
       })();
       return stopping;
     },
   };
+}
+
+/** A wildcard listen address is reached on this host's name. */
+function reachableHost(address: string): string {
+  return address === '0.0.0.0' || address === '::' ? hostname() : address;
 }
 
 function addressText(address: AddressInfo): string {

@@ -107,6 +107,20 @@ program
   });
 
 program
+  .command('state')
+  .description('the rollout state store')
+  .command('migrate')
+  .description('copy every service\'s routing and rollout from one state store to the other (stop the proxies using the source first)')
+  .requiredOption('-c, --config <file>', 'config file: state.path and state.etcd name both stores')
+  .requiredOption('--from <store>', 'file | etcd')
+  .requiredOption('--to <store>', 'etcd | file')
+  .option('--force', 'replace state the destination already holds')
+  .action(async (options: { config: string; from: string; to: string; force?: boolean }) => {
+    const { stateMigrateCommand } = await import('./state-migrate-command.js');
+    for (const line of await stateMigrateCommand(options)) process.stdout.write(`${line}\n`);
+  });
+
+program
   .command('demo')
   .description('a self-contained first run: fake blue and green backends, the proxy, a real rollout with live progress and the dashboard')
   .option('--step <duration>', 'how long each step (and the bake) holds', '4s')

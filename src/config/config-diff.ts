@@ -33,7 +33,7 @@ export function diffConfig(current: ShiftproxyConfig, next: ShiftproxyConfig): C
   const live: string[] = [];
   const restart: string[] = [];
 
-  for (const key of ['listen', 'workers', 'state', 'server'] as const) {
+  for (const key of ['listen', 'workers', 'instance', 'state', 'server'] as const) {
     for (const path of changedPaths(current[key], next[key], [key], key === 'listen' ? 0 : 1)) restart.push(`${path}${RESTART}`);
   }
   // The listeners are bound once; the certificates' contents are reloaded by their own watcher.

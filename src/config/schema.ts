@@ -354,6 +354,23 @@ const serverSchema = z.strictObject({
   maxConnections: z.number().int().min(0).default(0),
 });
 
+const ETCD_DEFAULTS = { endpoints: ['http://127.0.0.1:2379'], prefix: '/shiftproxy/', leaseTtl: 10_000 };
+
+const etcdSchema = z.strictObject({
+  endpoints: z.array(httpUrl(true)).min(1, { message: 'needs at least one etcd client URL' }).default(ETCD_DEFAULTS.endpoints),
+  prefix: z
+    .string()
+    .regex(/^\/(?:[A-Za-z0-9._-]+\/)*$/, { message: 'expected a key prefix that starts and ends with "/" (e.g. /shiftproxy/)' })
+    .default(ETCD_DEFAULTS.prefix),
+  // etcd grants leases in whole seconds, and none shorter than about 1.5 election timeouts.
+  leaseTtl: positiveDuration()
+    .refine((ms) => ms % 1000 === 0 && ms >= 2000, { message: 'must be a whole number of seconds, at least 2s' })
+    .default(ETCD_DEFAULTS.leaseTtl),
+});
+
+/** Names go into etcd keys and URLs: letters, digits and . _ - only. */
+const instanceName = z.string().regex(/^[A-Za-z0-9._-]{0,128}$/, { message: 'expected up to 128 letters, digits, ".", "_" or "-"' });
+
 const WORKERS_HINT = 'expected "auto" (one process per core) or a whole number of processes from 1 to 256';
 
 export const configSchema = z
@@ -367,12 +384,14 @@ export const configSchema = z
         token: z.string().default(''),
       })
       .default({ listen: { host: '127.0.0.1', port: 9090 }, token: '' }),
+    instance: z.strictObject({ name: instanceName.default('') }).default({ name: '' }),
     state: z
       .strictObject({
-        store: z.literal('file', { message: 'only "file" is supported' }).default('file'),
+        store: z.enum(['file', 'etcd']).default('file'),
         path: z.string().min(1).default('./var/shiftproxy-state.json'),
+        etcd: etcdSchema.default(ETCD_DEFAULTS),
       })
-      .default({ store: 'file', path: './var/shiftproxy-state.json' }),
+      .default({ store: 'file', path: './var/shiftproxy-state.json', etcd: ETCD_DEFAULTS }),
     metrics: z
       .strictObject({
         provider: z.enum(['builtin', 'prometheus']).default('builtin'),
@@ -581,7 +600,12 @@ export function toShiftproxyConfig(raw: RawConfig): ShiftproxyConfig {
     listeners,
     workers: raw.workers,
     admin: raw.admin,
-    state: raw.state,
+    instance: raw.instance,
+    state: {
+      store: raw.state.store,
+      path: raw.state.path,
+      etcd: { endpoints: raw.state.etcd.endpoints, prefix: raw.state.etcd.prefix, leaseTtlMs: raw.state.etcd.leaseTtl },
+    },
     metrics: {
       provider: raw.metrics.provider,
       ...(raw.metrics.prometheus ? { prometheus: { url: raw.metrics.prometheus.url, timeoutMs: raw.metrics.prometheus.timeout } } : {}),

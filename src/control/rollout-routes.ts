@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { friendlyErrorMap, issueLines } from '../config/format-issues.js';
 import { BadRequestError, NotFoundError } from '../core/errors.js';
 import { parseDuration } from '../core/duration.js';
+import { localCommands, type RolloutCommands } from '../fleet/rollout-commands.js';
 import type { RolloutController, StartRequest } from '../rollout/rollout-controller.js';
 import { viewRollout } from '../rollout/rollout-view.js';
 import type { AdminRouter } from './admin-router.js';
@@ -68,8 +69,11 @@ export function parsePromoteRequest(body: unknown): { full?: boolean } {
   return parsed.data.full ? { full: true } : {};
 }
 
-/** The rollout endpoints of the admin API (docs/design.md). */
-export function registerRolloutRoutes(router: AdminRouter, controller: RolloutController): void {
+/**
+ * The rollout endpoints of the admin API (docs/design.md). Reads come from this instance's
+ * controller; commands go through `commands` (in a fleet, to the leader).
+ */
+export function registerRolloutRoutes(router: AdminRouter, controller: RolloutController, commands: RolloutCommands = localCommands(controller)): void {
   const view = (service: string) => {
     const record = controller.get(service);
     return record ? viewRollout(record, controller.nextStepAt(service), controller.notDurableReason(service)) : null;
@@ -81,7 +85,7 @@ export function registerRolloutRoutes(router: AdminRouter, controller: RolloutCo
 
   router.add('POST', '/api/v1/services/:name/rollout', async ({ params, body }) => {
     const service = known(params.name);
-    await controller.startRollout(service, parseStartRequest(body));
+    await commands.start(service, parseStartRequest(body));
     return { status: 202, json: view(service) };
   });
   router.add('GET', '/api/v1/services/:name/rollout', ({ params }) => {
@@ -93,7 +97,7 @@ export function registerRolloutRoutes(router: AdminRouter, controller: RolloutCo
   for (const command of ['pause', 'resume', 'promote', 'abort'] as const) {
     router.add('POST', `/api/v1/services/:name/rollout/${command}`, async ({ params, body }) => {
       const service = known(params.name);
-      await controller.command(service, command, command === 'promote' ? parsePromoteRequest(body) : {});
+      await commands.command(service, command, command === 'promote' ? parsePromoteRequest(body) : {});
       return { status: 200, json: view(service) };
     });
   }

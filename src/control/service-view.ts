@@ -5,6 +5,8 @@ import type { DataPlane } from '../proxy/data-plane.js';
 export interface ServiceViewContributors {
   health?: (service: string) => unknown;
   rollout?: (service: string) => unknown;
+  /** In a fleet: who leads, whether this instance is degraded, what it applied. */
+  fleet?: () => unknown;
 }
 
 export interface ServiceView {
@@ -13,6 +15,7 @@ export interface ServiceView {
   weights: Record<SlotName, number>;
   health: unknown;
   rollout: unknown;
+  fleet?: unknown;
 }
 
 export function describeService(dataPlane: DataPlane, name: string, contributors: ServiceViewContributors = {}): ServiceView {
@@ -25,6 +28,7 @@ export function describeService(dataPlane: DataPlane, name: string, contributors
     weights,
     health: contributors.health ? contributors.health(name) : basicHealth(dataPlane, name),
     rollout: contributors.rollout ? (contributors.rollout(name) ?? null) : null,
+    ...(contributors.fleet ? { fleet: contributors.fleet() } : {}),
   };
 }
 

@@ -12,6 +12,8 @@ export interface ShiftproxyConfig {
   /** Data-plane processes: a number, or one per core; 1 serves from the one process. */
   workers: WorkersSetting;
   admin: AdminConfig;
+  /** This proxy's name among the instances of a fleet (`state.store: etcd`). */
+  instance: InstanceConfig;
   state: StateConfig;
   metrics: MetricsConfig;
   server: ServerConfig;
@@ -48,9 +50,26 @@ export interface AdminConfig {
   token: string;
 }
 
+export interface InstanceConfig {
+  /** Empty: the host name and pid. */
+  name: string;
+}
+
 export interface StateConfig {
-  store: 'file';
+  /** `file`: one proxy, the state in `path`. `etcd`: a fleet of proxies sharing the state in etcd. */
+  store: 'file' | 'etcd';
+  /** The state file (`file`; with `etcd`, where `state migrate` reads from and writes to). */
   path: string;
+  etcd: EtcdConfig;
+}
+
+export interface EtcdConfig {
+  /** Client URLs of the etcd members (`http://host:port`). */
+  endpoints: string[];
+  /** Every key lives under it; ends with `/`. */
+  prefix: string;
+  /** The leader's lease: a leader that stops renewing it loses leadership after this (whole seconds, at least 2). */
+  leaseTtlMs: number;
 }
 
 export interface MetricsConfig {

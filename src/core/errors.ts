@@ -52,3 +52,11 @@ export function errorMessage(err: unknown): string {
   if (err instanceof Error) return err.message;
   return String(err);
 }
+
+/** This instance does not lead its fleet, so it changes no rollout state itself (commands are relayed to the leader). */
+export class NotLeaderError extends ShiftError {
+  constructor(message: string) {
+    super('NOT_LEADER', message, 503);
+    this.name = 'NotLeaderError';
+  }
+}

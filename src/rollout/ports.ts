@@ -52,3 +52,16 @@ export interface AnalysisPort {
   /** `now`: the rollout's wall-clock time, which its history's times are in. */
   evaluate(service: string, rollout: RolloutRecord, now: number): Promise<AnalysisReport>;
 }
+
+/**
+ * Whether this instance may change rollout state. In a fleet (`state.store: etcd`) only the
+ * elected leader does; the others follow the state it writes. A single proxy always leads.
+ */
+export interface LeadershipPort {
+  isLeader(): boolean;
+}
+
+/** How a change reached the controller: a command relayed by another instance is consumed with the write it causes. */
+export interface CommandOrigin {
+  command?: string;
+}

@@ -2,14 +2,14 @@ import { randomBytes } from 'node:crypto';
 import { analysisChanges, type SettingChange } from '../config/config-diff.js';
 import type { RolloutConfig, ServiceConfig, ShiftproxyConfig, TargetConfig } from '../core/config-types.js';
 import type { Clock, TimerHandle } from '../core/clock.js';
-import { ConflictError, errorMessage, NotFoundError, ShiftError } from '../core/errors.js';
+import { ConflictError, errorMessage, NotFoundError, NotLeaderError, ShiftError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import { otherSlot, type SlotName } from '../core/types.js';
 import type { PersistedService, PersistedState, StateStore } from '../state/state-store.js';
 import { compileStrategy, type RolloutOverrides } from '../strategies/compile-strategy.js';
 import { plannedDurationMs } from '../strategies/step-plan.js';
 import type { HookRunner } from './hook-runner.js';
-import type { AnalysisPort, AnalysisReport, RoutingPort, SlotHealthPort } from './ports.js';
+import type { AnalysisPort, AnalysisReport, CommandOrigin, LeadershipPort, RoutingPort, SlotHealthPort } from './ports.js';
 import { isActive, stepMirrorOf, type RollbackCause, type RolloutRecord, type RolloutState } from './rollout-record.js';
 import { applyEvent, holdRemaining, noteRefusal, noteSettingsChange, type RolloutEvent } from './state-machine.js';
 
@@ -22,6 +22,8 @@ export interface ControllerDeps {
   hooks: HookRunner;
   health?: SlotHealthPort;
   analysis?: AnalysisPort;
+  /** In a fleet: whether this instance leads (only the leader runs timers, hooks, analysis and writes). Always, by default. */
+  leadership?: LeadershipPort;
   /** How soon an event whose state could not be saved is tried again. */
   persistRetryMs?: number;
 }
@@ -213,7 +215,7 @@ export class RolloutController {
     return remaining === null ? null : this.now() + remaining;
   }
 
-  startRollout(service: string, request: StartRequest = {}): Promise<RolloutRecord> {
+  startRollout(service: string, request: StartRequest = {}, origin: CommandOrigin = {}): Promise<RolloutRecord> {
     const entry = this.entry(service);
     return this.enqueue(entry, async () => {
       if (isActive(entry.rollout)) {
@@ -259,21 +261,21 @@ export class RolloutController {
         ],
       };
       record.awaiting = 'beforeAllowTraffic';
-      if (entry.config.rollout.hooks.beforeAllowTraffic) return this.commit(entry, record);
+      if (entry.config.rollout.hooks.beforeAllowTraffic) return this.commit(entry, record, origin);
       // No gate configured: pass it before the first save, so the start is one durable write.
-      return this.commit(entry, applyEvent(record, { type: 'hook-passed', hook: 'beforeAllowTraffic' }, this.machineContext(entry)));
+      return this.commit(entry, applyEvent(record, { type: 'hook-passed', hook: 'beforeAllowTraffic' }, this.machineContext(entry)), origin);
     });
   }
 
   /** A person's command: pause, resume, promote (`full`: skip the bake too) or abort. */
-  command(service: string, type: 'pause' | 'resume' | 'promote' | 'abort', options: { full?: boolean } = {}): Promise<RolloutRecord> {
+  command(service: string, type: 'pause' | 'resume' | 'promote' | 'abort', options: { full?: boolean } = {}, origin: CommandOrigin = {}): Promise<RolloutRecord> {
     const entry = this.entry(service);
     const event: RolloutEvent =
       type === 'abort' ? { type, detail: 'aborted by a person' } : type === 'promote' ? { type, ...(options.full ? { full: true } : {}) } : { type };
     return this.enqueue(entry, async () => {
       if (!entry.rollout) throw new NotFoundError(`${service} has no rollout`);
       try {
-        return await this.transition(entry, event);
+        return await this.transition(entry, event, origin);
       } catch (err) {
         if (err instanceof ConflictError && entry.rollout) {
           const noted = noteRefusal(entry.rollout, type, err.message, this.machineContext(entry));
@@ -317,10 +319,10 @@ export class RolloutController {
   }
 
   /** Applies an event under the service's lock (callers hold it). */
-  private async transition(entry: ServiceEntry, event: RolloutEvent): Promise<RolloutRecord> {
+  private async transition(entry: ServiceEntry, event: RolloutEvent, origin: CommandOrigin = {}): Promise<RolloutRecord> {
     const current = entry.rollout;
     if (!current) throw new NotFoundError(`${entry.name} has no rollout`);
-    return this.commit(entry, applyEvent(current, event, this.machineContext(entry)));
+    return this.commit(entry, applyEvent(current, event, this.machineContext(entry)), origin);
   }
 
   private machineContext(entry: ServiceEntry) {
@@ -328,38 +330,92 @@ export class RolloutController {
   }
 
   /** Persist, then apply, then schedule. Nothing is applied when the save fails. */
-  private async commit(entry: ServiceEntry, next: RolloutRecord): Promise<RolloutRecord> {
+  private async commit(entry: ServiceEntry, next: RolloutRecord, origin: CommandOrigin = {}): Promise<RolloutRecord> {
+    if (!this.leads()) throw new NotLeaderError('this instance does not lead the fleet, so it changes no rollout state');
     const previous = entry.rollout;
     const nextTargets = targetsAfter(entry, next);
     const nextLive: SlotName = next.state === 'promoted' ? next.to : next.from;
     const state = this.persistedState(entry.name, { live: nextLive, canaryWeight: weightOf(next), targets: nextTargets, rollout: next });
     try {
-      await this.deps.store.save(state);
+      await this.deps.store.save(state, { service: entry.name, ...(origin.command !== undefined ? { command: origin.command } : {}) });
     } catch (err) {
       entry.notDurable = errorMessage(err);
       this.deps.logger.error({ service: entry.name, rollout: next.id, err: entry.notDurable }, 'rollout state could not be saved; the change is not applied');
       throw new PersistError(`the rollout state could not be saved, so nothing was changed: ${entry.notDurable}`, err);
     }
     entry.notDurable = null;
-    const targetsChanged = JSON.stringify(entry.targets[next.to]) !== JSON.stringify(nextTargets[next.to]);
-    entry.rollout = next;
-    entry.live = nextLive;
-    entry.targets = nextTargets;
-    entry.generation += 1;
-    // Applied means applied everywhere: the change is reported (logged, answered, scheduled on)
-    // only once every process that routes has it.
-    if (targetsChanged) {
-      await this.deps.routing.replaceTargets(entry.name, next.to, nextTargets[next.to] ?? this.configuredTargets(entry, next.to));
-    }
-    await this.deps.routing.setRouting(entry.name, routingOf(entry));
+    await this.apply(entry, nextLive, nextTargets, next);
     this.afterCommit(entry, previous, next);
     return next;
   }
 
-  private afterCommit(entry: ServiceEntry, previous: RolloutRecord | null, next: RolloutRecord): void {
-    if (previous?.state !== next.state || previous?.canaryWeight !== next.canaryWeight) {
+  /** Makes a durable state the running one: memory, then routing (every process that routes). */
+  private async apply(entry: ServiceEntry, live: SlotName, targets: Partial<Record<SlotName, TargetConfig[]>>, rollout: RolloutRecord | null): Promise<void> {
+    const changedSlots = (['blue', 'green'] as const).filter((slot) => JSON.stringify(entry.targets[slot]) !== JSON.stringify(targets[slot]));
+    entry.rollout = rollout;
+    entry.live = live;
+    entry.targets = targets;
+    entry.generation += 1;
+    // Applied means applied everywhere: the change is reported (logged, answered, scheduled on)
+    // only once every process that routes has it.
+    for (const slot of changedSlots) {
+      await this.deps.routing.replaceTargets(entry.name, slot, targets[slot] ?? this.configuredTargets(entry, slot));
+    }
+    await this.deps.routing.setRouting(entry.name, routingOf(entry));
+  }
+
+  /**
+   * A state another instance wrote (the fleet's leader), seen through the store: applied as
+   * is, never recomputed, so every instance routes exactly as the leader decided. `null`: the
+   * service has no stored state (its configured live slot at 0%).
+   */
+  adopt(service: string, persisted: PersistedService | null): Promise<void> {
+    const entry = this.services.get(service);
+    if (!entry) {
+      this.deps.logger.warn({ service }, 'the shared state names a service that is not configured here; ignored');
+      return Promise.resolve();
+    }
+    return this.enqueue(entry, async () => {
+      const previous = entry.rollout;
+      const rollout = persisted?.rollout ?? null;
+      await this.apply(entry, persisted?.live ?? entry.config.live, persisted?.targets ?? {}, rollout);
+      entry.notDurable = null;
+      if (rollout) this.afterCommit(entry, previous, rollout, { adopted: true });
+      else this.schedule(entry, previous);
+    });
+  }
+
+  /**
+   * Leadership changed (a fleet). Gained: the timers, hooks and analysis of active rollouts
+   * start from the persisted state (like a restart). Lost: they stop here, and this instance
+   * follows the state the new leader writes.
+   */
+  leadershipChanged(leading: boolean): void {
+    for (const entry of this.services.values()) {
+      if (leading) this.schedule(entry, null);
+      else {
+        this.clearTimers(entry);
+        entry.holdDue = false;
+      }
+    }
+  }
+
+  private leads(): boolean {
+    return this.deps.leadership?.isLeader() ?? true;
+  }
+
+  private afterCommit(entry: ServiceEntry, previous: RolloutRecord | null, next: RolloutRecord, how: { adopted?: boolean } = {}): void {
+    if (previous?.state !== next.state || previous?.canaryWeight !== next.canaryWeight || previous?.id !== next.id) {
       this.deps.logger.info(
-        { service: entry.name, rollout: next.id, state: next.state, canaryWeight: next.canaryWeight, step: next.stepIndex + 1, reason: next.reason ?? undefined },
+        {
+          service: entry.name,
+          rollout: next.id,
+          state: next.state,
+          canaryWeight: next.canaryWeight,
+          step: next.stepIndex + 1,
+          reason: next.reason ?? undefined,
+          ...(how.adopted ? { from: 'leader' } : {}),
+        },
         'rollout transition',
       );
     }
@@ -369,7 +425,8 @@ export class RolloutController {
       this.rollbacks.set(key, (this.rollbacks.get(key) ?? 0) + 1);
     }
     const onEvent = entry.config.rollout.hooks.onEvent;
-    if (onEvent) {
+    // Only the instance that made a transition tells the webhook about it.
+    if (onEvent && !how.adopted) {
       const fresh = next.history.slice(previous?.id === next.id ? previous.history.length : 0);
       for (const item of fresh) {
         if (item.event === 'analysis') continue;
@@ -387,6 +444,10 @@ export class RolloutController {
    */
   private schedule(entry: ServiceEntry, previous: RolloutRecord | null): void {
     this.clearTimers(entry, { keepAnalysis: true });
+    if (!this.leads()) {
+      this.clearAnalysisTimer(entry);
+      return;
+    }
     const record = entry.rollout;
     const analysed = record !== null && isActive(record) && record.state !== 'pending' && !this.stopped && this.deps.analysis !== undefined && entry.config.rollout.analysis.alarms.length > 0;
     if (!analysed) this.clearAnalysisTimer(entry);

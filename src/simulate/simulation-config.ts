@@ -46,7 +46,8 @@ export function simulationConfig(
       // One process: the simulated clock drives health and analysis, and the load is small.
       workers: 1,
       admin: { listen: { host: '127.0.0.1', port: 0 }, token: '' },
-      state: { store: 'file', path: statePath },
+      instance: { name: '' },
+      state: { store: 'file', path: statePath, etcd: { endpoints: ['http://127.0.0.1:2379'], prefix: '/shiftproxy/', leaseTtlMs: 10_000 } },
       metrics: { provider: 'builtin' },
       server: { ...config.server, drainTimeoutMs: 1000 },
       services: [simulated],

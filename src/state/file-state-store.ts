@@ -3,7 +3,7 @@ import { mkdir, open, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { errorMessage, ShiftError } from '../core/errors.js';
 import { StateLock } from './state-lock.js';
-import type { PersistedState, StateStore } from './state-store.js';
+import { isPersistedState, type PersistedState, type StateStore } from './state-store.js';
 
 export class StateError extends ShiftError {
   constructor(message: string, cause?: unknown) {
@@ -109,24 +109,6 @@ function corrupt(path: string, why: string): StateError {
     `the state file ${path} is corrupt: ${why}. shiftproxy will not guess the traffic split; ` +
       'restore the file, or start with --reset-state to move it aside and start every service on its configured live slot at 0%',
   );
-}
-
-function isPersistedState(value: unknown): value is PersistedState {
-  if (!value || typeof value !== 'object') return false;
-  const state = value as Record<string, unknown>;
-  if (state.version !== 1 || !state.services || typeof state.services !== 'object') return false;
-  return Object.values(state.services as Record<string, unknown>).every((service) => {
-    const s = service as Record<string, unknown> | null;
-    return (
-      s !== null &&
-      typeof s === 'object' &&
-      (s.live === 'blue' || s.live === 'green') &&
-      typeof s.canaryWeight === 'number' &&
-      s.canaryWeight >= 0 &&
-      s.canaryWeight <= 100 &&
-      (s.rollout === null || (typeof s.rollout === 'object' && typeof (s.rollout as Record<string, unknown>).state === 'string'))
-    );
-  });
 }
 
 async function syncFolder(folder: string): Promise<void> {

@@ -116,7 +116,7 @@ async function waitReady(url: string, child: ChildProcess, log: () => string, ti
 }
 
 /** A signal reaches a many-threaded Go process thread by thread; wait until none still runs. */
-async function allThreadsStopped(pid: number, timeoutMs = 5000): Promise<void> {
+export async function allThreadsStopped(pid: number, timeoutMs = 5000): Promise<void> {
   const deadline = performance.now() + timeoutMs;
   while (performance.now() < deadline) {
     const states = readdirSync(`/proc/${pid}/task`).map((tid) => {

@@ -5,7 +5,7 @@ import type { ShiftproxyConfig } from '../../src/core/config-types.js';
 import { silentLogger } from '../../src/core/logger.js';
 import { DataPlane } from '../../src/proxy/data-plane.js';
 import { HookRunner } from '../../src/rollout/hook-runner.js';
-import type { AnalysisPort, SlotHealthPort } from '../../src/rollout/ports.js';
+import type { AnalysisPort, LeadershipPort, SlotHealthPort } from '../../src/rollout/ports.js';
 import { RolloutController } from '../../src/rollout/rollout-controller.js';
 import { FileStateStore } from '../../src/state/file-state-store.js';
 import type { StateStore } from '../../src/state/state-store.js';
@@ -29,7 +29,7 @@ export interface ControllerUnderTest {
  */
 export async function startController(
   spec: ConfigSpec | ShiftproxyConfig,
-  options: { clock?: VirtualClock; store?: StateStore; health?: SlotHealthPort; analysis?: AnalysisPort; persistRetryMs?: number } = {},
+  options: { clock?: VirtualClock; store?: StateStore; health?: SlotHealthPort; analysis?: AnalysisPort; persistRetryMs?: number; leadership?: LeadershipPort } = {},
 ): Promise<ControllerUnderTest> {
   const config = 'listen' in spec && typeof spec.listen === 'object' ? (spec as ShiftproxyConfig) : buildConfig(spec as ConfigSpec);
   const clock = options.clock ?? new VirtualClock(0, Date.UTC(2026, 10, 22, 12));
@@ -46,6 +46,7 @@ export async function startController(
     ...(options.health ? { health: options.health } : {}),
     ...(options.analysis ? { analysis: options.analysis } : {}),
     ...(options.persistRetryMs ? { persistRetryMs: options.persistRetryMs } : {}),
+    ...(options.leadership ? { leadership: options.leadership } : {}),
   });
   await controller.restore();
   controller.resumeActive();

@@ -7,6 +7,7 @@ import { describeService } from '../service-view.js';
 import { buildDashboardPage, type DashboardPage } from './dashboard-page.js';
 import { DashboardFeed, type DashboardFeedOptions } from './dashboard-feed.js';
 import type { DashboardSources } from './dashboard-snapshot.js';
+import type { FleetView } from '../../fleet/etcd-fleet.js';
 
 export interface DashboardDeps {
   dataPlane: DataPlane;
@@ -15,6 +16,8 @@ export interface DashboardDeps {
   health?: (service: string) => unknown;
   logger: Logger;
   feed?: Omit<DashboardFeedOptions, 'logger'>;
+  /** The fleet this instance belongs to (`state.store: etcd`), shown above the services. */
+  fleet?: () => FleetView;
 }
 
 /**
@@ -34,6 +37,7 @@ export function registerDashboardRoutes(router: AdminRouter, deps: DashboardDeps
       const at = controller.nextStepAt(service);
       return at === null ? null : Math.max(0, at - controller.now());
     },
+    ...(deps.fleet ? { fleet: deps.fleet } : {}),
   };
   const feed = new DashboardFeed(
     sources,

@@ -3,6 +3,7 @@ import type { HistoryEntry } from '../../rollout/rollout-record.js';
 import type { RolloutView } from '../../rollout/rollout-view.js';
 import { TRANSITIONS } from '../../rollout/state-machine.js';
 import type { ServiceView } from '../service-view.js';
+import type { FleetView } from '../../fleet/etcd-fleet.js';
 import type { ServiceTraffic } from './traffic-sampler.js';
 
 export type DashboardCommand = 'start' | 'pause' | 'resume' | 'promote' | 'abort';
@@ -15,6 +16,8 @@ export interface DashboardSources {
   rollout(service: string): RolloutView | null;
   /** Time left in the current timed hold, on the controller's clock; null when nothing is timed. */
   nextStepInMs(service: string): number | null;
+  /** The instances sharing this rollout state (`state.store: etcd`); absent for a single proxy. */
+  fleet?(): FleetView;
 }
 
 export interface DashboardRollout extends RolloutView {
@@ -42,6 +45,7 @@ export interface DashboardService extends Omit<DashboardRolloutUpdate, 'service'
 export interface DashboardSnapshot {
   at: string;
   services: DashboardService[];
+  fleet?: FleetView;
 }
 
 /** Recent history kept in every frame: analysis checks come every few seconds and would crowd out the decisions. */
@@ -65,6 +69,7 @@ export function buildSnapshot(
       const { service: _service, ...update } = updateOf(sources, name, view);
       return { name, ...update, health: view.health, traffic: { windowMs, ...traffic(name) } };
     }),
+    ...(sources.fleet ? { fleet: sources.fleet() } : {}),
   };
 }
 

@@ -26,6 +26,13 @@ export const PAGE_MARKUP = String.raw`<!doctype html>
   </form>
 </header>
 <div id="banner" class="banner" role="alert" hidden></div>
+<section id="fleet" class="fleet" aria-label="Fleet" hidden>
+  <h2>Fleet <span id="fleet-status" class="muted"></span></h2>
+  <table>
+    <thead><tr><th>instance</th><th>role</th><th>admin</th><th>config</th><th>applied revision</th><th>last seen</th></tr></thead>
+    <tbody id="fleet-rows"></tbody>
+  </table>
+</section>
 <main id="services"><p class="empty" id="empty">Waiting for the first snapshot…</p></main>
 <script>{{CHART_LIB}}</script>
 <script>{{SCRIPT}}</script>

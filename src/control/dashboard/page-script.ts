@@ -234,9 +234,39 @@ export const PAGE_SCRIPT = String.raw`
       card.root.remove();
       cards.delete(name);
     });
+    renderFleet(snapshot.fleet);
     empty.hidden = snapshot.services.length > 0;
     if (snapshot.services.length === 0) empty.textContent = 'No services are configured.';
     updated.textContent = 'updated ' + fmtClock(snapshot.at);
+  }
+
+  // The instances sharing this rollout (state.store: etcd): who leads, who is degraded, whose config differs.
+  function renderFleet(fleet) {
+    var section = document.getElementById('fleet');
+    if (!fleet) { section.hidden = true; return; }
+    section.hidden = false;
+    var status = document.getElementById('fleet-status');
+    // Cut off from etcd, this instance only knows who led when it last heard.
+    var leaderWord = fleet.degraded ? 'last known leader: ' : 'leader: ';
+    status.textContent = (fleet.leader ? leaderWord + fleet.leader : 'no leader elected') +
+      (fleet.degraded ? ' · this instance cannot reach etcd: it routes on the last state it applied and refuses commands' : '');
+    status.className = fleet.degraded ? 'is-degraded' : 'muted';
+    var counts = {};
+    fleet.instances.forEach(function (i) { counts[i.configHash] = (counts[i.configHash] || 0) + 1; });
+    var rows = document.getElementById('fleet-rows');
+    rows.replaceChildren();
+    fleet.instances.forEach(function (i) {
+      var tr = el('tr');
+      tr.appendChild(el('td', null, i.name + (i.name === fleet.self ? ' (this one)' : '')));
+      var role = i.degraded ? 'degraded' : i.leader ? (fleet.degraded ? 'leader (last known)' : 'leader') : 'follower';
+      tr.appendChild(el('td', i.degraded ? 'is-degraded' : (i.leader ? 'is-leader' : null), role));
+      tr.appendChild(el('td', null, i.adminUrl));
+      var agreed = Object.keys(counts).length === 1;
+      tr.appendChild(el('td', agreed ? 'num' : 'num is-mismatch', i.configHash + (agreed ? '' : ' (differs)')));
+      tr.appendChild(el('td', 'num', i.appliedRevision));
+      tr.appendChild(el('td', 'num', fmtClock(i.lastSeen)));
+      rows.appendChild(tr);
+    });
   }
 
   function onRollout(update) {

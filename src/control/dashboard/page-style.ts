@@ -29,6 +29,14 @@ body { margin: 0; }
 .token button:hover { background: #4b5563; }
 
 .banner { margin: 12px 24px 0; padding: 10px 14px; border-radius: 8px; background: #fee2e2; color: #7f1d1d; border: 1px solid #fecaca; font-weight: 500; }
+.fleet { margin: 12px 24px 0; padding: 10px 18px 12px; background: var(--card); border: 1px solid var(--line); border-radius: 10px; }
+.fleet h2 { margin: 0 0 6px; font-size: 15px; }
+.fleet table { border-collapse: collapse; width: 100%; font-size: 13px; }
+.fleet th, .fleet td { text-align: left; padding: 3px 10px 3px 0; border-bottom: 1px solid var(--line); }
+.fleet th { color: var(--muted); font-weight: 500; }
+.fleet .is-leader { font-weight: 650; color: var(--ok); }
+.fleet .is-degraded { color: var(--bad); font-weight: 600; }
+.fleet .is-mismatch { color: var(--warn); font-weight: 600; }
 main { padding: 4px 24px 32px; }
 .empty { color: var(--muted); padding: 24px 0; }
 

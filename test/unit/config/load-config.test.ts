@@ -142,7 +142,12 @@ describe('defaults', () => {
       listeners: [{ address: { host: '0.0.0.0', port: 8080 }, http2: false }],
       workers: 1,
       admin: { listen: { host: '127.0.0.1', port: 9090 }, token: '' },
-      state: { store: 'file', path: '/etc/shiftproxy/var/shiftproxy-state.json' },
+      instance: { name: '' },
+      state: {
+        store: 'file',
+        path: '/etc/shiftproxy/var/shiftproxy-state.json',
+        etcd: { endpoints: ['http://127.0.0.1:2379'], prefix: '/shiftproxy/', leaseTtlMs: 10_000 },
+      },
       metrics: { provider: 'builtin' },
       server: {
         headersTimeoutMs: 60_000,
@@ -241,7 +246,11 @@ describe('the example config in docs/design.md', () => {
     const config = parseConfigText(designExample(), { env: {}, baseDir: '/srv/shiftproxy' });
     expect(config.listen).toEqual({ host: '0.0.0.0', port: 8080 });
     expect(config.admin).toEqual({ listen: { host: '127.0.0.1', port: 9090 }, token: '' });
-    expect(config.state).toEqual({ store: 'file', path: '/srv/shiftproxy/var/shiftproxy-state.json' });
+    expect(config.state).toEqual({
+      store: 'file',
+      path: '/srv/shiftproxy/var/shiftproxy-state.json',
+      etcd: { endpoints: ['http://127.0.0.1:2379'], prefix: '/shiftproxy/', leaseTtlMs: 10_000 },
+    });
     expect(config.metrics).toEqual({ provider: 'builtin', prometheus: { url: 'http://127.0.0.1:9091/', timeoutMs: 5000 } });
     expect(config.services).toHaveLength(1);
     const service = config.services[0];

@@ -1,0 +1,19 @@
+import type { RolloutController, StartRequest } from '../rollout/rollout-controller.js';
+import type { RolloutRecord } from '../rollout/rollout-record.js';
+
+/**
+ * Where the admin API sends a person's rollout commands: straight to this process's controller
+ * (one proxy), or, in a fleet, to the leader's (relayed through etcd when this instance follows).
+ * Either way the answer is the rollout as this instance then has it.
+ */
+export interface RolloutCommands {
+  start(service: string, request: StartRequest): Promise<RolloutRecord>;
+  command(service: string, type: 'pause' | 'resume' | 'promote' | 'abort', options: { full?: boolean }): Promise<RolloutRecord>;
+}
+
+export function localCommands(controller: RolloutController): RolloutCommands {
+  return {
+    start: (service, request) => controller.startRollout(service, request),
+    command: (service, type, options) => controller.command(service, type, options),
+  };
+}
