@@ -502,11 +502,17 @@ export class RolloutController {
     });
   }
 
-  /** A step only advances after its latest analysis check passed (inconclusive is not a pass). */
+  /**
+   * A step only advances after its latest analysis check passed (inconclusive is not a pass),
+   * and only once the step has been checked at all: a hold as short as the analysis interval
+   * could otherwise end just before its first check and advance on the previous step's verdict.
+   */
   private gatedByAnalysis(entry: ServiceEntry): boolean {
     const record = entry.rollout;
     if (!record || !this.deps.analysis || entry.config.rollout.analysis.alarms.length === 0) return false;
-    return record.consecutiveFailures > 0 || record.consecutiveInconclusive > 0;
+    if (record.consecutiveFailures > 0 || record.consecutiveInconclusive > 0) return true;
+    const held = record.holdChecks;
+    return held === undefined || held.judged + held.unjudged === 0;
   }
 
   private onDeadline(entry: ServiceEntry, generation: number): void {
@@ -586,9 +592,15 @@ export class RolloutController {
     } else if (entry.cleared !== null && minHold !== null && record.state === 'progressing' && !record.awaiting && this.now() - record.holdStartedAt >= minHold) {
       decision = { type: 'hold-elapsed', detail: entry.cleared };
     } else if (!judged && entry.holdDue && record.state !== 'paused') {
-      // The hold ended on a check that was not a pass, and now nothing can be judged: a person decides.
       entry.holdDue = false;
-      decision = { type: 'hold-unjudged', detail: `${holdName(record)} ended after a check that did not pass, and no alarm can judge now (${report.summary}); resume or promote to go on, abort to roll back` };
+      const held = record.holdChecks;
+      if (held === undefined || held.judged + held.unjudged === 0) {
+        // The hold ended before its first check, and that check could judge nothing: what the hold's end would have decided with it.
+        decision = unjudgedHold({ ...record, holdChecks: { judged: 0, unjudged: 1, lastUnjudged: report.summary } }) ?? { type: 'hold-elapsed' };
+      } else {
+        // The hold ended on a check that was not a pass, and now nothing can be judged: a person decides.
+        decision = { type: 'hold-unjudged', detail: `${holdName(record)} ended after a check that did not pass, and no alarm can judge now (${report.summary}); resume or promote to go on, abort to roll back` };
+      }
     }
     try {
       // The check and what it decides are saved together: a rollback takes effect in the same tick, with one write.

@@ -3,7 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { VirtualClock } from '../../../src/core/clock.js';
 import { ConflictError } from '../../../src/core/errors.js';
 import type { SlotName } from '../../../src/core/types.js';
-import type { SlotHealthPort } from '../../../src/rollout/ports.js';
+import type { AnalysisReport, SlotHealthPort } from '../../../src/rollout/ports.js';
 import { FileStateStore } from '../../../src/state/file-state-store.js';
 import { buildConfig, type ConfigSpec } from '../../helpers/proxy-harness.js';
 import { eventually, startController, startHookServer, type ControllerUnderTest, type HookServer } from '../../helpers/rollout-harness.js';
@@ -87,6 +87,24 @@ describe('the rollout controller on a virtual clock', () => {
     expect(evaluations).toBe(5);
     const checkedAt = (t.controller.get('shop')?.history ?? []).filter((h) => h.event === 'analysis').map((h) => Date.parse(h.at) - Date.parse(t.controller.get('shop')!.history[0]!.at));
     expect(checkedAt).toEqual([1100, 2100, 3100, 4100, 5100]);
+  });
+
+  it('never advances a step that was not checked: a hold ending before its first check waits for that check to pass', async () => {
+    const answers: (() => void)[] = [];
+    const pass: AnalysisReport = { outcome: 'pass', breachAction: 'rollback', summary: 'ok', detail: { alarms: [] } };
+    // Checks are due when holds end (both every second); none answers until the test says so.
+    const analysis = { evaluate: () => new Promise<AnalysisReport>((resolve) => answers.push(() => resolve(pass))) };
+    const alarm = { name: 'errors', metric: 'error_rate', max: 0.5 };
+    const t = await controllerFor(spec({ strategy: 'linear', linear: { step: 25, interval: '1s' }, analysis: { interval: '1s', alarms: [alarm] } }), { analysis });
+    await t.controller.startRollout('shop');
+    await t.advance(3 * S);
+    // The first step's hold ended at 1 s and its first check is still out: the weight stays at 25.
+    expect(routing(t).canaryWeight).toBe(25);
+    expect(answers).toHaveLength(1);
+    answers[0]!();
+    await t.advance(0);
+    expect(routing(t).canaryWeight).toBe(50);
+    expect(t.controller.get('shop')?.history.filter((h) => h.event === 'step').map((h) => (h.detail as { weight: number }).weight)).toEqual([25, 50]);
   });
 
   it('applies a linear preset one step per interval, exactly on time', async () => {
