@@ -14,6 +14,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { parseOptions } from '../lib/cli-options.js';
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -26,7 +27,7 @@ if (!isMainThread) {
 }
 
 async function main() {
-  const options = parseArgs(process.argv.slice(2), { runs: 1000, 'detect-runs': 200, workers: Math.min(2, availableParallelism()), parts: 'aa,detect,duration', seed: 1 });
+  const options = parseOptions(process.argv.slice(2), { runs: 1000, 'detect-runs': 200, workers: Math.min(2, availableParallelism()), parts: 'aa,detect,duration', seed: 1 });
   const parts = new Set(String(options.parts).split(','));
   const cells = [];
   const RPS = [13.3, 50, 200];
@@ -296,14 +297,4 @@ function minutes(seconds) {
   const m = Math.floor(seconds / 60);
   const s = Math.round(seconds - 60 * m);
   return s === 0 ? `${m}m` : `${m}m${String(s).padStart(2, '0')}s`;
-}
-
-function parseArgs(argv, defaults) {
-  const out = { ...defaults };
-  for (let i = 0; i < argv.length; i++) {
-    const key = argv[i].replace(/^--/, '');
-    if (!(key in defaults)) throw new Error(`unknown option --${key}`);
-    out[key] = typeof defaults[key] === 'number' ? Number(argv[++i]) : argv[++i];
-  }
-  return out;
 }

@@ -1,7 +1,7 @@
-// nginx as the benchmark's yardstick: the same two upstreams and 90/10 split (weighted round
+// nginx as the benchmarks' yardstick: the same two upstreams and 90/10 split (weighted round
 // robin in one upstream block), keep-alive to them (`keepalive`, HTTP/1.1, an empty Connection
-// header), the same X-Forwarded-* headers the proxies add, no access log. The config lives in a
-// temporary folder; the master runs in the foreground (`daemon off`) so it is stopped by its PID.
+// header), the same X-Forwarded-* headers the proxies add, no access log, TLS when asked. The
+// config lives in a temporary folder; the master runs in the foreground (`daemon off`) so it is stopped by its PID.
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -14,13 +14,21 @@ export function nginxBinary() {
   return null;
 }
 
-/** Writes the config; returns the folder and the arguments that start nginx on it. */
-export function nginxConfig({ port, bluePort, greenPort, canaryPercent, workers }) {
+/**
+ * Writes the config; returns the folder and the arguments that start nginx on it. With `tls`
+ * ({ cert, key } files), the listener terminates TLS and offers h2 as well as HTTP/1.1.
+ */
+export function nginxConfig({ port, bluePort, greenPort, canaryPercent, workers, tls = null }) {
   const dir = mkdtempSync(join(tmpdir(), 'shiftproxy-bench-nginx-'));
   const canary = Math.round(canaryPercent);
   const servers = [];
   if (canary < 100) servers.push(`    server 127.0.0.1:${bluePort} weight=${100 - canary};`);
   if (canary > 0) servers.push(`    server 127.0.0.1:${greenPort} weight=${canary};`);
+  // nginx 1.22 (Debian 12) spells HTTP/2 `listen ... ssl http2`; from 1.25.1 it is `http2 on`.
+  const listen =
+    tls === null
+      ? `    listen 127.0.0.1:${port};`
+      : [`    listen 127.0.0.1:${port} ssl http2;`, `    ssl_certificate ${tls.cert};`, `    ssl_certificate_key ${tls.key};`, '    ssl_protocols TLSv1.2 TLSv1.3;'].join('\n');
   const conf = `
 worker_processes ${workers};
 daemon off;
@@ -43,7 +51,7 @@ ${servers.join('\n')}
     keepalive_requests 1000000;
   }
   server {
-    listen 127.0.0.1:${port};
+${listen}
     location / {
       proxy_pass http://backends;
       proxy_http_version 1.1;

@@ -14,7 +14,6 @@
 // using as many threads as there are cores.
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer, connect } from 'node:net';
 import { availableParallelism, tmpdir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -22,6 +21,11 @@ import { runLoad, wrkInstalled } from './load-generator.js';
 import { nginxBinary, nginxConfig } from './nginx-subject.js';
 import { cpuMicros, loadAverage, processTree, rssBytes } from './process-stats.js';
 import { summariseProfile } from './profile-summary.js';
+import { benchConfigText } from '../lib/bench-config-text.js';
+import { parseOptions } from '../lib/cli-options.js';
+import { startJsonProcess } from '../lib/json-process.js';
+import { freePort, waitForPort } from '../lib/loopback-ports.js';
+import { fmt, median } from '../lib/round-stats.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, '..', '..');
@@ -57,7 +61,7 @@ process.on('exit', () => children.forEach((c) => c.exitCode === null && c.kill('
 const serverCpu = multi ? null : SERVER_CPU;
 const loadCpu = multi ? null : LOAD_CPU;
 
-const upstream = await startJsonProcess(serverCpu, join(here, 'upstream.js'), []);
+const upstream = await startJsonProcess(join(here, 'upstream.js'), [], { cpu: serverCpu, children });
 const { blue: bluePort, green: greenPort } = upstream.info;
 const proxyArgs = [String(bluePort), String(greenPort), String(options.canary)];
 const subjects = [{ name: 'direct', url: `http://127.0.0.1:${bluePort}/`, pid: upstream.child.pid }];
@@ -68,15 +72,15 @@ if (multi) {
   if (sp.ok) subjects.push({ name: `shiftproxy x${workerCount}`, key: 'shiftproxy', url: sp.url, pid: sp.pid });
   else notes.push(`shiftproxy: ${sp.reason}`);
 } else {
-  const sp = await startJsonProcess(serverCpu, join(here, 'shiftproxy-server.js'), proxyArgs);
+  const sp = await startJsonProcess(join(here, 'shiftproxy-server.js'), proxyArgs, { cpu: serverCpu, children });
   subjects.push({ name: 'shiftproxy', url: `http://127.0.0.1:${sp.info.port}/`, pid: sp.child.pid });
   if (options.compare !== '') {
     const other = resolve(options.compare);
-    const cmp = await startJsonProcess(serverCpu, join(other, 'bench', 'macro', 'shiftproxy-server.js'), proxyArgs);
+    const cmp = await startJsonProcess(join(other, 'bench', 'macro', 'shiftproxy-server.js'), proxyArgs, { cpu: serverCpu, children });
     subjects.push({ name: `shiftproxy@${basename(other)}`, url: `http://127.0.0.1:${cmp.info.port}/`, pid: cmp.child.pid });
   }
   // http-proxy calls the deprecated util._extend: keep its warning out of the report.
-  const baseline = await startJsonProcess(serverCpu, join(here, 'http-proxy-baseline.js'), proxyArgs, ['--no-deprecation']);
+  const baseline = await startJsonProcess(join(here, 'http-proxy-baseline.js'), proxyArgs, { cpu: serverCpu, nodeArgs: ['--no-deprecation'], children });
   subjects.push({ name: 'http-proxy', url: `http://127.0.0.1:${baseline.info.port}/`, pid: baseline.child.pid });
 }
 const nginx = nginxBinary();
@@ -185,7 +189,7 @@ process.exit(0);
 async function profileShiftproxy() {
   const dir = join(resultsDir, `profile-${stamp}`);
   mkdirSync(dir, { recursive: true });
-  const profiled = await startJsonProcess(serverCpu, join(here, 'shiftproxy-server.js'), proxyArgs, ['--cpu-prof', `--cpu-prof-dir=${dir}`]);
+  const profiled = await startJsonProcess(join(here, 'shiftproxy-server.js'), proxyArgs, { cpu: serverCpu, nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${dir}`], children });
   const load = { tool: options.tool, url: `http://127.0.0.1:${profiled.info.port}/`, connections, threads, cpus: loadCpu };
   await runLoad({ ...load, seconds: options.warmup });
   await runLoad({ ...load, seconds: options.duration });
@@ -214,18 +218,12 @@ async function startShiftproxyWorkers(count) {
   const file = join(dir, 'shiftproxy.yaml');
   writeFileSync(
     file,
-    [
-      `listen: 127.0.0.1:${port}`,
-      `admin: { listen: 127.0.0.1:${adminPort} }`,
-      `state: { path: ${join(dir, 'state.json')} }`,
-      `workers: ${count}`,
-      'server: { keepAliveTimeout: 60s }',
-      'services:',
-      '  - name: bench',
-      `    blue: { targets: [ { url: "http://127.0.0.1:${bluePort}" } ] }`,
-      `    green: { targets: [ { url: "http://127.0.0.1:${greenPort}" } ] }`,
-      `    rollout: { strategy: steps, steps: [ { weight: ${options.canary}, pause: manual }, { weight: 100 } ] }`,
-    ].join('\n'),
+    benchConfigText({
+      bluePort,
+      greenPort,
+      head: [`listen: 127.0.0.1:${port}`, `admin: { listen: 127.0.0.1:${adminPort} }`, `state: { path: ${join(dir, 'state.json')} }`, `workers: ${count}`],
+      service: [`rollout: { strategy: steps, steps: [ { weight: ${options.canary}, pause: manual }, { weight: 100 } ] }`],
+    }),
   );
   const cli = join(root, 'bin', 'shiftproxy.js');
   const validated = spawnSync(process.execPath, [cli, 'validate', '-c', file], { encoding: 'utf8' });
@@ -261,70 +259,8 @@ function spawnPinned(cpu, command, args, stdout) {
   return child;
 }
 
-function startJsonProcess(cpu, script, args, nodeArgs = []) {
-  // Each server gets its own working folder: shiftproxy keeps its state file relative to it.
-  const cwd = mkdtempSync(join(tmpdir(), 'shiftproxy-bench-'));
-  return new Promise((done, fail) => {
-    const command = cpu === null ? [process.execPath, ...nodeArgs, script, ...args] : ['taskset', '-c', cpu, process.execPath, ...nodeArgs, script, ...args];
-    const child = spawn(command[0], command.slice(1), { cwd, stdio: ['ignore', 'pipe', 'inherit'] });
-    children.push(child);
-    let buffered = '';
-    child.stdout.on('data', (chunk) => {
-      buffered += chunk;
-      const newline = buffered.indexOf('\n');
-      if (newline >= 0) done({ child, info: JSON.parse(buffered.slice(0, newline)) });
-    });
-    child.once('exit', (code) => fail(new Error(`${script} exited with ${code} before it was ready`)));
-  });
-}
-
-function freePort() {
-  return new Promise((done, fail) => {
-    const server = createServer();
-    server.once('error', fail);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => done(port));
-    });
-  });
-}
-
-async function waitForPort(port, child, what) {
-  for (let i = 0; i < 300; i++) {
-    if (child.exitCode !== null) throw new Error(`${what} exited with ${child.exitCode} before listening`);
-    const open = await new Promise((done) => {
-      const socket = connect(port, '127.0.0.1');
-      socket.once('connect', () => {
-        socket.destroy();
-        done(true);
-      });
-      socket.once('error', () => done(false));
-    });
-    if (open) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`${what} did not listen on ${port} within 15 s`);
-}
-
-function median(values) {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-}
-
-function fmt(value, digits) {
-  return Number.isFinite(value) ? value.toFixed(digits) : 'n/a';
-}
-
 function parseArgs(argv, defaults) {
-  const out = { ...defaults };
-  for (let i = 0; i < argv.length; i++) {
-    const key = argv[i].replace(/^--/, '');
-    if (!(key in defaults)) throw new Error(`unknown option --${key}`);
-    if (typeof defaults[key] === 'boolean') out[key] = true;
-    else if (typeof defaults[key] === 'number') out[key] = Number(argv[++i]);
-    else out[key] = argv[++i];
-  }
+  const out = parseOptions(argv, defaults);
   if (out.tool !== 'wrk' && out.tool !== 'autocannon') throw new Error('--tool is wrk or autocannon');
   return out;
 }

@@ -8,24 +8,24 @@
 // The load is autocannon at a fixed overall rate (latency under saturation would measure only
 // the extra CPU). The proxies and the backends share CPU 1, the load runs on CPU 0.
 import { spawn } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { cpuMicros, processTree } from '../macro/process-stats.js';
+import { parseOptions } from '../lib/cli-options.js';
+import { startJsonProcess } from '../lib/json-process.js';
+import { median } from '../lib/round-stats.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, '..', '..');
-const options = { rate: 1000, duration: 10, rounds: 5, connections: 20, 'green-delay-ms': 0 };
-for (let i = 2; i < process.argv.length; i += 2) options[process.argv[i].replace(/^--/, '')] = Number(process.argv[i + 1]);
+const options = parseOptions(process.argv.slice(2), { rate: 1000, duration: 10, rounds: 5, connections: 20, 'green-delay-ms': 0 });
 
 const children = [];
 process.on('exit', () => children.forEach((c) => c.exitCode === null && c.kill('SIGTERM')));
 
-const backends = await startJson(join(here, 'backends.js'), [String(options['green-delay-ms'])]);
+const backends = await startJsonProcess(join(here, 'backends.js'), [String(options['green-delay-ms'])], { cpu: 1, children });
 const subjects = [];
 for (const mirror of [0, 100]) {
-  const proxy = await startJson(join(here, 'mirror-server.js'), [String(backends.info.blue), String(backends.info.green), String(mirror)]);
+  const proxy = await startJsonProcess(join(here, 'mirror-server.js'), [String(backends.info.blue), String(backends.info.green), String(mirror)], { cpu: 1, children });
   subjects.push({ name: mirror === 0 ? 'no mirror' : 'mirror 100% (green differs)', ...proxy.info, pid: proxy.child.pid });
 }
 console.log(`mirror bench: autocannon at ${options.rate} req/s, ${options.connections} connections, ${options.rounds} interleaved rounds x ${options.duration}s`);
@@ -69,25 +69,4 @@ function load(port, seconds) {
       done({ requests: r.requests.total, rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, non2xx: r.non2xx });
     });
   });
-}
-
-function startJson(script, args) {
-  const cwd = mkdtempSync(join(tmpdir(), 'shiftproxy-bench-'));
-  return new Promise((done, fail) => {
-    const child = spawn('taskset', ['-c', '1', process.execPath, script, ...args], { cwd, stdio: ['ignore', 'pipe', 'inherit'] });
-    children.push(child);
-    let buffered = '';
-    child.stdout.on('data', (chunk) => {
-      buffered += chunk;
-      const newline = buffered.indexOf('\n');
-      if (newline >= 0) done({ child, info: JSON.parse(buffered.slice(0, newline)) });
-    });
-    child.once('exit', (code) => fail(new Error(`${script} exited with ${code} before it was ready`)));
-  });
-}
-
-function median(values) {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
 }

@@ -7,6 +7,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { parseOptions } from '../lib/cli-options.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, '..', '..');
@@ -26,7 +27,7 @@ const SCENARIOS = {
   'linear-bake-bad': { config: 'linear-bake.yaml', failCanary: fault(0.05), failStable: fault(0.01), healthy: false, about: 'linear 20%/1m, bake 1m, worse-than-stable only, canary 5% against stable 1%' },
 };
 
-const options = parseArgs(process.argv.slice(2), { runs: 300, rps: '13.3,50,200', scenario: Object.keys(SCENARIOS).join(','), seed: 1, list: false });
+const options = parseOptions(process.argv.slice(2), { runs: 300, rps: '13.3,50,200', scenario: Object.keys(SCENARIOS).join(','), seed: 1, list: false });
 if (options.list) {
   for (const [name, s] of Object.entries(SCENARIOS)) console.log(`${name.padEnd(16)} ${s.about}`);
   process.exit(0);
@@ -106,15 +107,4 @@ function median(values) {
 
 function pct(x) {
   return `${(x * 100).toFixed(2)}%`;
-}
-
-function parseArgs(argv, defaults) {
-  const out = { ...defaults };
-  for (let i = 0; i < argv.length; i++) {
-    const key = argv[i].replace(/^--/, '');
-    if (!(key in defaults)) throw new Error(`unknown option --${key}`);
-    if (typeof defaults[key] === 'boolean') out[key] = true;
-    else out[key] = typeof defaults[key] === 'number' ? Number(argv[++i]) : argv[++i];
-  }
-  return out;
 }

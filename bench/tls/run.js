@@ -5,25 +5,22 @@
 // included: the connections are opened at the start of each run) and the ratio to nginx, round by round.
 //
 //   npm run bench:tls -- [--duration 8] [--rounds 3] [--connections 50] [--streams 10] [--canary 10]
-//
-// nginx 1.22 (Debian 12) spells HTTP/2 `listen ... ssl http2`; from 1.25.1 it is `http2 on`.
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runLoad } from '../macro/load-generator.js';
-import { nginxBinary } from '../macro/nginx-subject.js';
+import { nginxBinary, nginxConfig } from '../macro/nginx-subject.js';
 import { cpuMicros, loadAverage, processTree } from '../macro/process-stats.js';
+import { parseOptions } from '../lib/cli-options.js';
+import { startJsonProcess } from '../lib/json-process.js';
+import { freePort, waitForPort } from '../lib/loopback-ports.js';
+import { median } from '../lib/round-stats.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, '..', '..');
-const options = { duration: 8, rounds: 3, connections: 50, streams: 10, canary: 10 };
-for (let i = 2; i < process.argv.length; i += 2) {
-  const key = process.argv[i].replace(/^--/, '');
-  if (!(key in options)) throw new Error(`unknown option --${key}`);
-  options[key] = Number(process.argv[i + 1]);
-}
+const options = parseOptions(process.argv.slice(2), { duration: 8, rounds: 3, connections: 50, streams: 10, canary: 10 });
 const LOAD_CPU = '0';
 const SERVER_CPU = '1';
 for (const [tool, pkg] of [['wrk', 'wrk'], ['h2load', 'nghttp2-client'], ['openssl', 'openssl']]) {
@@ -45,10 +42,10 @@ execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramg
 const children = [];
 process.on('exit', () => children.forEach((c) => c.exitCode === null && c.kill('SIGTERM')));
 
-const upstream = await startJson(join(here, '..', 'macro', 'upstream.js'), []);
+const upstream = await startJsonProcess(join(here, '..', 'macro', 'upstream.js'), [], { cpu: SERVER_CPU, children });
 const { blue, green } = upstream.info;
 const subjects = [];
-const sp = await startJson(join(here, 'shiftproxy-tls.js'), [String(blue), String(green), String(options.canary), cert, key]);
+const sp = await startJsonProcess(join(here, 'shiftproxy-tls.js'), [String(blue), String(green), String(options.canary), cert, key], { cpu: SERVER_CPU, children });
 subjects.push({ name: 'shiftproxy', port: sp.info.port, pid: sp.child.pid });
 const nginx = nginxBinary();
 if (nginx === null) console.error('nginx is not installed (apt-get install nginx): shiftproxy alone');
@@ -80,11 +77,6 @@ for (let round = 0; round < options.rounds; round++) {
   }
 }
 
-const median = (values) => {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-};
 const lines = [
   `TLS benchmark: ${options.rounds} rounds of ${options.duration}s, load generator on CPU ${LOAD_CPU}, servers and upstream on CPU ${SERVER_CPU}, load average ${loadAverage().join(' ')}`,
   '',
@@ -112,72 +104,14 @@ function pinned(command, args) {
   return ['taskset', ['-c', SERVER_CPU, command, ...args]];
 }
 
-function startJson(script, args) {
-  const [command, full] = pinned(process.execPath, [script, ...args]);
-  const child = spawn(command, full, { stdio: ['ignore', 'pipe', 'inherit'] });
-  children.push(child);
-  return new Promise((resolve, reject) => {
-    let out = '';
-    child.stdout.on('data', (chunk) => {
-      out += chunk;
-      const line = out.split('\n').find((l) => l.startsWith('{'));
-      if (line) resolve({ child, info: JSON.parse(line) });
-    });
-    child.once('exit', (code) => reject(new Error(`${script} exited with ${code}`)));
-  });
-}
-
 async function startNginx(binary, bluePort, greenPort) {
   const port = await freePort();
-  const canary = Math.round(options.canary);
-  const conf = `
-worker_processes 1;
-daemon off;
-master_process on;
-pid ${dir}/nginx.pid;
-error_log ${dir}/error.log warn;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  client_body_temp_path ${dir}/body;
-  proxy_temp_path ${dir}/proxy;
-  fastcgi_temp_path ${dir}/fastcgi;
-  uwsgi_temp_path ${dir}/uwsgi;
-  scgi_temp_path ${dir}/scgi;
-  keepalive_timeout 60s;
-  keepalive_requests 1000000;
-  upstream backends {
-    server 127.0.0.1:${bluePort} weight=${100 - canary};
-    server 127.0.0.1:${greenPort} weight=${canary};
-    keepalive 256;
-    keepalive_requests 1000000;
-  }
-  server {
-    listen 127.0.0.1:${port} ssl http2;
-    ssl_certificate ${cert};
-    ssl_certificate_key ${key};
-    ssl_protocols TLSv1.2 TLSv1.3;
-    location / {
-      proxy_pass http://backends;
-      proxy_http_version 1.1;
-      proxy_set_header Connection "";
-      proxy_set_header Host $http_host;
-      proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
-      proxy_set_header X-Forwarded-Proto $scheme;
-      proxy_set_header X-Forwarded-Host $http_host;
-    }
-  }
-}
-`;
-  writeFileSync(join(dir, 'nginx.conf'), conf);
-  const [command, args] = pinned(binary, ['-p', dir, '-c', join(dir, 'nginx.conf'), '-e', join(dir, 'error.log')]);
-  const child = spawn(command, args, { stdio: 'inherit' });
+  const { args } = nginxConfig({ port, bluePort, greenPort, canaryPercent: options.canary, workers: 1, tls: { cert, key } });
+  const [command, full] = pinned(binary, args);
+  const child = spawn(command, full, { stdio: 'inherit' });
   children.push(child);
-  for (let i = 0; i < 200; i++) {
-    if (await canConnect(port)) return { name: 'nginx', port, pid: child.pid };
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error('nginx did not start');
+  await waitForPort(port, child, 'nginx');
+  return { name: 'nginx', port, pid: child.pid };
 }
 
 async function runH2load(url, seconds) {
@@ -196,30 +130,4 @@ async function runH2load(url, seconds) {
   const negotiated = /Application protocol: (\S+)/.exec(out)?.[1];
   if (negotiated !== 'h2') throw new Error(`h2load negotiated ${negotiated}, not h2`);
   return { requests: Number(done[1]), rps: Number(rate[1]), errors: Number(done[2]) + Number(done[3]), non2xx: 0 };
-}
-
-function freePort() {
-  return new Promise((resolve) => {
-    import('node:net').then(({ createServer }) => {
-      const server = createServer();
-      server.listen(0, '127.0.0.1', () => {
-        const { port } = server.address();
-        server.close(() => resolve(port));
-      });
-    });
-  });
-}
-
-function canConnect(port) {
-  return import('node:net').then(
-    ({ connect }) =>
-      new Promise((resolve) => {
-        const socket = connect(port, '127.0.0.1');
-        socket.once('connect', () => {
-          socket.destroy();
-          resolve(true);
-        });
-        socket.once('error', () => resolve(false));
-      }),
-  );
 }

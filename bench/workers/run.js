@@ -15,10 +15,13 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { parseOptions } from '../lib/cli-options.js';
+import { startJsonProcess } from '../lib/json-process.js';
+import { fmt, median } from '../lib/round-stats.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, '..', '..');
-const options = parseArgs(process.argv.slice(2), { duration: 8, rounds: 3, connections: 50, workers: 2, canary: 10, layout: 'pinned' });
+const options = parseOptions(process.argv.slice(2), { duration: 8, rounds: 3, connections: 50, workers: 2, canary: 10, layout: 'pinned' });
 const CLOCK_TICK_US = 10_000;
 const pinned = options.layout === 'pinned';
 
@@ -34,7 +37,7 @@ if (spawnSync('wrk', ['--version']).error) {
 const children = [];
 process.on('exit', () => children.forEach((c) => c.kill('SIGKILL')));
 
-const upstream = await startJsonProcess(0, join(root, 'bench', 'macro', 'upstream.js'), []);
+const upstream = await startJsonProcess(join(root, 'bench', 'macro', 'upstream.js'), [], { cpu: pinned ? 0 : null, children });
 const args = [upstream.info.blue, upstream.info.green, options.canary].map(String);
 const subjects = [
   { name: 'single', script: 'shiftproxy-workers.js', args: [...args, '1'] },
@@ -42,7 +45,7 @@ const subjects = [
   { name: 'node-cluster', script: 'node-cluster.js', args: [...args, String(options.workers)] },
   { name: 'reuse-port', script: 'reuse-port.js', args: [...args, String(options.workers)] },
 ];
-for (const subject of subjects) subject.process = await startJsonProcess(1, join(here, subject.script), subject.args);
+for (const subject of subjects) subject.process = await startJsonProcess(join(here, subject.script), subject.args, { cpu: pinned ? 1 : null, children });
 
 const scenarios = [
   { name: 'keep-alive', headers: [] },
@@ -107,21 +110,6 @@ function pin(cpu, command, commandArgs) {
   return pinned ? ['taskset', ['-c', String(cpu), command, ...commandArgs]] : [command, commandArgs];
 }
 
-function startJsonProcess(cpu, script, scriptArgs) {
-  return new Promise((resolve, reject) => {
-    const [command, commandArgs] = pin(cpu, process.execPath, [script, ...scriptArgs]);
-    const child = spawn(command, commandArgs, { stdio: ['ignore', 'pipe', 'inherit'] });
-    children.push(child);
-    let buffered = '';
-    child.stdout.on('data', (chunk) => {
-      buffered += chunk;
-      const newline = buffered.indexOf('\n');
-      if (newline >= 0) resolve({ child, info: JSON.parse(buffered.slice(0, newline)) });
-    });
-    child.once('exit', (code) => reject(new Error(`${script} exited with ${code} before it was ready`)));
-  });
-}
-
 function wrk(url, headers, seconds) {
   return new Promise((resolve, reject) => {
     const [command, commandArgs] = pin(0, 'wrk', ['-t', '1', '-c', String(options.connections), '-d', `${seconds}s`, '--latency', ...headers, url]);
@@ -164,24 +152,4 @@ function cpuTicks(pids) {
     }
   }
   return ticks;
-}
-
-function median(values) {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-}
-
-function fmt(value, digits) {
-  return Number.isFinite(value) ? value.toFixed(digits) : 'n/a';
-}
-
-function parseArgs(argv, defaults) {
-  const out = { ...defaults };
-  for (let i = 0; i < argv.length; i++) {
-    const key = argv[i].replace(/^--/, '');
-    if (!(key in defaults)) throw new Error(`unknown option --${key}`);
-    out[key] = typeof defaults[key] === 'number' ? Number(argv[++i]) : argv[++i];
-  }
-  return out;
 }

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { request } from 'undici';
 import { FakeBackend } from '../../src/simulate/fake-backend.js';
 import { listeningPorts, startCli, type CliProcess } from './cli-process.js';
-import type { EtcdCluster } from './real-etcd.js';
+import { startEtcd, type EtcdCluster } from './real-etcd.js';
 import { until, WAIT_MS } from './wait-for.js';
 
 export interface FleetInstance {
@@ -39,6 +39,30 @@ export interface Fleet {
   readonly green: FakeBackend;
   byName(name: string): FleetInstance;
   stop(): Promise<void>;
+}
+
+export interface FleetStarters {
+  etcd(size?: number): Promise<EtcdCluster>;
+  fleet(options: FleetOptions): Promise<Fleet>;
+}
+
+/**
+ * Starts etcd clusters and fleets whose stops go on the test file's `cleanup` stack, which it
+ * empties last-first after each test: a fleet is stopped before the etcd it runs on.
+ */
+export function fleetStarters(cleanup: (() => Promise<unknown>)[]): FleetStarters {
+  return {
+    async etcd(size = 1) {
+      const cluster = await startEtcd({ size });
+      cleanup.push(() => cluster.stop());
+      return cluster;
+    },
+    async fleet(options) {
+      const started = await startFleet(options);
+      cleanup.push(() => started.stop());
+      return started;
+    },
+  };
 }
 
 /** Config text for one instance of a fleet on `etcd`, its ports chosen by the kernel. */

@@ -11,6 +11,7 @@ import { FileStateStore } from '../../src/state/file-state-store.js';
 import type { StateStore } from '../../src/state/state-store.js';
 import { buildConfig, type ConfigSpec } from './proxy-harness.js';
 import { until, WAIT_MS } from './wait-for.js';
+import { advanceTimerByTimer } from './advance-timer-by-timer.js';
 
 export interface ControllerUnderTest {
   config: ShiftproxyConfig;
@@ -58,15 +59,7 @@ export async function startController(
     controller,
     async advance(ms) {
       // Timer by timer: each one's transition is saved (real file I/O) before the next is due.
-      const target = clock.now() + ms;
-      for (;;) {
-        await controller.whenIdle();
-        const next = clock.nextTimerAt();
-        if (next === undefined || next > target) break;
-        clock.advance(next - clock.now());
-      }
-      clock.advance(target - clock.now());
-      await controller.whenIdle();
+      await advanceTimerByTimer(clock, ms, () => controller.whenIdle());
     },
     async close() {
       await controller.stop();

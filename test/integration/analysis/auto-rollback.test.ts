@@ -6,6 +6,7 @@ import { startShiftproxy, type RunningShiftproxy } from '../../../src/main.js';
 import type { RolloutRecord } from '../../../src/rollout/rollout-record.js';
 import { FakeBackend } from '../../../src/simulate/fake-backend.js';
 import { buildConfig } from '../../helpers/proxy-harness.js';
+import { advanceTimerByTimer } from '../../helpers/advance-timer-by-timer.js';
 
 // Real requests through the real proxy to real backends; the rollout schedule, the analysis
 // and the builtin windows run on a virtual clock that the test moves one analysis interval at a
@@ -70,18 +71,8 @@ async function rig(alarms: Record<string, unknown>[], faults: { blue?: () => num
     if (current.state === 'promoted' || current.state === 'rolled_back') decided ??= { record: current, at: clock.now() };
   });
 
-  const advance = async (ms: number) => {
-    // Timer by timer: each transition is saved (real file I/O) before the next timer is due.
-    const target = clock.now() + ms;
-    for (;;) {
-      await running.controller.whenIdle();
-      const next = clock.nextTimerAt();
-      if (next === undefined || next > target) break;
-      clock.advance(next - clock.now());
-    }
-    clock.advance(target - clock.now());
-    await running.controller.whenIdle();
-  };
+  // Timer by timer: each transition is saved (real file I/O) before the next timer is due.
+  const advance = (ms: number) => advanceTimerByTimer(clock, ms, () => running.controller.whenIdle());
   const interval = async () => {
     await Promise.all(Array.from({ length: PER_INTERVAL }, async () => (await pool.request({ path: '/', method: 'GET' })).body.dump()));
     await advance(INTERVAL_MS);

@@ -9,6 +9,7 @@ import { EchoClient, EchoServer, grpc } from '../../helpers/grpc-echo.js';
 import { buildConfig, startProxy, type ProxyUnderTest } from '../../helpers/proxy-harness.js';
 import { TestCa, type IssuedCertificate } from '../../helpers/tls-certs.js';
 import { until } from '../../helpers/wait-for.js';
+import { advanceTimerByTimer } from '../../helpers/advance-timer-by-timer.js';
 
 const cleanup: (() => Promise<unknown>)[] = [];
 afterEach(async () => {
@@ -116,17 +117,7 @@ describe('a canary rollout carrying gRPC traffic', () => {
     running.controller.onTransition((_s, _p, current) => {
       if (current.state === 'rolled_back' || current.state === 'promoted') decided ??= current;
     });
-    const advance = async (ms: number) => {
-      const target = clock.now() + ms;
-      for (;;) {
-        await running.controller.whenIdle();
-        const next = clock.nextTimerAt();
-        if (next === undefined || next > target) break;
-        clock.advance(next - clock.now());
-      }
-      clock.advance(target - clock.now());
-      await running.controller.whenIdle();
-    };
+    const advance = (ms: number) => advanceTimerByTimer(clock, ms, () => running.controller.whenIdle());
     const c = client(`127.0.0.1:${running.proxyAddresses[0]?.port}`);
     /** 100 calls, every answer in (errors included), then one analysis interval. */
     const round = async () => {

@@ -5,8 +5,8 @@ import { Client, request } from 'undici';
 import { FakeBackend } from '../../../src/simulate/fake-backend.js';
 import { listeningPorts, runCli, startCli } from '../../helpers/cli-process.js';
 import { afterEach, describe, expect, it } from 'vitest';
-import { agreedLeader, api, fleetView, rolloutOf, startFleet, weightsOf, type Fleet, type RolloutBody } from '../../helpers/fleet-harness.js';
-import { etcdMissing, startEtcd, type EtcdCluster } from '../../helpers/real-etcd.js';
+import { agreedLeader, api, fleetStarters, fleetView, rolloutOf, weightsOf, type RolloutBody } from '../../helpers/fleet-harness.js';
+import { etcdMissing } from '../../helpers/real-etcd.js';
 import { until } from '../../helpers/wait-for.js';
 
 const missing = etcdMissing();
@@ -15,17 +15,7 @@ afterEach(async () => {
   while (cleanup.length) await cleanup.pop()?.();
 });
 
-async function etcd(size = 1): Promise<EtcdCluster> {
-  const cluster = await startEtcd({ size });
-  cleanup.push(() => cluster.stop());
-  return cluster;
-}
-
-async function fleet(options: Parameters<typeof startFleet>[0]): Promise<Fleet> {
-  const started = await startFleet(options);
-  cleanup.push(() => started.stop());
-  return started;
-}
+const { etcd, fleet } = fleetStarters(cleanup);
 
 describe.skipIf(missing)('a fleet on etcd', () => {
   it('elects one leader, relays a follower\'s command, and every instance routes the leader\'s weights', async () => {

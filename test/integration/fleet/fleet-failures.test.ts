@@ -1,8 +1,8 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { Client, request } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
-import { agreedLeader, api, fleetView, rolloutOf, startFleet, weightsOf, type Fleet, type FleetInstance, type RolloutBody } from '../../helpers/fleet-harness.js';
-import { etcdMissing, startEtcd, type EtcdCluster } from '../../helpers/real-etcd.js';
+import { agreedLeader, api, fleetStarters, fleetView, rolloutOf, weightsOf, type Fleet, type FleetInstance, type RolloutBody } from '../../helpers/fleet-harness.js';
+import { etcdMissing } from '../../helpers/real-etcd.js';
 import { allThreadsStopped } from '../../helpers/real-prometheus.js';
 import { until, WAIT_MS } from '../../helpers/wait-for.js';
 
@@ -13,17 +13,7 @@ afterEach(async () => {
   while (cleanup.length) await cleanup.pop()?.();
 });
 
-async function etcd(size = 1): Promise<EtcdCluster> {
-  const cluster = await startEtcd({ size });
-  cleanup.push(() => cluster.stop());
-  return cluster;
-}
-
-async function fleet(options: Parameters<typeof startFleet>[0]): Promise<Fleet> {
-  const started = await startFleet(options);
-  cleanup.push(() => started.stop());
-  return started;
-}
+const { etcd, fleet } = fleetStarters(cleanup);
 
 function followerOf(f: Fleet, leader: FleetInstance): FleetInstance {
   const follower = f.instances.find((i) => i !== leader && i.alive());

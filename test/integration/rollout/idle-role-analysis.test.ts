@@ -9,6 +9,7 @@ import type { RolloutRecord } from '../../../src/rollout/rollout-record.js';
 import { FileStateStore } from '../../../src/state/file-state-store.js';
 import { buildConfig, type ConfigSpec } from '../../helpers/proxy-harness.js';
 import { startController, type ControllerUnderTest } from '../../helpers/rollout-harness.js';
+import { advanceTimerByTimer } from '../../helpers/advance-timer-by-timer.js';
 
 const S = 1000;
 const M = 60 * S;
@@ -68,15 +69,7 @@ async function rig(config: ShiftproxyConfig, clock = new VirtualClock(0, Date.UT
     t,
     analysis,
     async advance(ms) {
-      const target = clock.now() + ms;
-      for (;;) {
-        await settle();
-        const next = clock.nextTimerAt();
-        if (next === undefined || next > target) break;
-        clock.advance(next - clock.now());
-      }
-      clock.advance(target - clock.now());
-      await settle();
+      await advanceTimerByTimer(clock, ms, settle);
     },
     rollout: () => t.controller.get('shop') as RolloutRecord,
     checks: () =>
