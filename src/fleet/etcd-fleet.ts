@@ -432,7 +432,7 @@ export class EtcdFleet implements RolloutCommands {
       this.dispatch('put', kv);
     }
     // Keys that went while the watch could not say so.
-    if (!present.has(this.o.keys.leader)) this.o.election.observe(null);
+    if (!present.has(this.o.keys.leader)) this.o.election.observe(null, revision);
     for (const name of [...this.instances.keys()]) if (!present.has(this.o.keys.instance(name))) this.dropInstance(name);
     for (const id of [...this.pendingCommands.keys()]) if (!present.has(this.o.keys.command(id))) this.pendingCommands.delete(id);
     this.o.store.advance(revision);
@@ -484,7 +484,7 @@ export class EtcdFleet implements RolloutCommands {
       if (key.startsWith(`${keys.state}/`)) {
         this.o.store.observe(key.slice(keys.state.length + 1), type === 'put' ? kv : null, revision);
       } else if (key === keys.leader) {
-        this.o.election.observe(type === 'put' ? kv : null);
+        this.o.election.observe(type === 'put' ? kv : null, revision);
       } else if (key.startsWith(keys.instances)) {
         const name = key.slice(keys.instances.length);
         if (type === 'delete') this.dropInstance(name);

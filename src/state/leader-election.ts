@@ -73,8 +73,16 @@ export class LeaderElection {
     return this.isLeader() ? this.name : this.leaderName;
   }
 
-  /** The election key changed (the watch, or a resync): `kv` null when it was deleted. */
-  observe(kv: IKeyValue | null): void {
+  /**
+   * The election key changed (the watch, or a resync): `kv` null when it was deleted.
+   * `revision` is the etcd revision this is true at (a watch event's, or a read's header).
+   */
+  observe(kv: IKeyValue | null, revision: number): void {
+    // A read that etcd served before our own campaign's write (at start, the first resync races
+    // the campaign, and under load its answer can come second) says nothing about a key created
+    // after it: taking that absence, or an older key, for a deletion would depose a leader whose
+    // key and lease are both alive. Revisions only grow, so anything older than our key is stale.
+    if (this.holding && revision < this.holding.createRevision) return;
     if (!kv) {
       this.leaderSeen = false;
       this.leaderName = null;

@@ -31,8 +31,8 @@ function member(cluster: EtcdCluster, name: string) {
   store.setFence(() => election.fence());
   const watcher = client.watch().key(keys.leader).create();
   void watcher.then((w) => {
-    w.on('put', (kv) => election.observe(kv));
-    w.on('delete', () => election.observe(null));
+    w.on('put', (kv) => election.observe(kv, Number(kv.mod_revision)));
+    w.on('delete', (kv) => election.observe(null, Number(kv.mod_revision)));
   });
   cleanup.push(async () => {
     election.stop();
@@ -76,6 +76,31 @@ describe.skipIf(missing)('fenced writes (real etcd)', () => {
     expect(a.store.fencedWrites).toBe(1);
     const stored = await b.client.get(b.store.serviceKey('shop')).string();
     expect(JSON.parse(stored as string)).toMatchObject({ state: { canaryWeight: 20 }, writtenBy: 'b' });
+  });
+
+  it('a read older than the leader\'s own key (a resync racing its campaign) does not depose it; a newer deletion does', async () => {
+    const cluster = await startEtcd();
+    cleanup.push(() => cluster.stop());
+    const a = member(cluster, 'a');
+    // What a resync sent before the campaign's write would read: no election key, at an older revision.
+    const before = await a.client.getAll().prefix(keys.prefix).exec();
+    expect(before.kvs).toEqual([]);
+    await a.session.start();
+    a.election.start();
+    await until(() => a.election.isLeader(), 'a elected');
+    const fence = a.election.fence() as Fence;
+    expect(Number(before.header.revision)).toBeLessThan(fence.createRevision);
+
+    a.election.observe(null, Number(before.header.revision));
+    expect(a.election.isLeader()).toBe(true);
+    expect(a.election.fence()).toEqual(fence);
+    await a.store.load();
+    await a.store.save(state(10), { service: 'shop' });
+
+    // A deletion etcd made after the key was created is news: a stops leading at once.
+    const deleted = await a.client.delete().key(keys.leader).exec();
+    a.election.observe(null, Number(deleted.header.revision));
+    expect(a.election.isLeader()).toBe(false);
   });
 
   it('refuses a write over a change it has not applied, and keeps one per service', async () => {
