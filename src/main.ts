@@ -65,7 +65,10 @@ export interface RunningShiftproxy {
   readonly adminAddress: AddressInfo;
   /** The last value each alarm of a service measured (empty when nothing was evaluated yet). */
   analysisValues(service: string): ReadonlyMap<string, number>;
-  /** Drains the proxy (up to the configured drain timeout unless given), then closes everything. */
+  /**
+   * /healthz turns 503 at once; after `server.shutdownDelay` (the listeners serve meanwhile)
+   * drains the proxy (up to the configured drain timeout unless given), then closes everything.
+   */
   stop(drainTimeoutMs?: number): Promise<{ completed: boolean; cut: number }>;
 }
 
@@ -297,9 +300,16 @@ export async function startShiftproxy(config: ShiftproxyConfig, options: StartOp
       // Watchers' streams end now (their pages say so and retry) instead of being cut when the admin server closes.
       dashboard.close();
       stopping = (async () => {
-        logger.info({ drainTimeoutMs, inFlight: fleet.inFlight() }, 'draining');
         // No rollout moves while the process goes away; its state is already durable.
         await controller.stop();
+        const delayMs = config.server.shutdownDelayMs;
+        if (delayMs > 0) {
+          // A load balancer polling /healthz sees the 503 and takes this proxy out while every
+          // listener (every worker's too) still accepts and serves as before.
+          logger.info({ shutdownDelayMs: delayMs }, '/healthz answers 503; still serving until the shutdown delay ends');
+          await new Promise<void>((resolve) => clock.setTimeout(resolve, delayMs));
+        }
+        logger.info({ drainTimeoutMs, inFlight: fleet.inFlight() }, 'draining');
         let result: { completed: boolean; cut: number };
         if (workers && dispatcher) {
           // Every connection accepted so far reaches a worker before the workers drain: none is dropped.

@@ -39,6 +39,11 @@ export interface ServerConfig {
   requestTimeoutMs: number;
   keepAliveTimeoutMs: number;
   drainTimeoutMs: number;
+  /**
+   * On SIGTERM, how long /healthz answers 503 while the listeners keep serving as before, so a
+   * load balancer takes the proxy out before its connections close; then the drain starts.
+   */
+  shutdownDelayMs: number;
   maxHeaderBytes: number;
   /** 0 means no limit. */
   maxBodyBytes: number;

@@ -45,7 +45,7 @@ export function simulationConfig(
       admin: { listen: { host: '127.0.0.1', port: 0 }, token: '' },
       state: { store: 'file', path: statePath },
       metrics: { provider: 'builtin' },
-      server: { ...config.server, drainTimeoutMs: 1000 },
+      server: { ...config.server, drainTimeoutMs: 1000, shutdownDelayMs: 0 },
       services: [simulated],
     },
     adjustments: { hooksSkipped, promqlAlarmsSkipped },

@@ -148,6 +148,7 @@ describe('defaults', () => {
         requestTimeoutMs: 300_000,
         keepAliveTimeoutMs: 30_000,
         drainTimeoutMs: 30_000,
+        shutdownDelayMs: 0,
         maxHeaderBytes: 16_384,
         maxBodyBytes: 0,
         maxConnections: 0,
