@@ -210,7 +210,7 @@ export async function startShiftproxy(config: ShiftproxyConfig, options: StartOp
           },
           controller,
           ...(analysis ? { analysis } : {}),
-          admin: { setToken: (token) => admin.setToken(token) },
+          admin: { setTokens: (token, tokens) => admin.setTokens(token, tokens) },
         },
         logger: logger.child({ component: 'config' }),
         applied: () => fleet.publish(),
@@ -226,7 +226,7 @@ export async function startShiftproxy(config: ShiftproxyConfig, options: StartOp
   };
 
   let draining = false;
-  const admin = new AdminServer({ listen: config.admin.listen, token: config.admin.token, logger });
+  const admin = new AdminServer({ listen: config.admin.listen, token: config.admin.token, tokens: config.admin.tokens, logger });
   registerCoreRoutes(admin.router, { dataPlane, registry, isDraining: () => draining, contributors, beforeScrape: () => fleet.sync() });
   registerRolloutRoutes(admin.router, controller);
   registerWorkerRoutes(admin.router, fleet);
@@ -271,7 +271,9 @@ export async function startShiftproxy(config: ShiftproxyConfig, options: StartOp
       admin: addressText(adminAddress),
       workers: workers ? workers.list().map((w) => w.pid) : undefined,
       services: config.services.map((s) => s.name),
-      adminToken: config.admin.token ? 'set' : 'none (loopback only)',
+      adminToken: config.admin.token ? 'set' : config.admin.tokens.length > 0 ? 'none' : 'none (loopback only)',
+      // Names and roles only: a token itself is never logged.
+      adminTokens: config.admin.tokens.length > 0 ? config.admin.tokens.map((t) => `${t.name} (${t.role})`) : undefined,
     },
     'shiftproxy listening',
   );

@@ -38,6 +38,8 @@ export function diffConfig(current: ShiftproxyConfig, next: ShiftproxyConfig): C
   }
   if (!sameValue(current.admin.listen, next.admin.listen)) restart.push(`admin.listen${RESTART}`);
   if (current.admin.token !== next.admin.token) live.push('admin.token');
+  if (!sameValue(current.admin.tokens, next.admin.tokens)) live.push('admin.tokens');
+  if (current.admin.publicUrl !== next.admin.publicUrl) live.push('admin.publicUrl');
   live.push(...changedPaths(current.metrics, next.metrics, ['metrics'], 2));
 
   const currentNames = current.services.map((s) => s.name);

@@ -269,6 +269,13 @@ const serverSchema = z.strictObject({
   maxConnections: z.number().int().min(0).default(0),
 });
 
+const adminTokenSchema = z.strictObject({
+  name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$/, { message: 'expected a name of letters, digits, ".", "_", "@" or "-" (at most 64), as logs and histories show it' }),
+  // Short tokens can be guessed despite the throttle; 16 characters is a floor, not a goal.
+  token: z.string().min(16, { message: 'too short: use at least 16 random characters (e.g. openssl rand -hex 24)' }),
+  role: z.enum(['viewer', 'operator']),
+});
+
 const WORKERS_HINT = 'expected "auto" (one process per core) or a whole number of processes from 1 to 256';
 
 export const configSchema = z
@@ -279,8 +286,10 @@ export const configSchema = z
       .strictObject({
         listen: listenAddress.default({ host: '127.0.0.1', port: 9090 }),
         token: z.string().default(''),
+        tokens: z.array(adminTokenSchema).default([]),
+        publicUrl: httpUrl(false).optional(),
       })
-      .default({ listen: { host: '127.0.0.1', port: 9090 }, token: '' }),
+      .default({ listen: { host: '127.0.0.1', port: 9090 }, token: '', tokens: [] }),
     state: z
       .strictObject({
         store: z.literal('file', { message: 'only "file" is supported' }).default('file'),
@@ -403,13 +412,31 @@ function checkRollout(rollout: unknown, ctx: Ctx): void {
 
 function checkAdminExposure(config: unknown, ctx: Ctx): void {
   const listen = parsedListen(field(config, 'admin', 'listen'));
-  if (listen && field(config, 'admin', 'token') === '' && !isLoopbackHost(listen.host)) {
+  const tokens = listOf(field(config, 'admin', 'tokens'));
+  if (listen && field(config, 'admin', 'token') === '' && tokens.length === 0 && !isLoopbackHost(listen.host)) {
     ctx.addIssue({
       code: 'custom',
       path: ['admin', 'listen'],
-      message: 'must be a loopback address (127.0.0.1 or ::1) when admin.token is not set: the admin API can steer traffic',
+      message: 'must be a loopback address (127.0.0.1 or ::1) when neither admin.token nor admin.tokens is set: the admin API can steer traffic',
     });
   }
+  // A name must say who acted, and a token must say who is asking: neither may be ambiguous.
+  const names = new Set<string>(['admin']);
+  const secrets = new Set<string>();
+  const single = field(config, 'admin', 'token');
+  if (typeof single === 'string' && single !== '') secrets.add(single);
+  tokens.forEach((entry, index) => {
+    const name = field(entry, 'name');
+    const token = field(entry, 'token');
+    if (typeof name === 'string' && names.has(name)) {
+      ctx.addIssue({ code: 'custom', path: ['admin', 'tokens', index, 'name'], message: name === 'admin' ? '"admin" names admin.token; choose another name' : `duplicate token name "${name}"` });
+    }
+    if (typeof name === 'string') names.add(name);
+    if (typeof token === 'string' && secrets.has(token)) {
+      ctx.addIssue({ code: 'custom', path: ['admin', 'tokens', index, 'token'], message: 'the same token is given twice (each token must name one holder)' });
+    }
+    if (typeof token === 'string') secrets.add(token);
+  });
 }
 
 function checkPrometheusNeeded(config: unknown, ctx: Ctx): void {
@@ -468,7 +495,7 @@ export function toShiftproxyConfig(raw: RawConfig): ShiftproxyConfig {
   return {
     listen: raw.listen,
     workers: raw.workers,
-    admin: raw.admin,
+    admin: { listen: raw.admin.listen, token: raw.admin.token, tokens: raw.admin.tokens, ...(raw.admin.publicUrl ? { publicUrl: raw.admin.publicUrl.replace(/\/+$/, '') } : {}) },
     state: raw.state,
     metrics: {
       provider: raw.metrics.provider,

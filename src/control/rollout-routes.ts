@@ -79,9 +79,9 @@ export function registerRolloutRoutes(router: AdminRouter, controller: RolloutCo
     return name;
   };
 
-  router.add('POST', '/api/v1/services/:name/rollout', async ({ params, body }) => {
+  router.add('POST', '/api/v1/services/:name/rollout', async ({ params, body, principal }) => {
     const service = known(params.name);
-    await controller.startRollout(service, parseStartRequest(body));
+    await controller.startRollout(service, parseStartRequest(body), principal.name);
     return { status: 202, json: view(service) };
   });
   router.add('GET', '/api/v1/services/:name/rollout', ({ params }) => {
@@ -91,9 +91,9 @@ export function registerRolloutRoutes(router: AdminRouter, controller: RolloutCo
     return { status: 200, json: rollout };
   });
   for (const command of ['pause', 'resume', 'promote', 'abort'] as const) {
-    router.add('POST', `/api/v1/services/:name/rollout/${command}`, async ({ params, body }) => {
+    router.add('POST', `/api/v1/services/:name/rollout/${command}`, async ({ params, body, principal }) => {
       const service = known(params.name);
-      await controller.command(service, command, command === 'promote' ? parsePromoteRequest(body) : {});
+      await controller.command(service, command, command === 'promote' ? parsePromoteRequest(body) : {}, principal.name);
       return { status: 200, json: view(service) };
     });
   }

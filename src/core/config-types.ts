@@ -17,10 +17,25 @@ export interface ShiftproxyConfig {
 
 export type WorkersSetting = number | 'auto';
 
+export type AdminRole = 'viewer' | 'operator';
+
+/** A named admin token: viewers read (the API, the dashboard, its live feed); operators also act. */
+export interface AdminTokenConfig {
+  name: string;
+  token: string;
+  role: AdminRole;
+}
+
 export interface AdminConfig {
   listen: ListenAddress;
-  /** Empty means no token: the admin server must then listen on loopback only. */
+  /**
+   * Empty means no token. With neither `token` nor `tokens` the admin server must listen on
+   * loopback only. `token` is an operator named "admin".
+   */
   token: string;
+  tokens: AdminTokenConfig[];
+  /** The dashboard's address as people reach it (behind a proxy, say), for links in notifications. */
+  publicUrl?: string;
 }
 
 export interface StateConfig {

@@ -208,7 +208,8 @@ export class RolloutController {
     return remaining === null ? null : this.now() + remaining;
   }
 
-  startRollout(service: string, request: StartRequest = {}): Promise<RolloutRecord> {
+  /** Starts a rollout; `by` names who asked (an admin token's name), kept in the record and its history. */
+  startRollout(service: string, request: StartRequest = {}, by?: string): Promise<RolloutRecord> {
     const entry = this.entry(service);
     return this.enqueue(entry, async () => {
       if (isActive(entry.rollout)) {
@@ -244,34 +245,36 @@ export class RolloutController {
         updatedAt: now,
         pausedMs: 0,
         reason: null,
+        ...(by !== undefined ? { startedBy: by } : {}),
         history: [
           {
             at: new Date(now).toISOString(),
             event: 'started',
             canaryWeight: 0,
             detail: { from: entry.live, to, strategy: plan.strategy, ...(plan.preset ? { preset: plan.preset } : {}), steps: plan.steps, bakeTimeMs: plan.bakeTimeMs },
+            ...(by !== undefined ? { by } : {}),
           },
         ],
       };
       record.awaiting = 'beforeAllowTraffic';
       if (entry.config.rollout.hooks.beforeAllowTraffic) return this.commit(entry, record);
       // No gate configured: pass it before the first save, so the start is one durable write.
-      return this.commit(entry, applyEvent(record, { type: 'hook-passed', hook: 'beforeAllowTraffic' }, this.machineContext(entry)));
+      return this.commit(entry, applyEvent(record, { type: 'hook-passed', hook: 'beforeAllowTraffic' }, { ...this.machineContext(entry), ...(by !== undefined ? { by } : {}) }));
     });
   }
 
-  /** A person's command: pause, resume, promote (`full`: skip the bake too) or abort. */
-  command(service: string, type: 'pause' | 'resume' | 'promote' | 'abort', options: { full?: boolean } = {}): Promise<RolloutRecord> {
+  /** A person's command: pause, resume, promote (`full`: skip the bake too) or abort; `by` names who (an admin token's name). */
+  command(service: string, type: 'pause' | 'resume' | 'promote' | 'abort', options: { full?: boolean } = {}, by?: string): Promise<RolloutRecord> {
     const entry = this.entry(service);
-    const event: RolloutEvent =
-      type === 'abort' ? { type, detail: 'aborted by a person' } : type === 'promote' ? { type, ...(options.full ? { full: true } : {}) } : { type };
+    const event: RolloutEvent = type === 'promote' ? { type, ...(options.full ? { full: true } : {}) } : { type };
     return this.enqueue(entry, async () => {
       if (!entry.rollout) throw new NotFoundError(`${service} has no rollout`);
       try {
-        return await this.transition(entry, event);
+        const current = entry.rollout;
+        return await this.commit(entry, applyEvent(current, event, { ...this.machineContext(entry), ...(by !== undefined ? { by } : {}) }));
       } catch (err) {
         if (err instanceof ConflictError && entry.rollout) {
-          const noted = noteRefusal(entry.rollout, type, err.message, this.machineContext(entry));
+          const noted = noteRefusal(entry.rollout, type, err.message, { ...this.machineContext(entry), ...(by !== undefined ? { by } : {}) });
           // Recording is best effort: the answer to the person is the refusal either way.
           if (noted) await this.commit(entry, noted).catch(() => undefined);
         }
@@ -347,8 +350,9 @@ export class RolloutController {
 
   private afterCommit(entry: ServiceEntry, previous: RolloutRecord | null, next: RolloutRecord): void {
     if (previous?.state !== next.state || previous?.canaryWeight !== next.canaryWeight) {
+      const last = next.history.at(-1);
       this.deps.logger.info(
-        { service: entry.name, rollout: next.id, state: next.state, canaryWeight: next.canaryWeight, step: next.stepIndex + 1, reason: next.reason ?? undefined },
+        { service: entry.name, rollout: next.id, state: next.state, canaryWeight: next.canaryWeight, step: next.stepIndex + 1, reason: next.reason ?? undefined, by: last?.by },
         'rollout transition',
       );
     }

@@ -48,6 +48,8 @@ export interface HistoryEntry {
   event: string;
   canaryWeight: number;
   detail?: unknown;
+  /** Who caused it, for a person's command: the admin token's name ("loopback" when none is configured). */
+  by?: string;
 }
 
 /**
@@ -80,6 +82,10 @@ export interface RolloutRecord {
   awaiting?: AwaitedHook;
   /** Set by `promote`: after the afterAllowTraffic hook, go straight to promoted (no bake). */
   promoteRequested?: boolean;
+  /** Who asked for the promotion, named when it completes later. */
+  promotedBy?: string;
+  /** Who started the rollout. */
+  startedBy?: string;
   afterAllowTrafficPassed?: boolean;
   /** Consecutive failed and inconclusive analysis checks (kept across restarts). */
   consecutiveFailures: number;

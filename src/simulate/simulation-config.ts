@@ -42,7 +42,7 @@ export function simulationConfig(
       listen: { host: '127.0.0.1', port: 0 },
       // One process: the simulated clock drives health and analysis, and the load is small.
       workers: 1,
-      admin: { listen: { host: '127.0.0.1', port: 0 }, token: '' },
+      admin: { listen: { host: '127.0.0.1', port: 0 }, token: '', tokens: [] },
       state: { store: 'file', path: statePath },
       metrics: { provider: 'builtin' },
       server: { ...config.server, drainTimeoutMs: 1000, shutdownDelayMs: 0 },

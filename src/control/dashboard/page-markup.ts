@@ -18,6 +18,7 @@ export const PAGE_MARKUP = String.raw`<!doctype html>
   <h1>shiftproxy</h1>
   <span id="conn" class="conn conn-connecting" role="status">connecting…</span>
   <span id="updated" class="muted num"></span>
+  <span id="who" class="who" data-field="who" hidden></span>
   <form id="token-form" class="token" autocomplete="off">
     <label for="token">Admin token</label>
     <input id="token" type="password" placeholder="not set" autocomplete="off" spellcheck="false">

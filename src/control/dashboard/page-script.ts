@@ -15,12 +15,12 @@ export const PAGE_SCRIPT = String.raw`
   var TOKEN_KEY = 'shiftproxy.adminToken';
   var POINTS = 300;          // chart span kept in the page: five minutes at one snapshot a second
   var STALL_MS = 30000;      // no byte for this long: the stream is dead even if the socket is not
-  var CONFIRM_MS = 4000;     // how long an armed Promote/Abort waits for its confirming click
+  var CONFIRM_MS = 4000;     // how long an armed Start/Promote/Abort waits for its confirming click
   var SLOTS = ['blue', 'green'];
   var SLOT_COLOR = { blue: '#2563eb', green: '#16a34a' };
   var COMMANDS = ['start', 'pause', 'resume', 'promote', 'abort'];
   var COMMAND_LABEL = { start: 'Start rollout', pause: 'Pause', resume: 'Resume', promote: 'Promote', abort: 'Abort' };
-  var NEEDS_CONFIRM = { promote: true, abort: true };
+  var NEEDS_CONFIRM = { start: true, promote: true, abort: true };
   // What Promote does depends on where the rollout is (the API's promote, without --full).
   var PROMOTE_HINT = {
     steps: 'Skip the remaining steps: 100% now, then the bake with the alarms still watched',
@@ -34,6 +34,7 @@ export const PAGE_SCRIPT = String.raw`
   ];
 
   var token = sessionStorage.getItem(TOKEN_KEY) || '';
+  var me = null;             // { name, role } of the token in use, from GET /api/v1/whoami
   var cards = new Map();
   var stream = { ctrl: null, retryMs: 1000, retryTimer: 0, lastByteAt: 0, reading: false };
 
@@ -44,6 +45,7 @@ export const PAGE_SCRIPT = String.raw`
   var banner = document.getElementById('banner');
   var tokenForm = document.getElementById('token-form');
   var tokenInput = document.getElementById('token');
+  var who = document.getElementById('who');
 
   // ---- small helpers -------------------------------------------------------------------
 
@@ -138,6 +140,7 @@ export const PAGE_SCRIPT = String.raw`
         stream.lastByteAt = Date.now();
         stream.reading = true;
         showBanner('');
+        whoami();
         setConn('live', 'live');
         return readEvents(res.body, ctrl).then(function () {
           if (stream.ctrl === ctrl) retryLater('the server ended the stream');
@@ -147,6 +150,20 @@ export const PAGE_SCRIPT = String.raw`
         if (stream.ctrl === ctrl) retryLater(err && err.message ? err.message : String(err));
       });
   }
+
+  // Who the token names and what its role allows: a viewer's page offers no buttons it would be refused.
+  function whoami() {
+    fetch('/api/v1/whoami', { headers: authHeaders({}), cache: 'no-store' })
+      .then(function (res) { return res.ok ? res.json() : null; })
+      .then(function (next) {
+        me = next && typeof next.name === 'string' ? next : null;
+        who.textContent = me ? 'signed in as ' + me.name + ' (' + me.role + ')' : '';
+        who.hidden = !me;
+        cards.forEach(function (card) { if (card.update) applyUpdate(card, card.update); });
+      }, function () { /* the stream's own errors say what is wrong */ });
+  }
+
+  function mayAct() { return !me || me.role === 'operator'; }
 
   function refused(status, text) {
     stream.ctrl = null;
@@ -340,7 +357,7 @@ export const PAGE_SCRIPT = String.raw`
 
     var card = {
       name: name, root: root, live: live, state: state, strategy: strategy, seg: seg, lab: lab, facts: facts,
-      buttons: buttons, message: message, reason: reason, charts: charts, healthBody: healthBody,
+      buttons: buttons, actions: actions, message: message, reason: reason, charts: charts, healthBody: healthBody,
       tbody: tbody, historyNote: historyNote, update: null, receivedAt: 0, historyKey: '', healthKey: '',
       data: newSeries(), messageTimer: 0
     };
@@ -388,8 +405,10 @@ export const PAGE_SCRIPT = String.raw`
     card.reason.textContent = text;
     card.reason.className = 'reason' + (state === 'rolled_back' || (rollout && rollout.notDurable) ? ' bad' : state === 'paused' ? ' warn' : '');
 
+    var operator = mayAct();
+    card.actions.hidden = !operator;
     COMMANDS.forEach(function (command) {
-      var allowed = update.commands.indexOf(command) >= 0;
+      var allowed = operator && update.commands.indexOf(command) >= 0;
       var b = card.buttons[command];
       b.disabled = !allowed;
       if (!allowed) disarm(b, command);
@@ -428,7 +447,7 @@ export const PAGE_SCRIPT = String.raw`
   }
 
   function runCommand(card, command, button) {
-    // Promote and abort cannot be undone: the first click arms, a second one within a few seconds acts.
+    // Start, promote and abort move production traffic: the first click arms, a second one within a few seconds acts.
     if (NEEDS_CONFIRM[command] && button.getAttribute('data-armed') !== '1') {
       button.setAttribute('data-armed', '1');
       button.classList.add('armed');
@@ -656,6 +675,8 @@ export const PAGE_SCRIPT = String.raw`
     else sessionStorage.removeItem(TOKEN_KEY);
     tokenInput.value = '';
     tokenInput.placeholder = token ? 'saved for this tab' : 'not set';
+    me = null;
+    who.hidden = true;
     stream.retryMs = 1000;
     connect();
   }

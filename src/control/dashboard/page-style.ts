@@ -81,8 +81,11 @@ main { padding: 4px 24px 32px; }
 .actions button.cmd-start { border-color: #93c5fd; color: #1d4ed8; }
 .actions button.cmd-promote { border-color: #86efac; color: #166534; }
 .actions button.cmd-abort { border-color: #fca5a5; color: #b91c1c; }
-.actions button.armed { background: #b91c1c; border-color: #b91c1c; color: #fff; }
-.actions button.cmd-promote.armed { background: #15803d; border-color: #15803d; }
+/* Armed buttons stay solid under the pointer that just armed them (the hover rule above is more specific than a class alone). */
+.actions button.armed, .actions button.armed:hover:not(:disabled) { background: #b91c1c; border-color: #b91c1c; color: #fff; }
+.actions button.cmd-promote.armed, .actions button.cmd-promote.armed:hover:not(:disabled) { background: #15803d; border-color: #15803d; }
+.actions button.cmd-start.armed, .actions button.cmd-start.armed:hover:not(:disabled) { background: #1d4ed8; border-color: #1d4ed8; }
+.who { font-size: 12px; color: #e5e7eb; }
 .action-msg { grid-column: 1 / -1; justify-self: end; font-size: 13px; min-height: 18px; }
 .action-msg.error { color: var(--bad); font-weight: 600; }
 .action-msg.ok { color: var(--ok); }

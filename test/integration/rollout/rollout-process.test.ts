@@ -120,7 +120,7 @@ describe('rollouts in a running shiftproxy', () => {
     const metrics = await (await request(`http://127.0.0.1:${admin}/metrics`)).body.text();
     expect(metrics).toContain('shiftproxy_rollout_state{service="shop",state="paused"} 1');
     expect(metrics).toContain('shiftproxy_canary_weight{service="shop"} 20');
-    expect((await api(admin, 'POST', '/api/v1/services/shop/rollout/abort')).body).toMatchObject({ state: 'rolled_back', canaryWeight: 0, reason: 'aborted by a person' });
+    expect((await api(admin, 'POST', '/api/v1/services/shop/rollout/abort')).body).toMatchObject({ state: 'rolled_back', canaryWeight: 0, reason: 'aborted by loopback' });
     const after = await (await request(`http://127.0.0.1:${admin}/metrics`)).body.text();
     expect(after).toContain('shiftproxy_rollbacks_total{service="shop",reason="aborted"} 1');
     expect(after).toContain('shiftproxy_rollout_state{service="shop",state="rolled_back"} 1');
@@ -138,7 +138,7 @@ describe('rollouts in a running shiftproxy', () => {
     // Green takes everything while the bake watches; blue is still live, for a rollback.
     expect(await servedBy(proxy, 4)).toEqual({ green: 4 });
     expect((await api(admin, 'GET', '/api/v1/services/shop')).body).toMatchObject({ live: 'blue' });
-    expect((await api(admin, 'POST', '/api/v1/services/shop/rollout/promote')).body).toMatchObject({ state: 'promoted', reason: 'promoted by a person' });
+    expect((await api(admin, 'POST', '/api/v1/services/shop/rollout/promote')).body).toMatchObject({ state: 'promoted', reason: 'promoted by loopback' });
     expect((await api(admin, 'GET', '/api/v1/services/shop')).body).toMatchObject({ live: 'green' });
   });
 
@@ -194,7 +194,7 @@ describe('rollouts in a running shiftproxy', () => {
     // --full: the hour of bake is skipped too.
     const promoted = await cli(['rollout', 'promote', 'shop', '--full', '--admin', adminUrl]);
     expect([promoted.code, promoted.stdout.split('\n')[0]]).toEqual([0, expect.stringMatching(/PROMOTED$/)]);
-    expect(promoted.stdout).toContain('promoted by a person: remaining steps and bake skipped');
+    expect(promoted.stdout).toContain('promoted by loopback: remaining steps and bake skipped');
     expect(await servedBy(proxy, 5)).toEqual({ green: 5 });
 
     const refused = await cli(['rollout', 'abort', 'shop', '--admin', adminUrl]);

@@ -140,7 +140,7 @@ describe('defaults', () => {
     expect(config).toEqual({
       listen: { host: '0.0.0.0', port: 8080 },
       workers: 1,
-      admin: { listen: { host: '127.0.0.1', port: 9090 }, token: '' },
+      admin: { listen: { host: '127.0.0.1', port: 9090 }, token: '', tokens: [] },
       state: { store: 'file', path: '/etc/shiftproxy/var/shiftproxy-state.json' },
       metrics: { provider: 'builtin' },
       server: {
@@ -236,7 +236,7 @@ describe('the example config in docs/design.md', () => {
   it('validates and yields the documented values', () => {
     const config = parseConfigText(designExample(), { env: {}, baseDir: '/srv/shiftproxy' });
     expect(config.listen).toEqual({ host: '0.0.0.0', port: 8080 });
-    expect(config.admin).toEqual({ listen: { host: '127.0.0.1', port: 9090 }, token: '' });
+    expect(config.admin).toEqual({ listen: { host: '127.0.0.1', port: 9090 }, token: '', tokens: [] });
     expect(config.state).toEqual({ store: 'file', path: '/srv/shiftproxy/var/shiftproxy-state.json' });
     expect(config.metrics).toEqual({ provider: 'builtin', prometheus: { url: 'http://127.0.0.1:9091/', timeoutMs: 5000 } });
     expect(config.services).toHaveLength(1);
