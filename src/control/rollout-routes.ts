@@ -90,6 +90,8 @@ export function registerRolloutRoutes(router: AdminRouter, controller: RolloutCo
     if (!rollout) throw new NotFoundError(`${service} has had no rollout yet`);
     return { status: 200, json: rollout };
   });
+  // Past rollouts, newest first (kept in the state file across restarts), with the one in progress first.
+  router.add('GET', '/api/v1/services/:name/rollouts', ({ params }) => ({ status: 200, json: controller.rolloutHistory(known(params.name)) }));
   for (const command of ['pause', 'resume', 'promote', 'abort'] as const) {
     router.add('POST', `/api/v1/services/:name/rollout/${command}`, async ({ params, body, principal }) => {
       const service = known(params.name);

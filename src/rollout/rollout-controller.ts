@@ -11,6 +11,7 @@ import { plannedDurationMs } from '../strategies/step-plan.js';
 import type { HookRunner } from './hook-runner.js';
 import type { AnalysisPort, AnalysisReport, RoutingPort, SlotHealthPort } from './ports.js';
 import { isActive, stepMirrorOf, type RollbackCause, type RolloutRecord, type RolloutState } from './rollout-record.js';
+import { pastAfter, summarizeRollout, type RolloutSummary } from './rollout-summary.js';
 import { applyEvent, holdRemaining, noteRefusal, noteSettingsChange, type RolloutEvent } from './state-machine.js';
 
 export interface ControllerDeps {
@@ -47,6 +48,8 @@ interface ServiceEntry {
   live: SlotName;
   targets: Partial<Record<SlotName, TargetConfig[]>>;
   rollout: RolloutRecord | null;
+  /** Finished rollouts, newest first (bounded; saved with the state). */
+  past: RolloutSummary[];
   /** Bumped on every committed transition; timers armed for an older generation do nothing. */
   generation: number;
   queue: Promise<unknown>;
@@ -90,6 +93,7 @@ export class RolloutController {
         live: config.live,
         targets: {},
         rollout: null,
+        past: [],
         generation: 0,
         queue: Promise.resolve(),
         analysisRunning: false,
@@ -121,6 +125,8 @@ export class RolloutController {
       entry.live = persisted.live;
       entry.targets = persisted.targets ?? {};
       entry.rollout = persisted.rollout;
+      // A file from before the history was kept still knows its last rollout.
+      entry.past = persisted.past ?? (persisted.rollout && !isActive(persisted.rollout) ? [summarizeRollout(persisted.rollout, persisted.rollout.updatedAt)] : []);
       for (const [slot, targets] of Object.entries(entry.targets) as [SlotName, TargetConfig[]][]) {
         await this.deps.routing.replaceTargets(name, slot, targets);
       }
@@ -194,6 +200,13 @@ export class RolloutController {
 
   get(service: string): RolloutRecord | null {
     return this.entry(service).rollout;
+  }
+
+  /** The service's rollouts, newest first: the one in progress (if any), then the finished ones kept. */
+  rolloutHistory(service: string): RolloutSummary[] {
+    const entry = this.entry(service);
+    const current = entry.rollout && isActive(entry.rollout) ? [summarizeRollout(entry.rollout, this.now())] : [];
+    return [...current, ...entry.past];
   }
 
   notDurableReason(service: string): string | null {
@@ -324,7 +337,8 @@ export class RolloutController {
     const previous = entry.rollout;
     const nextTargets = targetsAfter(entry, next);
     const nextLive: SlotName = next.state === 'promoted' ? next.to : next.from;
-    const state = this.persistedState(entry.name, { live: nextLive, canaryWeight: weightOf(next), targets: nextTargets, rollout: next });
+    const nextPast = pastAfter(entry.past, previous, next);
+    const state = this.persistedState(entry.name, { live: nextLive, canaryWeight: weightOf(next), targets: nextTargets, rollout: next, past: nextPast });
     try {
       await this.deps.store.save(state);
     } catch (err) {
@@ -335,6 +349,7 @@ export class RolloutController {
     entry.notDurable = null;
     const targetsChanged = JSON.stringify(entry.targets[next.to]) !== JSON.stringify(nextTargets[next.to]);
     entry.rollout = next;
+    entry.past = nextPast;
     entry.live = nextLive;
     entry.targets = nextTargets;
     entry.generation += 1;
@@ -557,7 +572,7 @@ export class RolloutController {
       services[entry.name] =
         entry.name === changed
           ? update
-          : { live: entry.live, canaryWeight: routingOf(entry).canaryWeight, targets: entry.targets, rollout: entry.rollout };
+          : { live: entry.live, canaryWeight: routingOf(entry).canaryWeight, targets: entry.targets, rollout: entry.rollout, past: entry.past };
     }
     return { version: 1, services };
   }

@@ -124,7 +124,8 @@ function isPersistedState(value: unknown): value is PersistedState {
       typeof s.canaryWeight === 'number' &&
       s.canaryWeight >= 0 &&
       s.canaryWeight <= 100 &&
-      (s.rollout === null || (typeof s.rollout === 'object' && typeof (s.rollout as Record<string, unknown>).state === 'string'))
+      (s.rollout === null || (typeof s.rollout === 'object' && typeof (s.rollout as Record<string, unknown>).state === 'string')) &&
+      (s.past === undefined || Array.isArray(s.past))
     );
   });
 }

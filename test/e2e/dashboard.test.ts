@@ -210,6 +210,12 @@ describe.skipIf(missing)('the dashboard in Chromium', () => {
     const api = await get(`${proxy.adminUrl}/api/v1/services/web/rollout`, { authorization: `Bearer ${TOKEN}` });
     expect(JSON.parse(api.body)).toMatchObject({ state: 'rolled_back', canaryWeight: 0, reason: 'aborted by admin' });
     expect(proxy.running.dataPlane.routing('web')).toEqual({ live: 'blue', canaryWeight: 0 });
+    // The finished rollout joins the past rollouts, with who started it and who aborted it.
+    const past = page.locator('[data-service="web"] [data-field="past"] tr');
+    await waitFor(async () => past.count(), (n) => n === 1, 'the past rollouts');
+    const cells = await past.first().locator('td').allTextContents();
+    expect([cells[1], cells[3], cells[4], cells[5]]).toEqual(['rolled back', 'admin', '–', 'aborted by admin']);
+    await shoot('rolled-back');
   });
 
   it("shows the API's error when a command is refused", async () => {

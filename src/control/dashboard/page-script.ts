@@ -351,14 +351,26 @@ export const PAGE_SCRIPT = String.raw`
     historyScroll.appendChild(table);
     var historyNote = el('p', 'note');
     append(historyBox, el('h3', '', 'Decision history'), historyScroll, historyNote);
-    append(lower, healthBox, historyBox);
+    var pastBox = el('div', 'past');
+    var pastTable = el('table');
+    var pastHead = el('tr');
+    ['Started', 'Outcome', 'Took', 'Started by', 'Also acted', 'Reason'].forEach(function (h) { pastHead.appendChild(el('th', '', h)); });
+    var pastThead = el('thead');
+    pastThead.appendChild(pastHead);
+    var pastBody = el('tbody');
+    pastBody.setAttribute('data-field', 'past');
+    append(pastTable, pastThead, pastBody);
+    var pastScroll = el('div', 'history');
+    pastScroll.appendChild(pastTable);
+    append(pastBox, el('h3', '', 'Past rollouts'), pastScroll);
+    append(lower, healthBox, historyBox, pastBox);
 
     append(root, head, split, summary, reason, chartRow, lower);
 
     var card = {
       name: name, root: root, live: live, state: state, strategy: strategy, seg: seg, lab: lab, facts: facts,
       buttons: buttons, actions: actions, message: message, reason: reason, charts: charts, healthBody: healthBody,
-      tbody: tbody, historyNote: historyNote, update: null, receivedAt: 0, historyKey: '', healthKey: '',
+      tbody: tbody, historyNote: historyNote, pastBody: pastBody, pastKey: '', update: null, receivedAt: 0, historyKey: '', healthKey: '',
       data: newSeries(), messageTimer: 0
     };
     return card;
@@ -416,6 +428,45 @@ export const PAGE_SCRIPT = String.raw`
     });
 
     renderHistory(card, rollout);
+    // The list of past rollouts changes only when one starts or ends: fetch it then, not on every update.
+    var pastKey = rollout ? rollout.id + ':' + (state === 'promoted' || state === 'rolled_back' ? 'done' : 'running') : 'none';
+    if (pastKey !== card.pastKey) {
+      card.pastKey = pastKey;
+      loadPast(card);
+    }
+  }
+
+  function loadPast(card) {
+    fetch('/api/v1/services/' + encodeURIComponent(card.name) + '/rollouts', { headers: authHeaders({}), cache: 'no-store' })
+      .then(function (res) { return res.ok ? res.json() : null; })
+      .then(function (list) { if (Array.isArray(list)) renderPast(card, list); }, function () { card.pastKey = ''; });
+  }
+
+  function renderPast(card, list) {
+    var body = card.pastBody;
+    body.textContent = '';
+    list.forEach(function (p) {
+      var tr = el('tr');
+      var outcome = p.outcome || p.state;
+      var alarm = p.alarm ? ' (' + p.alarm.alarm + ' = ' + fmtNumber(p.alarm.value) + (thresholdText(p.alarm.threshold) ? ', ' + thresholdText(p.alarm.threshold) : '') + ')' : '';
+      var others = (p.actors || []).filter(function (a) { return a !== p.startedBy; }).join(', ');
+      append(tr,
+        el('td', 't', fmtClock(p.startedAt)),
+        append(el('td'), el('span', 'ev ev-' + outcome, stateLabel(outcome))),
+        el('td', 'w', fmtDuration(p.durationMs)),
+        el('td', '', p.startedBy || '–'),
+        el('td', '', others || '–'),
+        el('td', '', (p.reason || '') + alarm));
+      tr.title = p.id;
+      body.appendChild(tr);
+    });
+    if (list.length === 0) {
+      var row = el('tr');
+      var cell = el('td', 'muted', 'None yet.');
+      cell.colSpan = 6;
+      row.appendChild(cell);
+      body.appendChild(row);
+    }
   }
 
   function renderCountdown(card) {

@@ -99,6 +99,7 @@ main { padding: 4px 24px 32px; }
 .plot { width: 100%; min-height: 150px; }
 
 .lower { display: grid; grid-template-columns: minmax(0, 1fr) minmax(0, 2fr); gap: 20px; margin-top: 14px; }
+.lower .past { grid-column: 1 / -1; }
 .lower h3 { margin: 0 0 6px; font-size: 13px; text-transform: uppercase; letter-spacing: .05em; color: var(--muted); }
 .slot-health { margin-bottom: 10px; }
 .slot-health h4 { margin: 0 0 4px; font-size: 13px; display: flex; gap: 8px; align-items: center; }
