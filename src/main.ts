@@ -1,4 +1,5 @@
 import type { AddressInfo } from 'node:net';
+import { hostname } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import { SystemClock, type Clock } from './core/clock.js';
@@ -27,6 +28,8 @@ import { HealthRegistry } from './health/health-registry.js';
 import { registerAnalysisMetrics } from './metrics/analysis-metrics.js';
 import { registerDataPlaneMetrics } from './metrics/data-plane-metrics.js';
 import { registerHealthMetrics } from './metrics/health-metrics.js';
+import { registerNotifyMetrics } from './metrics/notify-metrics.js';
+import { Notifier } from './notify/notifier.js';
 import { registerRolloutMetrics } from './metrics/rollout-metrics.js';
 import { registerWorkerMetrics } from './metrics/worker-metrics.js';
 import { DataPlane } from './proxy/data-plane.js';
@@ -57,6 +60,8 @@ export interface RunningShiftproxy {
   readonly health: HealthRegistry;
   readonly controller: RolloutController;
   readonly admin: AdminServer;
+  /** Rollout notifications (`notify`): counts per target; idle() waits for deliveries. */
+  readonly notifier: Notifier;
   /** The dashboard's live feed (GET /api/v1/events): who is watching, whether it samples. */
   readonly dashboard: DashboardFeed;
   readonly registry: Registry;
@@ -217,6 +222,17 @@ export async function startShiftproxy(config: ShiftproxyConfig, options: StartOp
       })
     : null;
   if (reloader) registerConfigMetrics(registry, reloader);
+  const running = () => reloader?.config ?? config;
+  // Notifications are queued by the transition listener and sent apart from it: a slow webhook never holds a rollout.
+  let boundAdmin: AddressInfo | null = null;
+  const notifier = new Notifier({
+    targets: () => running().notify,
+    dashboardUrl: () => dashboardUrl(running(), boundAdmin),
+    clock,
+    logger: logger.child({ component: 'notify' }),
+  });
+  controller.onTransition((_service, previous, next) => notifier.transition(previous, next));
+  registerNotifyMetrics(registry, notifier);
   const contributors = {
     health: (service: string) => health.describe(service),
     rollout: (service: string) => {
@@ -252,6 +268,7 @@ export async function startShiftproxy(config: ShiftproxyConfig, options: StartOp
       proxyAddresses = await dataPlane.listen();
     }
     adminAddress = await admin.listen();
+    boundAdmin = adminAddress;
   } catch (err) {
     await controller.stop();
     await health.stop();
@@ -291,6 +308,7 @@ export async function startShiftproxy(config: ShiftproxyConfig, options: StartOp
     health,
     controller,
     admin,
+    notifier,
     dashboard,
     registry,
     proxyAddresses,
@@ -304,6 +322,7 @@ export async function startShiftproxy(config: ShiftproxyConfig, options: StartOp
       stopping = (async () => {
         // No rollout moves while the process goes away; its state is already durable.
         await controller.stop();
+        notifier.stop();
         const delayMs = config.server.shutdownDelayMs;
         if (delayMs > 0) {
           // A load balancer polling /healthz sees the 503 and takes this proxy out while every
@@ -333,6 +352,14 @@ export async function startShiftproxy(config: ShiftproxyConfig, options: StartOp
       return stopping;
     },
   };
+}
+
+/** Where people open the dashboard: admin.publicUrl, else the admin listener (a wildcard address by this host's name). */
+function dashboardUrl(config: ShiftproxyConfig, bound: AddressInfo | null): string {
+  if (config.admin.publicUrl) return `${config.admin.publicUrl}/`;
+  const port = bound?.port ?? config.admin.listen.port;
+  const host = config.admin.listen.host === '0.0.0.0' || config.admin.listen.host === '::' ? hostname() : config.admin.listen.host;
+  return `http://${formatListen({ host, port })}/`;
 }
 
 function addressText(address: AddressInfo): string {

@@ -8,6 +8,7 @@ import type {
   StepConfig,
   StrategyName,
 } from '../core/config-types.js';
+import { NOTIFY_EVENTS } from '../core/config-types.js';
 import { parseDuration } from '../core/duration.js';
 import type { ListenAddress } from '../core/types.js';
 import { resolvePreset, unknownPresetMessage } from '../strategies/codedeploy-presets.js';
@@ -276,6 +277,15 @@ const adminTokenSchema = z.strictObject({
   role: z.enum(['viewer', 'operator']),
 });
 
+const notifySchema = z.strictObject({
+  name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, { message: 'expected a name of letters, digits, ".", "_" or "-" (at most 64)' }).optional(),
+  url: httpUrl(false),
+  format: z.enum(['json', 'slack']).default('json'),
+  events: z.array(z.enum(NOTIFY_EVENTS)).min(1).default(['started', 'paused', 'promoted', 'rolled_back', 'hook-failed']),
+  timeout: positiveDuration().default(5_000),
+  attempts: z.number().int().min(1).max(10).default(3),
+});
+
 const WORKERS_HINT = 'expected "auto" (one process per core) or a whole number of processes from 1 to 256';
 
 export const configSchema = z
@@ -312,9 +322,11 @@ export const configSchema = z
       maxBodyBytes: 0,
       maxConnections: 0,
     }),
+    notify: z.array(notifySchema).default([]),
     services: z.array(serviceSchema).min(1, { message: 'needs at least one service' }),
   })
   .superRefine(checkAdminExposure, { when: always })
+  .superRefine(checkNotifyNames, { when: always })
   .superRefine(checkPrometheusNeeded, { when: always })
   .superRefine(checkPortsAndDuplicates, { when: always });
 
@@ -439,6 +451,16 @@ function checkAdminExposure(config: unknown, ctx: Ctx): void {
   });
 }
 
+function checkNotifyNames(config: unknown, ctx: Ctx): void {
+  const seen = new Set<string>();
+  listOf(field(config, 'notify')).forEach((target, index) => {
+    const name = field(target, 'name') ?? `${String(field(target, 'format') ?? 'json')}-${index}`;
+    if (typeof name !== 'string') return;
+    if (seen.has(name)) ctx.addIssue({ code: 'custom', path: ['notify', index, 'name'], message: `duplicate notify name "${name}"` });
+    seen.add(name);
+  });
+}
+
 function checkPrometheusNeeded(config: unknown, ctx: Ctx): void {
   const metrics = field(config, 'metrics');
   if (!isRecord(metrics) || metrics.prometheus !== undefined) return;
@@ -511,6 +533,7 @@ export function toShiftproxyConfig(raw: RawConfig): ShiftproxyConfig {
       maxBodyBytes: raw.server.maxBodyBytes,
       maxConnections: raw.server.maxConnections,
     },
+    notify: raw.notify.map((n, index) => ({ name: n.name ?? `${n.format}-${index}`, url: n.url, format: n.format, events: [...new Set(n.events)], timeoutMs: n.timeout, attempts: n.attempts })),
     services: raw.services.map(toServiceConfig),
   };
 }

@@ -12,7 +12,25 @@ export interface ShiftproxyConfig {
   state: StateConfig;
   metrics: MetricsConfig;
   server: ServerConfig;
+  /** Webhooks told about rollout events (best effort; `hooks.onEvent` is separate and unchanged). */
+  notify: NotifyTarget[];
   services: ServiceConfig[];
+}
+
+/** What a notification target can subscribe to. `hook-failed` is a rollback a gate hook caused. */
+export const NOTIFY_EVENTS = ['started', 'step', 'paused', 'resumed', 'promoted', 'rolled_back', 'hook-failed'] as const;
+export type NotifyEvent = (typeof NOTIFY_EVENTS)[number];
+
+export interface NotifyTarget {
+  /** Names the target in metrics and logs (its URL may hold a secret, as Slack's do). */
+  name: string;
+  url: string;
+  format: 'json' | 'slack';
+  events: NotifyEvent[];
+  /** Per attempt. */
+  timeoutMs: number;
+  /** Attempts in all (1 = no retry); waits 1 s, 2 s, 4 s... between them. */
+  attempts: number;
 }
 
 export type WorkersSetting = number | 'auto';

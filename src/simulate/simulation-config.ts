@@ -46,6 +46,7 @@ export function simulationConfig(
       state: { store: 'file', path: statePath },
       metrics: { provider: 'builtin' },
       server: { ...config.server, drainTimeoutMs: 1000, shutdownDelayMs: 0 },
+      notify: [],
       services: [simulated],
     },
     adjustments: { hooksSkipped, promqlAlarmsSkipped },

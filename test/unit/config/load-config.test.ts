@@ -153,6 +153,7 @@ describe('defaults', () => {
         maxBodyBytes: 0,
         maxConnections: 0,
       },
+      notify: [],
       services: [
         {
           name: 'shop',
