@@ -8,7 +8,7 @@ import { LatencyHistogram } from './latency-histogram.js';
 export class TrafficCounters {
   /** Responses by upstream status code (index = status). */
   readonly byStatus = new Float64Array(600);
-  /** Requests that got no upstream answer (connect failure, timeout, reset): code="error". */
+  /** Requests that got no upstream answer (connect failure, timeout, reset): code="none". */
   upstreamFailures = 0;
   /** Requests the proxy answered 503 itself because no target was available. */
   unavailable = 0;

@@ -202,6 +202,19 @@ export class RolloutController {
     return this.entry(service).rollout;
   }
 
+  /** The slot that takes all traffic at rest. */
+  liveSlot(service: string): SlotName {
+    return this.entry(service).live;
+  }
+
+  /** When the active rollout rolls back for its progressDeadline (wall-clock ms); null when none is active or it is paused (the deadline then waits). */
+  deadline(service: string): number | null {
+    const entry = this.entry(service);
+    const record = entry.rollout;
+    if (!record || !isActive(record) || record.state === 'paused') return null;
+    return this.deadlineAt(entry, record);
+  }
+
   /** The service's rollouts, newest first: the one in progress (if any), then the finished ones kept. */
   rolloutHistory(service: string): RolloutSummary[] {
     const entry = this.entry(service);

@@ -6,8 +6,9 @@ export type RolloutState = 'pending' | 'progressing' | 'paused' | 'baking' | 'pr
 export const ROLLOUT_STATES: readonly RolloutState[] = ['pending', 'progressing', 'paused', 'baking', 'promoted', 'rolled_back'];
 export const ACTIVE_STATES: readonly RolloutState[] = ['pending', 'progressing', 'paused', 'baking'];
 
-/** Why a rollout rolled back, as a bounded label for `shiftproxy_rollbacks_total{reason}`. */
+/** Why a rollout rolled back, as a bounded label for `shiftproxy_rollbacks_total{cause}`. */
 export type RollbackCause = 'aborted' | 'alarm' | 'inconclusive' | 'unhealthy' | 'hook' | 'deadline';
+export const ROLLBACK_CAUSES: readonly RollbackCause[] = ['aborted', 'alarm', 'inconclusive', 'unhealthy', 'hook', 'deadline'];
 
 /** The webhook a rollout is waiting on, if any. */
 export type AwaitedHook = 'beforeAllowTraffic' | 'afterAllowTraffic';

@@ -35,7 +35,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
  * at all has no numerator series and the alarm would be no-data (inconclusive) forever.
  */
 const errorRateAlarm = (service: string) =>
-  `(sum(rate(shiftproxy_requests_total{service="${service}",role="canary",code=~"5..|error"}[5s])) or vector(0)) / sum(rate(shiftproxy_requests_total{service="${service}",role="canary"}[5s]))`;
+  `(sum(rate(shiftproxy_requests_total{service="${service}",role="canary",code=~"5..|none"}[5s])) or vector(0)) / sum(rate(shiftproxy_requests_total{service="${service}",role="canary"}[5s]))`;
 
 /**
  * Where a decision is expected, `inconclusiveLimit` is generous: a machine too busy to scrape

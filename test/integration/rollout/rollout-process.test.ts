@@ -122,7 +122,7 @@ describe('rollouts in a running shiftproxy', () => {
     expect(metrics).toContain('shiftproxy_canary_weight{service="shop"} 20');
     expect((await api(admin, 'POST', '/api/v1/services/shop/rollout/abort')).body).toMatchObject({ state: 'rolled_back', canaryWeight: 0, reason: 'aborted by loopback' });
     const after = await (await request(`http://127.0.0.1:${admin}/metrics`)).body.text();
-    expect(after).toContain('shiftproxy_rollbacks_total{service="shop",reason="aborted"} 1');
+    expect(after).toContain('shiftproxy_rollbacks_total{service="shop",cause="aborted"} 1');
     expect(after).toContain('shiftproxy_rollout_state{service="shop",state="rolled_back"} 1');
   });
 

@@ -279,7 +279,7 @@ describe('the example config in docs/design.md', () => {
       ['prom-5xx', 'promql', 'canary', 60_000, 0.01, undefined, 'rollback'],
     ]);
     expect(analysis?.alarms[3]?.promql).toBe(
-      '(sum(rate(shiftproxy_requests_total{service="checkout",role="canary",code=~"5..|error"}[1m])) or vector(0)) / sum(rate(shiftproxy_requests_total{service="checkout",role="canary"}[1m]))',
+      '(sum(rate(shiftproxy_requests_total{service="checkout",role="canary",code=~"5..|none"}[1m])) or vector(0)) / sum(rate(shiftproxy_requests_total{service="checkout",role="canary"}[1m]))',
     );
   });
 
