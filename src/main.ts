@@ -259,7 +259,13 @@ export async function startShiftproxy(config: ShiftproxyConfig, options: StartOp
     registerConfigRoutes(admin.router, { view: () => reloader.view(), reload: (trigger) => reloader.reload(trigger) });
   }
   // The dashboard: GET / (the page) and GET /api/v1/events (its live feed).
-  const dashboard = registerDashboardRoutes(admin.router, { dataPlane, controller, health: contributors.health, logger: logger.child({ component: 'dashboard' }) });
+  const dashboard = registerDashboardRoutes(admin.router, {
+    dataPlane,
+    controller,
+    health: contributors.health,
+    alarms: (service) => running().services.find((s) => s.name === service)?.rollout.analysis.alarms ?? [],
+    logger: logger.child({ component: 'dashboard' }),
+  });
 
   let proxyAddresses: AddressInfo[];
   let adminAddress: AddressInfo;

@@ -24,6 +24,8 @@ export class TrafficCounters {
 /** Counters of one upstream target; the failure kinds are the `kind` label of upstream errors. */
 export class TargetCounters {
   requests = 0;
+  /** Answers with a 5xx status from this target (failures without an answer are the kinds below). */
+  errors = 0;
   active = 0;
   connect = 0;
   timeout = 0;

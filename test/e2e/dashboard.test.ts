@@ -48,6 +48,8 @@ function load(url: string, rps: number): () => Promise<void> {
 describe.skipIf(missing)('the dashboard in Chromium', () => {
   let blue: FakeBackend;
   let green: FakeBackend;
+  /** A blue target that passes its health checks and answers every request with 500. */
+  let failing: FakeBackend;
   let proxy: ProxyUnderTest;
   let stopLoad: () => Promise<void>;
   let browser: Browser;
@@ -59,14 +61,16 @@ describe.skipIf(missing)('the dashboard in Chromium', () => {
   beforeAll(async () => {
     blue = new FakeBackend('blue');
     green = new FakeBackend('green');
-    await Promise.all([blue.start(), green.start()]);
+    failing = new FakeBackend('blue-failing');
+    failing.faults.errorRate = 1;
+    await Promise.all([blue.start(), green.start(), failing.start()]);
     green.faults.latencyMs = 5;
     proxy = await startProxy({
       admin: { listen: '127.0.0.1:0', token: TOKEN, tokens: [{ name: 'vera', token: VIEWER_TOKEN, role: 'viewer' }] },
       services: [
         {
           name: 'web',
-          blue: [blue.url],
+          blue: [blue.url, failing.url],
           green: [green.url],
           // A probe on a busy machine may be slow; three slow ones must not take green down mid-test.
           healthCheck: { path: '/healthz', interval: '1s', timeout: '5s' },
@@ -108,7 +112,7 @@ describe.skipIf(missing)('the dashboard in Chromium', () => {
     await browser?.close();
     await stopLoad?.();
     await proxy?.stop();
-    await Promise.all([blue?.stop(), green?.stop()]);
+    await Promise.all([blue?.stop(), green?.stop(), failing?.stop()]);
   });
 
   const field = (name: string) => page.locator(`[data-service="web"] [data-field="${name}"]`);
@@ -187,6 +191,18 @@ describe.skipIf(missing)('the dashboard in Chromium', () => {
     expect(await page.locator('[data-service="web"] .checks li').first().textContent()).toMatch(/canary-errors = /);
     // Both slots drew real traffic, so every chart has data.
     await waitFor(async () => page.locator('[data-service="web"] .chart .now .v-green').nth(1).textContent(), (t) => /req\/s$/.test(t ?? '') && t !== '0 req/s', 'green request rate');
+    // The alarm's bound is drawn on its chart and named above it.
+    expect(await text(field('threshold-errorRate'))()).toBe('canary-errors max 50 % (canary)');
+    expect(await text(field('threshold-p99Ms'))()).toBe('');
+    // Per-target rates: the target answering only 500s stands out beside its healthy neighbour, though its probe passes.
+    const rate = (url: string) => page.locator(`[data-service="web"] [data-target-rate="${url}"]`);
+    await waitFor(text(rate(failing.url)), (t) => /req\/s · 100 % errors$/.test(t), 'the failing target\'s rate');
+    expect(await rate(failing.url).getAttribute('class')).toBe('rate failing');
+    await waitFor(text(rate(blue.url)), (t) => /req\/s · 0 % errors$/.test(t), 'the good target\'s rate');
+    expect(await rate(blue.url).getAttribute('class')).toBe('rate');
+    // Analysis checks have their own pane; the decision history keeps the steps.
+    expect(await page.locator('[data-service="web"] [data-field="checks-history"] .verdict').count()).toBeGreaterThan(0);
+    expect(await page.locator('[data-service="web"] .history .ev-step').count()).toBeGreaterThan(0);
     await shoot('mid-rollout');
   });
 

@@ -1,3 +1,4 @@
+import type { AlarmConfig } from '../../core/config-types.js';
 import type { Logger } from '../../core/logger.js';
 import type { DataPlane } from '../../proxy/data-plane.js';
 import type { RolloutController } from '../../rollout/rollout-controller.js';
@@ -15,6 +16,8 @@ export interface DashboardDeps {
   health?: (service: string) => unknown;
   logger: Logger;
   feed?: Omit<DashboardFeedOptions, 'logger'>;
+  /** The service's alarms as configured now (bounds drawn on the charts). */
+  alarms?: (service: string) => readonly AlarmConfig[];
 }
 
 /**
@@ -30,6 +33,7 @@ export function registerDashboardRoutes(router: AdminRouter, deps: DashboardDeps
       const record = controller.get(service);
       return record ? viewRollout(record, controller.nextStepAt(service), controller.notDurableReason(service)) : null;
     },
+    ...(deps.alarms ? { alarms: deps.alarms } : {}),
     nextStepInMs: (service) => {
       const at = controller.nextStepAt(service);
       return at === null ? null : Math.max(0, at - controller.now());
@@ -41,7 +45,15 @@ export function registerDashboardRoutes(router: AdminRouter, deps: DashboardDeps
       const counters = dataPlane.runtime(service).counters;
       return { blue: [counters.blue.stable, counters.blue.canary], green: [counters.green.stable, counters.green.canary] };
     },
-    { logger: deps.logger, ...deps.feed },
+    {
+      logger: deps.logger,
+      targets: (service) =>
+        dataPlane.runtime(service).allTargets().map((t) => {
+          const c = t.counters;
+          return { url: t.url, requests: c.requests, failures: c.errors + c.connect + c.timeout + c.reset + c.refused + c.protocol };
+        }),
+      ...deps.feed,
+    },
   );
   controller.onTransition((service) => feed.rolloutChanged(service));
 

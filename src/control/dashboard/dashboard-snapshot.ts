@@ -1,3 +1,4 @@
+import type { AlarmConfig } from '../../core/config-types.js';
 import type { SlotName } from '../../core/types.js';
 import type { HistoryEntry } from '../../rollout/rollout-record.js';
 import type { RolloutView } from '../../rollout/rollout-view.js';
@@ -15,6 +16,17 @@ export interface DashboardSources {
   rollout(service: string): RolloutView | null;
   /** Time left in the current timed hold, on the controller's clock; null when nothing is timed. */
   nextStepInMs(service: string): number | null;
+  /** The service's alarms as configured now (for the bounds drawn on the charts). */
+  alarms?(service: string): readonly AlarmConfig[];
+}
+
+/** A bound an alarm puts on a metric the page charts per slot, in the chart's own unit. */
+export interface ChartThreshold {
+  chart: 'rps' | 'errorRate' | 'p99Ms';
+  alarm: string;
+  role: 'canary' | 'stable';
+  bound: 'max' | 'min';
+  value: number;
 }
 
 export interface DashboardRollout extends RolloutView {
@@ -37,6 +49,7 @@ export interface DashboardService extends Omit<DashboardRolloutUpdate, 'service'
   name: string;
   health: unknown;
   traffic: ServiceTraffic & { windowMs: number };
+  thresholds: ChartThreshold[];
 }
 
 export interface DashboardSnapshot {
@@ -63,7 +76,7 @@ export function buildSnapshot(
     services: sources.serviceNames().map((name) => {
       const view = sources.describe(name);
       const { service: _service, ...update } = updateOf(sources, name, view);
-      return { name, ...update, health: view.health, traffic: { windowMs, ...traffic(name) } };
+      return { name, ...update, health: view.health, traffic: { windowMs, ...traffic(name) }, thresholds: chartThresholds(sources.alarms?.(name) ?? []) };
     }),
   };
 }
@@ -78,6 +91,22 @@ function updateOf(sources: DashboardSources, service: string, view: ServiceView)
     nextStepInMs: rollout ? sources.nextStepInMs(service) : null,
     commands: commandsFor(rollout?.state ?? null),
   };
+}
+
+/** Builtin alarms with a fixed bound on what the page charts: error rate (percent), p99 (ms), request rate. Comparisons with stable and PromQL have no line to draw. */
+export function chartThresholds(alarms: readonly AlarmConfig[]): ChartThreshold[] {
+  const out: ChartThreshold[] = [];
+  for (const alarm of alarms) {
+    if (alarm.relativeTo !== undefined || alarm.metric === undefined) continue;
+    const chart = alarm.metric === 'error_rate' ? 'errorRate' : alarm.metric === 'latency_p99' ? 'p99Ms' : alarm.metric === 'request_rate' ? 'rps' : null;
+    if (chart === null) continue;
+    const scale = chart === 'errorRate' ? 100 : chart === 'p99Ms' ? 1000 : 1;
+    for (const bound of ['max', 'min'] as const) {
+      const value = alarm[bound];
+      if (value !== undefined) out.push({ chart, alarm: alarm.name, role: alarm.role, bound, value: value * scale });
+    }
+  }
+  return out;
 }
 
 /** The newest analysis checks and the newest other entries, in their original order. */

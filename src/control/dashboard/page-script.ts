@@ -26,6 +26,7 @@ export const PAGE_SCRIPT = String.raw`
     steps: 'Skip the remaining steps: 100% now, then the bake with the alarms still watched',
     bake: 'End the bake: the new slot becomes live now'
   };
+  var THRESHOLD_COLOR = '#dc2626';
   var CHARTS = [
     { key: 'weight', title: 'Traffic share', format: fmtPercentValue, range: [0, 100] },
     { key: 'rps', title: 'Request rate', format: fmtRate, floor: 1 },
@@ -242,7 +243,7 @@ export const PAGE_SCRIPT = String.raw`
         main.appendChild(card.root);
       }
       applyUpdate(card, service);
-      renderHealth(card, service.health, service.live);
+      renderHealth(card, service.health, service.live, service.traffic && service.traffic.targets);
       addPoint(card, t, service);
     });
     cards.forEach(function (card, name) {
@@ -330,9 +331,11 @@ export const PAGE_SCRIPT = String.raw`
       var box = el('div', 'chart');
       var now = el('div', 'now');
       var host = el('div', 'plot');
-      append(box, el('h3', '', spec.title), now, host);
+      var limits = el('div', 'limits');
+      limits.setAttribute('data-field', 'threshold-' + spec.key);
+      append(box, el('h3', '', spec.title), now, limits, host);
       chartRow.appendChild(box);
-      return { spec: spec, host: host, now: now, plot: null };
+      return { spec: spec, host: host, now: now, limits: limits, plot: null, thresholds: [], thresholdKey: '' };
     });
 
     var lower = el('div', 'lower');
@@ -351,6 +354,19 @@ export const PAGE_SCRIPT = String.raw`
     historyScroll.appendChild(table);
     var historyNote = el('p', 'note');
     append(historyBox, el('h3', '', 'Decision history'), historyScroll, historyNote);
+    // Analysis checks come every few seconds: in their own pane, they never push the step events out of view.
+    var checksBox = el('div', 'checks-pane');
+    var checksTable = el('table');
+    var checksHead = el('tr');
+    ['Time', 'Weight', 'Checks'].forEach(function (h) { checksHead.appendChild(el('th', '', h)); });
+    var checksThead = el('thead');
+    checksThead.appendChild(checksHead);
+    var checksBody = el('tbody');
+    checksBody.setAttribute('data-field', 'checks-history');
+    append(checksTable, checksThead, checksBody);
+    var checksScroll = el('div', 'history');
+    checksScroll.appendChild(checksTable);
+    append(checksBox, el('h3', '', 'Analysis checks'), checksScroll);
     var pastBox = el('div', 'past');
     var pastTable = el('table');
     var pastHead = el('tr');
@@ -363,14 +379,14 @@ export const PAGE_SCRIPT = String.raw`
     var pastScroll = el('div', 'history');
     pastScroll.appendChild(pastTable);
     append(pastBox, el('h3', '', 'Past rollouts'), pastScroll);
-    append(lower, healthBox, historyBox, pastBox);
+    append(lower, healthBox, historyBox, checksBox, pastBox);
 
     append(root, head, split, summary, reason, chartRow, lower);
 
     var card = {
       name: name, root: root, live: live, state: state, strategy: strategy, seg: seg, lab: lab, facts: facts,
       buttons: buttons, actions: actions, message: message, reason: reason, charts: charts, healthBody: healthBody,
-      tbody: tbody, historyNote: historyNote, pastBody: pastBody, pastKey: '', update: null, receivedAt: 0, historyKey: '', healthKey: '',
+      tbody: tbody, checksBody: checksBody, historyNote: historyNote, pastBody: pastBody, pastKey: '', update: null, receivedAt: 0, historyKey: '', healthKey: '',
       data: newSeries(), messageTimer: 0
     };
     return card;
@@ -532,7 +548,7 @@ export const PAGE_SCRIPT = String.raw`
 
   // ---- health --------------------------------------------------------------------------
 
-  function renderHealth(card, health, live) {
+  function renderHealth(card, health, live, rates) {
     var slots = SLOTS.map(function (slot) {
       var s = (health && health[slot]) || { available: 0, total: 0, targets: [] };
       return {
@@ -541,7 +557,11 @@ export const PAGE_SCRIPT = String.raw`
           var state = t.state || (t.available ? 'healthy' : 'unavailable');
           // Slow start: how far the returning target has ramped toward its full weight.
           var warming = t.warmingUntil && t.weight ? ' · warming ' + Math.round((100 * t.effectiveWeight) / t.weight) + '%' : '';
-          return { url: t.url, state: state, label: state + warming, error: t.lastError || '' };
+          var r = rates && rates[t.url];
+          var rate = r ? fmtRate(r.rps) + ' · ' + (r.errorRate === null ? '–' : fmtShare(r.errorRate)) + ' errors' : '';
+          // A target that answers but fails is not "healthy" to its clients, whatever its probe says.
+          var failing = r && r.errorRate !== null && r.errorRate >= 0.05;
+          return { url: t.url, state: state, label: state + warming, error: t.lastError || '', rate: rate, failing: failing };
         })
       };
     });
@@ -559,7 +579,9 @@ export const PAGE_SCRIPT = String.raw`
       var list = el('ul', 'targets');
       s.targets.forEach(function (t) {
         var li = el('li');
-        append(li, el('span', 'dot dot-' + t.state), el('span', 'url', t.url), el('span', 'muted', t.label));
+        var rate = el('span', 'rate' + (t.failing ? ' failing' : ''), t.rate);
+        rate.setAttribute('data-target-rate', t.url);
+        append(li, el('span', 'dot dot-' + (t.failing ? 'failing' : t.state)), el('span', 'url', t.url), el('span', 'muted', t.label), rate);
         li.title = t.url;
         if (t.error) li.appendChild(el('span', 'err', t.error));
         list.appendChild(li);
@@ -580,9 +602,17 @@ export const PAGE_SCRIPT = String.raw`
     card.historyKey = key;
     var tbody = card.tbody;
     tbody.textContent = '';
+    card.checksBody.textContent = '';
     for (var i = history.length - 1; i >= 0; i--) {
       var entry = history[i];
       var tr = el('tr');
+      if (entry.event === 'analysis') {
+        var checks = el('td');
+        checks.appendChild(detailNode(entry));
+        append(tr, el('td', 't', fmtClock(entry.at)), el('td', 'w', fmtWeight(entry.canaryWeight)), checks);
+        card.checksBody.appendChild(tr);
+        continue;
+      }
       var ev = el('span', 'ev ev-' + entry.event, entry.event);
       var td = el('td');
       td.appendChild(ev);
@@ -674,8 +704,22 @@ export const PAGE_SCRIPT = String.raw`
     }
     card.charts.forEach(function (chart) {
       var series = d[chart.spec.key];
+      var thresholds = (service.thresholds || []).filter(function (th) { return th.chart === chart.spec.key; });
+      var thresholdKey = JSON.stringify(thresholds);
+      if (thresholdKey !== chart.thresholdKey) {
+        // The bounds came or changed (a reload): the plot is rebuilt with one dashed line per bound.
+        chart.thresholdKey = thresholdKey;
+        chart.thresholds = thresholds;
+        if (chart.plot) { chart.plot.destroy(); chart.plot = null; }
+        chart.host.textContent = '';
+        chart.limits.textContent = thresholds.map(function (th) {
+          return th.alarm + ' ' + th.bound + ' ' + chart.spec.format(th.value) + ' (' + th.role + ')';
+        }).join(' · ');
+      }
       if (!chart.plot) chart.plot = makePlot(chart);
-      chart.plot.setData([d.t, series.blue, series.green]);
+      var data = [d.t, series.blue, series.green];
+      chart.thresholds.forEach(function (th) { data.push(d.t.map(function () { return th.value; })); });
+      chart.plot.setData(data);
       showNow(chart, { blue: series.blue[series.blue.length - 1], green: series.green[series.green.length - 1] });
     });
   }
@@ -691,9 +735,11 @@ export const PAGE_SCRIPT = String.raw`
 
   function makePlot(chart) {
     var spec = chart.spec;
+    var top = chart.thresholds.reduce(function (m, th) { return Math.max(m, th.value); }, 0);
+    // A bound stays in view even while the traffic is far below it.
     var yRange = spec.range
       ? spec.range
-      : function (u, min, max) { return [0, Math.max(spec.floor, (max || 0) * 1.15)]; };
+      : function (u, min, max) { return [0, Math.max(spec.floor, (max || 0) * 1.15, top * 1.15)]; };
     var axis = { stroke: '#6b7280', grid: { stroke: '#eef0f3', width: 1 }, ticks: { stroke: '#e5e7eb', width: 1 }, font: '11px system-ui, sans-serif' };
     var plot = new uPlot({
       width: Math.max(160, chart.host.clientWidth),
@@ -709,8 +755,10 @@ export const PAGE_SCRIPT = String.raw`
         {},
         { label: 'blue', stroke: SLOT_COLOR.blue, width: 2, points: { show: false } },
         { label: 'green', stroke: SLOT_COLOR.green, width: 2, points: { show: false } }
-      ]
-    }, [[], [], []], chart.host);
+      ].concat(chart.thresholds.map(function (th) {
+        return { label: th.alarm + ' ' + th.bound, stroke: THRESHOLD_COLOR, width: 1.5, dash: [6, 4], points: { show: false } };
+      }))
+    }, [[], [], []].concat(chart.thresholds.map(function () { return []; })), chart.host);
     new ResizeObserver(function () {
       var width = chart.host.clientWidth;
       if (width > 0 && Math.abs(width - plot.width) > 1) plot.setSize({ width: width, height: 150 });
