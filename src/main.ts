@@ -264,6 +264,7 @@ export async function startShiftproxy(config: ShiftproxyConfig, options: StartOp
     controller,
     health: contributors.health,
     alarms: (service) => running().services.find((s) => s.name === service)?.rollout.analysis.alarms ?? [],
+    ...(analysis ? { recentTraffic: (service: string, windowMs: number) => analysis.recentTraffic(service, windowMs) } : {}),
     logger: logger.child({ component: 'dashboard' }),
   });
 

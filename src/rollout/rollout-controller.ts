@@ -112,6 +112,11 @@ export class RolloutController {
     return this.wallAtStart + (this.deps.clock.now() - this.monoAtStart);
   }
 
+  /** The injected clock's monotonic time (what other parts on the same clock stamp samples with). */
+  monotonicNow(): number {
+    return this.deps.clock.now();
+  }
+
   /** Loads persisted state and applies each service's routing; call before the listeners open. */
   async restore(): Promise<void> {
     const state = await this.deps.store.load();

@@ -204,6 +204,17 @@ describe.skipIf(missing)('the dashboard in Chromium', () => {
     expect(await page.locator('[data-service="web"] [data-field="checks-history"] .verdict').count()).toBeGreaterThan(0);
     expect(await page.locator('[data-service="web"] .history .ev-step').count()).toBeGreaterThan(0);
     await shoot('mid-rollout');
+    // A page opened now starts with the last minutes drawn from the server's rings, not empty charts.
+    const late = await context.newPage();
+    late.on('pageerror', (err) => void pageErrors.push(err.message));
+    await late.goto(`${proxy.adminUrl}/`);
+    await late.fill('#token', TOKEN);
+    await late.press('#token', 'Enter');
+    const card = late.locator('[data-service="web"]');
+    await waitFor(async () => card.getAttribute('data-seeded-points'), (n) => n !== null, 'the charts to be seeded');
+    expect(Number(await card.getAttribute('data-seeded-points'))).toBeGreaterThan(10);
+    await late.screenshot({ path: join(SHOTS, 'opened-mid-rollout.png'), fullPage: true });
+    await late.close();
   });
 
   it('aborts on a confirmed click, shows rolled back, and the API agrees', async () => {

@@ -1,7 +1,7 @@
 import type { ServerResponse } from 'node:http';
 import type { Logger } from '../../core/logger.js';
 import { errorMessage } from '../../core/errors.js';
-import { buildSnapshot, rolloutUpdate, type DashboardSources } from './dashboard-snapshot.js';
+import { buildHistory, buildSnapshot, rolloutUpdate, type DashboardSources } from './dashboard-snapshot.js';
 import { sseFrame } from './sse-frame.js';
 import { SseHub } from './sse-hub.js';
 import { TrafficSampler, type SlotCounterLookup, type TargetCounterLookup } from './traffic-sampler.js';
@@ -43,7 +43,8 @@ export class DashboardFeed {
         this.sampler.sample(sources.serviceNames());
         return this.snapshotFrame();
       },
-      greeting: () => this.snapshotFrame(),
+      // A page that connects gets the recent past first, then the present.
+      greeting: () => `${sseFrame('history', JSON.stringify(buildHistory(sources, this.windowMs)))}${this.snapshotFrame()}`,
       // Sampling starts with the first watcher, so its first rates arrive one interval later.
       onActive: () => this.sampler.sample(sources.serviceNames()),
       onIdle: () => this.sampler.reset(),

@@ -1,3 +1,4 @@
+import type { RecentTraffic } from '../../analysis/builtin-windows.js';
 import type { AlarmConfig } from '../../core/config-types.js';
 import type { Logger } from '../../core/logger.js';
 import type { DataPlane } from '../../proxy/data-plane.js';
@@ -18,6 +19,8 @@ export interface DashboardDeps {
   feed?: Omit<DashboardFeedOptions, 'logger'>;
   /** The service's alarms as configured now (bounds drawn on the charts). */
   alarms?: (service: string) => readonly AlarmConfig[];
+  /** Recent per-slot rates from the builtin rings (times on the controller's monotonic clock). */
+  recentTraffic?: (service: string, windowMs: number) => RecentTraffic;
 }
 
 /**
@@ -34,6 +37,17 @@ export function registerDashboardRoutes(router: AdminRouter, deps: DashboardDeps
       return record ? viewRollout(record, controller.nextStepAt(service), controller.notDurableReason(service)) : null;
     },
     ...(deps.alarms ? { alarms: deps.alarms } : {}),
+    ...(deps.recentTraffic
+      ? {
+          recentTraffic: (service: string, windowMs: number) => {
+            const recent = (deps.recentTraffic as NonNullable<DashboardDeps['recentTraffic']>)(service, windowMs);
+            // Monotonic sample times to wall-clock ms, through the controller's clock.
+            const wallNow = controller.now();
+            const monoNow = controller.monotonicNow();
+            return { at: recent.at.map((t) => wallNow - (monoNow - t)), slots: recent.slots };
+          },
+        }
+      : {}),
     nextStepInMs: (service) => {
       const at = controller.nextStepAt(service);
       return at === null ? null : Math.max(0, at - controller.now());

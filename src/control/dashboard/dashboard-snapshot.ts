@@ -18,6 +18,27 @@ export interface DashboardSources {
   nextStepInMs(service: string): number | null;
   /** The service's alarms as configured now (for the bounds drawn on the charts). */
   alarms?(service: string): readonly AlarmConfig[];
+  /** Each slot's recent rates, one point per sample, times in wall-clock ms (the builtin rings). */
+  recentTraffic?(service: string, windowMs: number): RecentSeries | null;
+}
+
+export interface RecentSeries {
+  at: number[];
+  slots: Record<SlotName, { rps: (number | null)[]; errorRate: (number | null)[]; p99Ms: (number | null)[] }>;
+}
+
+/** Sent once to a page that connects, before its first snapshot: the charts open with the last minutes drawn. */
+export interface DashboardHistory {
+  services: ({ name: string } & RecentSeries)[];
+}
+
+export function buildHistory(sources: DashboardSources, windowMs: number): DashboardHistory {
+  const services: DashboardHistory['services'] = [];
+  for (const name of sources.serviceNames()) {
+    const recent = sources.recentTraffic?.(name, windowMs);
+    if (recent && recent.at.length > 0) services.push({ name, ...recent });
+  }
+  return { services };
 }
 
 /** A bound an alarm puts on a metric the page charts per slot, in the chart's own unit. */

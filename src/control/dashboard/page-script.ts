@@ -37,6 +37,7 @@ export const PAGE_SCRIPT = String.raw`
   var token = sessionStorage.getItem(TOKEN_KEY) || '';
   var me = null;             // { name, role } of the token in use, from GET /api/v1/whoami
   var cards = new Map();
+  var pastTraffic = new Map();  // service -> the recent rates the server sent on connecting, until its card exists
   var stream = { ctrl: null, retryMs: 1000, retryTimer: 0, lastByteAt: 0, reading: false };
 
   var main = document.getElementById('services');
@@ -229,6 +230,7 @@ export const PAGE_SCRIPT = String.raw`
     try { payload = JSON.parse(data.join('\n')); } catch (e) { return; }
     if (name === 'snapshot') onSnapshot(payload);
     else if (name === 'rollout') onRollout(payload);
+    else if (name === 'history') onHistory(payload);
   }
 
   function onSnapshot(snapshot) {
@@ -243,6 +245,11 @@ export const PAGE_SCRIPT = String.raw`
         main.appendChild(card.root);
       }
       applyUpdate(card, service);
+      var past = pastTraffic.get(service.name);
+      if (past) {
+        pastTraffic.delete(service.name);
+        if (card.data.t.length === 0) seed(card, past);
+      }
       renderHealth(card, service.health, service.live, service.traffic && service.traffic.targets);
       addPoint(card, t, service);
     });
@@ -255,6 +262,48 @@ export const PAGE_SCRIPT = String.raw`
     empty.hidden = snapshot.services.length > 0;
     if (snapshot.services.length === 0) empty.textContent = 'No services are configured.';
     updated.textContent = 'updated ' + fmtClock(snapshot.at);
+  }
+
+  function onHistory(history) {
+    (history.services || []).forEach(function (h) {
+      var card = cards.get(h.name);
+      if (card && card.data.t.length === 0) seed(card, h);
+      else if (!card) pastTraffic.set(h.name, h);
+    });
+  }
+
+  // The canary weight at a moment, from the rollout's own history (the entries carry the weight they set).
+  function weightsAt(update, tSeconds) {
+    var rollout = update.rollout;
+    if (!rollout) return update.weights;
+    var canary = 0;
+    (rollout.history || []).forEach(function (entry) { if (Date.parse(entry.at) / 1000 <= tSeconds) canary = entry.canaryWeight; });
+    var w = {};
+    w[rollout.to] = canary;
+    w[rollout.from] = 100 - canary;
+    return w;
+  }
+
+  // Charts open with the minutes the server's rings still hold, instead of empty.
+  function seed(card, h) {
+    var d = card.data;
+    h.at.forEach(function (atMs, i) {
+      var t = atMs / 1000;
+      var weights = card.update ? weightsAt(card.update, t) : { blue: null, green: null };
+      d.t.push(t);
+      SLOTS.forEach(function (slot) {
+        var s = h.slots[slot];
+        d.weight[slot].push(weights[slot] === undefined ? null : weights[slot]);
+        d.rps[slot].push(s.rps[i]);
+        d.errorRate[slot].push(s.errorRate[i] === null ? null : s.errorRate[i] * 100);
+        d.p99Ms[slot].push(s.p99Ms[i]);
+      });
+    });
+    while (d.t.length > POINTS) {
+      d.t.shift();
+      CHARTS.forEach(function (spec) { SLOTS.forEach(function (slot) { d[spec.key][slot].shift(); }); });
+    }
+    card.root.setAttribute('data-seeded-points', String(d.t.length));
   }
 
   function onRollout(update) {
