@@ -71,6 +71,8 @@ export interface RunningShiftproxy {
   readonly adminAddress: AddressInfo;
   /** The last value each alarm of a service measured (empty when nothing was evaluated yet). */
   analysisValues(service: string): ReadonlyMap<string, number>;
+  /** The last check of each alarm: its value as measured (Infinity included), null when it could not measure. */
+  analysisChecks(service: string): ReadonlyMap<string, number | null>;
   /**
    * /healthz turns 503 at once; after `server.shutdownDelay` (the listeners serve meanwhile)
    * drains the proxy (up to the configured drain timeout unless given), then closes everything.
@@ -329,6 +331,7 @@ export async function startShiftproxy(config: ShiftproxyConfig, options: StartOp
     proxyAddresses,
     adminAddress,
     analysisValues: (service) => analysis?.evaluator.lastValues.get(service) ?? new Map<string, number>(),
+    analysisChecks: (service) => analysis?.evaluator.lastChecked.get(service) ?? new Map<string, number | null>(),
     stop(drainTimeoutMs = config.server.drainTimeoutMs) {
       if (stopping) return stopping;
       draining = true;
