@@ -4,8 +4,10 @@ import type { Logger } from '../../core/logger.js';
 import type { DataPlane } from '../../proxy/data-plane.js';
 import type { RolloutController } from '../../rollout/rollout-controller.js';
 import { viewRollout } from '../../rollout/rollout-view.js';
+import { NotFoundError } from '../../core/errors.js';
 import type { AdminRouter } from '../admin-router.js';
 import { describeService } from '../service-view.js';
+import { readDashboardAsset, type DashboardAsset } from './dashboard-asset.js';
 import { buildDashboardPage, type DashboardPage } from './dashboard-page.js';
 import { DashboardFeed, type DashboardFeedOptions } from './dashboard-feed.js';
 import type { DashboardSources } from './dashboard-snapshot.js';
@@ -71,11 +73,24 @@ export function registerDashboardRoutes(router: AdminRouter, deps: DashboardDeps
   );
   controller.onTransition((service) => feed.rolloutChanged(service));
 
-  // Built on first request and kept: the page is the same bytes for every visitor.
+  // Read and built on first request and kept: the same bytes for every visitor.
+  let asset: DashboardAsset | null = null;
   let page: DashboardPage | null = null;
   router.add('GET', '/', () => {
-    page ??= buildDashboardPage();
+    asset ??= readDashboardAsset();
+    page ??= buildDashboardPage(asset);
     return { status: 200, text: page.html, contentType: 'text/html; charset=utf-8', headers: page.headers };
+  });
+  // The script under its content hash: a new build is a new URL, so browsers may keep this one for good.
+  router.add('GET', '/assets/:file', ({ params }) => {
+    asset ??= readDashboardAsset();
+    if (`/assets/${params.file}` !== asset.path) throw new NotFoundError(`no such asset: ${params.file}`);
+    return {
+      status: 200,
+      text: asset.body,
+      contentType: 'text/javascript; charset=utf-8',
+      headers: { 'cache-control': 'public, max-age=31536000, immutable', 'x-content-type-options': 'nosniff', 'cross-origin-resource-policy': 'same-origin' },
+    };
   });
   router.add('GET', '/api/v1/events', () => ({ stream: (res) => feed.attach(res) }));
   return feed;

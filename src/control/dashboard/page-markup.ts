@@ -1,6 +1,7 @@
 /**
- * The page skeleton. `{{STYLE}}`, `{{CHART_LIB}}` and `{{SCRIPT}}` are replaced by the inline
- * assets; nothing here carries data, which only ever arrives through the authenticated API.
+ * The page skeleton. `{{STYLE}}` is replaced by the inline style, `{{SCRIPT_SRC}}` and
+ * `{{SCRIPT_INTEGRITY}}` by the bundled script's hashed path and its integrity; nothing here
+ * carries data, which only ever arrives through the authenticated API.
  * The token input has no `name` and the form no action, so even with scripts off it cannot put
  * the token into a URL (and the CSP's form-action 'none' blocks the submission anyway).
  */
@@ -28,8 +29,7 @@ export const PAGE_MARKUP = String.raw`<!doctype html>
 </header>
 <div id="banner" class="banner" role="alert" hidden></div>
 <main id="services"><p class="empty" id="empty">Waiting for the first snapshot…</p></main>
-<script>{{CHART_LIB}}</script>
-<script>{{SCRIPT}}</script>
+<script src="{{SCRIPT_SRC}}" integrity="{{SCRIPT_INTEGRITY}}" crossorigin="anonymous"></script>
 </body>
 </html>
 `;
