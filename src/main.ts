@@ -42,7 +42,10 @@ import { HealthRegistry } from './health/health-registry.js';
 import { registerAnalysisMetrics } from './metrics/analysis-metrics.js';
 import { registerDataPlaneMetrics } from './metrics/data-plane-metrics.js';
 import { registerEdgeMetrics } from './metrics/edge-metrics.js';
+import { registerBuildInfo } from './metrics/build-metrics.js';
 import { registerHealthMetrics } from './metrics/health-metrics.js';
+import { registerNotifyMetrics } from './metrics/notify-metrics.js';
+import { Notifier } from './notify/notifier.js';
 import { registerRolloutMetrics } from './metrics/rollout-metrics.js';
 import { registerWorkerMetrics } from './metrics/worker-metrics.js';
 import { DataPlane } from './proxy/data-plane.js';
@@ -75,6 +78,8 @@ export interface RunningShiftproxy {
   readonly health: HealthRegistry;
   readonly controller: RolloutController;
   readonly admin: AdminServer;
+  /** Rollout notifications (`notify`): counts per target; idle() waits for deliveries. */
+  readonly notifier: Notifier;
   /** The dashboard's live feed (GET /api/v1/events): who is watching, whether it samples. */
   readonly dashboard: DashboardFeed;
   readonly registry: Registry;
@@ -85,7 +90,12 @@ export interface RunningShiftproxy {
   readonly adminAddress: AddressInfo;
   /** The last value each alarm of a service measured (empty when nothing was evaluated yet). */
   analysisValues(service: string): ReadonlyMap<string, number>;
-  /** Drains the proxy (up to the configured drain timeout unless given), then closes everything. */
+  /** The last check of each alarm: its value as measured (Infinity included), null when it could not measure. */
+  analysisChecks(service: string): ReadonlyMap<string, number | null>;
+  /**
+   * /healthz turns 503 at once; after `server.shutdownDelay` (the listeners serve meanwhile)
+   * drains the proxy (up to the configured drain timeout unless given), then closes everything.
+   */
   stop(drainTimeoutMs?: number): Promise<{ completed: boolean; cut: number }>;
 }
 
@@ -125,7 +135,13 @@ export async function startShiftproxy(config: ShiftproxyConfig, options: StartOp
   const certificates = listenerSpecs.some((s) => s.listener.tls !== undefined) ? new CertificateStore({ config, logger: logger.child({ component: 'tls' }) }) : null;
   const dataPlane = new DataPlane(config, certificates ? { certificates: certificates.current() } : {});
   const registry = new Registry();
-  if (options.processMetrics !== false) collectDefaultMetrics({ register: registry });
+  if (options.processMetrics !== false) {
+    collectDefaultMetrics({ register: registry });
+    // prom-client's *_total gauges break the naming rule promtool checks (a _total suffix is for
+    // counters); the same numbers are in nodejs_active_handles{type} and its siblings, summed.
+    for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) registry.removeSingleMetric(name);
+  }
+  registerBuildInfo(registry);
   registerDataPlaneMetrics(registry, dataPlane);
   registerEdgeMetrics(registry, dataPlane, certificates);
   // Accept errors can come in floods: one line, then at most one per 10 s carrying the count in between.
@@ -198,7 +214,8 @@ export async function startShiftproxy(config: ShiftproxyConfig, options: StartOp
         clock,
         ...(workers ? { refresh: () => workers.sync() } : {}),
       });
-  if (analysis) registerAnalysisMetrics(registry, analysis.evaluator);
+  // The reloaded config's alarms once a reload applied them (reloader is built below; scrapes come later).
+  if (analysis) registerAnalysisMetrics(registry, analysis.evaluator, () => (reloader?.config ?? config).services);
   const analysisPort = options.analysis ?? analysis?.evaluator;
 
   const etcdStore =
@@ -287,7 +304,7 @@ export async function startShiftproxy(config: ShiftproxyConfig, options: StartOp
           },
           controller,
           ...(analysis ? { analysis } : {}),
-          admin: { setToken: (token) => admin.setToken(token) },
+          admin: { setTokens: (token, tokens) => admin.setTokens(token, tokens) },
         },
         logger: logger.child({ component: 'config' }),
         applied: async () => {
@@ -301,6 +318,17 @@ export async function startShiftproxy(config: ShiftproxyConfig, options: StartOp
     : null;
   if (reloader) registerConfigMetrics(registry, reloader);
   const fleetPeers = peers;
+  const running = () => reloader?.config ?? config;
+  // Notifications are queued by the transition listener and sent apart from it: a slow webhook never holds a rollout.
+  let boundAdmin: AddressInfo | null = null;
+  const notifier = new Notifier({
+    targets: () => running().notify,
+    dashboardUrl: () => dashboardUrl(running(), boundAdmin),
+    clock,
+    logger: logger.child({ component: 'notify' }),
+  });
+  controller.onTransition((_service, previous, next) => notifier.transition(previous, next));
+  registerNotifyMetrics(registry, notifier);
   const contributors = {
     health: (service: string) => health.describe(service),
     rollout: (service: string) => {
@@ -318,7 +346,7 @@ export async function startShiftproxy(config: ShiftproxyConfig, options: StartOp
   };
 
   let draining = false;
-  const admin = new AdminServer({ listen: config.admin.listen, token: config.admin.token, logger });
+  const admin = new AdminServer({ listen: config.admin.listen, token: config.admin.token, tokens: config.admin.tokens, logger });
   registerCoreRoutes(admin.router, { dataPlane, registry, isDraining: () => draining, contributors, beforeScrape: () => fleet.sync() });
   registerRolloutRoutes(admin.router, controller, commands);
   registerWorkerRoutes(admin.router, fleet);
@@ -335,6 +363,8 @@ export async function startShiftproxy(config: ShiftproxyConfig, options: StartOp
     dataPlane,
     controller,
     health: contributors.health,
+    alarms: (service) => running().services.find((s) => s.name === service)?.rollout.analysis.alarms ?? [],
+    ...(analysis ? { recentTraffic: (service: string, windowMs: number) => analysis.recentTraffic(service, windowMs) } : {}),
     logger: logger.child({ component: 'dashboard' }),
     ...(fleetPeers ? { fleet: () => fleetPeers.view() } : {}),
   });
@@ -355,6 +385,7 @@ export async function startShiftproxy(config: ShiftproxyConfig, options: StartOp
     }
     adminAddress = await admin.listen();
     adminUrl = `http://${formatListen({ host: reachableHost(adminAddress.address), port: adminAddress.port })}`;
+    boundAdmin = adminAddress;
     certificates?.start();
     // Joins the fleet once this instance serves: its record names a working admin URL, and it
     // only campaigns for leadership when it could act on it.
@@ -381,7 +412,9 @@ export async function startShiftproxy(config: ShiftproxyConfig, options: StartOp
       admin: addressText(adminAddress),
       workers: workers ? workers.list().map((w) => w.pid) : undefined,
       services: config.services.map((s) => s.name),
-      adminToken: config.admin.token ? 'set' : 'none (loopback only)',
+      adminToken: config.admin.token ? 'set' : config.admin.tokens.length > 0 ? 'none' : 'none (loopback only)',
+      // Names and roles only: a token itself is never logged.
+      adminTokens: config.admin.tokens.length > 0 ? config.admin.tokens.map((t) => `${t.name} (${t.role})`) : undefined,
     },
     'shiftproxy listening',
   );
@@ -400,24 +433,34 @@ export async function startShiftproxy(config: ShiftproxyConfig, options: StartOp
     health,
     controller,
     admin,
+    notifier,
     dashboard,
     registry,
     certificates,
     proxyAddresses,
     adminAddress,
     analysisValues: (service) => analysis?.evaluator.lastValues.get(service) ?? new Map<string, number>(),
+    analysisChecks: (service) => analysis?.evaluator.lastChecked.get(service) ?? new Map<string, number | null>(),
     stop(drainTimeoutMs = config.server.drainTimeoutMs) {
       if (stopping) return stopping;
       draining = true;
       // Watchers' streams end now (their pages say so and retry) instead of being cut when the admin server closes.
       dashboard.close();
       stopping = (async () => {
-        logger.info({ drainTimeoutMs, inFlight: fleet.inFlight() }, 'draining');
         // No rollout moves while the process goes away; its state is already durable.
         await controller.stop();
         certificates?.stop();
         // Leadership goes at once (the others need not wait out the lease); routing stays as applied.
         await peers?.leave();
+        notifier.stop();
+        const delayMs = config.server.shutdownDelayMs;
+        if (delayMs > 0) {
+          // A load balancer polling /healthz sees the 503 and takes this proxy out while every
+          // listener (every worker's too) still accepts and serves as before.
+          logger.info({ shutdownDelayMs: delayMs }, '/healthz answers 503; still serving until the shutdown delay ends');
+          await new Promise<void>((resolve) => clock.setTimeout(resolve, delayMs));
+        }
+        logger.info({ drainTimeoutMs, inFlight: fleet.inFlight() }, 'draining');
         let result: { completed: boolean; cut: number };
         if (workers && dispatcher) {
           // Every connection accepted so far reaches a worker before the workers drain: none is dropped.
@@ -445,6 +488,14 @@ export async function startShiftproxy(config: ShiftproxyConfig, options: StartOp
 /** A wildcard listen address is reached on this host's name. */
 function reachableHost(address: string): string {
   return address === '0.0.0.0' || address === '::' ? hostname() : address;
+}
+
+/** Where people open the dashboard: admin.publicUrl, else the admin listener (a wildcard address by this host's name). */
+function dashboardUrl(config: ShiftproxyConfig, bound: AddressInfo | null): string {
+  if (config.admin.publicUrl) return `${config.admin.publicUrl}/`;
+  const port = bound?.port ?? config.admin.listen.port;
+  const host = reachableHost(config.admin.listen.host);
+  return `http://${formatListen({ host, port })}/`;
 }
 
 function addressText(address: AddressInfo): string {

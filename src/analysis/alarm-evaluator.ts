@@ -81,6 +81,11 @@ export class AlarmEvaluator implements AnalysisPort {
   private readonly judge: JudgePort;
   /** Last measured value per service and alarm, for shiftproxy_alarm_value. */
   readonly lastValues = new Map<string, Map<string, number>>();
+  /**
+   * Each alarm's last checked value, whatever it was: Infinity for a ratio whose stable side had
+   * no failures (lastValues keeps finite numbers only, for metrics), null when it could not be measured.
+   */
+  readonly lastChecked = new Map<string, Map<string, number | null>>();
 
   constructor(options: { config: ShiftproxyConfig; source: MetricsSource; promql?: PromqlSource; mirror?: MirrorStatsSource; judge: JudgePort }) {
     this.analysisByService = new Map(options.config.services.map((s) => [s.name, s.rollout.analysis]));
@@ -123,6 +128,9 @@ export class AlarmEvaluator implements AnalysisPort {
     const values = this.lastValues.get(service) ?? new Map<string, number>();
     this.lastValues.set(service, values);
     for (const check of checks) if (check.value !== null && Number.isFinite(check.value)) values.set(check.alarm, check.value);
+    const checked = this.lastChecked.get(service) ?? new Map<string, number | null>();
+    this.lastChecked.set(service, checked);
+    for (const check of checks) checked.set(check.alarm, check.value);
     const report = summarise(checks, alarms);
     if (Object.keys(at.frozen).length > 0) report.baselines = at.frozen;
     if (Object.keys(at.sequential).length > 0) report.sequential = at.sequential;

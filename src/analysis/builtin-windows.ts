@@ -1,6 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import type { Clock, TimerHandle } from '../core/clock.js';
-import { LATENCY_BOUNDS_S } from '../core/latency-histogram.js';
+import { LATENCY_BOUNDS_S, quantileFromCounts } from '../core/latency-histogram.js';
+
+/** How far back the dashboard's charts reach when a page opens. */
+export const RECENT_SPAN_MS = 300_000;
 import type { TrafficCounters } from '../core/traffic-counters.js';
 import { SLOT_NAMES, type Role, type SlotName } from '../core/types.js';
 import type { MirrorCounters } from '../core/mirror-counters.js';
@@ -65,6 +68,13 @@ class SampleRing {
     return this.size === 0 ? undefined : this.samples[(this.next - 1 + this.samples.length) % this.samples.length];
   }
 
+  /** Every sample kept, oldest first. */
+  all(): Sample[] {
+    const out: Sample[] = [];
+    for (let k = this.size - 1; k >= 0; k--) out.push(this.samples[(this.next - 1 - k + this.samples.length) % this.samples.length] as Sample);
+    return out;
+  }
+
   /** The oldest sample taken at or after `time`, else undefined (none taken since). */
   atOrAfter(time: number): Sample | undefined {
     let best: Sample | undefined;
@@ -78,6 +88,12 @@ class SampleRing {
 }
 
 const ROLES: readonly Role[] = ['stable', 'canary'];
+
+/** Per-slot rates over the history the rings keep, one point per sample (monotonic `at`, ms). */
+export interface RecentTraffic {
+  at: number[];
+  slots: Record<SlotName, { rps: (number | null)[]; errorRate: (number | null)[]; p99Ms: (number | null)[] }>;
+}
 const BOUNDS: readonly number[] = Array.from(LATENCY_BOUNDS_S);
 
 /**
@@ -136,7 +152,9 @@ export class BuiltinWindows implements MetricsSource {
     const interval = analysisIntervalsMs.length > 0 ? Math.max(...analysisIntervalsMs) : 0;
     // About 30 samples across the smallest window keeps its edges within ~3% of its length.
     const sampleIntervalMs = Math.min(5000, Math.max(100, Math.floor(smallest / 30)));
-    return { sampleIntervalMs, retentionMs: largest + 3 * interval + 2 * sampleIntervalMs };
+    // At least the last 5 minutes (at most 600 samples) also fill the dashboard's charts when a page opens.
+    const forCharts = Math.min(RECENT_SPAN_MS, 600 * sampleIntervalMs);
+    return { sampleIntervalMs, retentionMs: Math.max(largest + 3 * interval + 2 * sampleIntervalMs, forCharts) };
   }
 
   /**
@@ -214,6 +232,45 @@ export class BuiltinWindows implements MetricsSource {
       return difference(from, end);
     });
     return { stats, mark: { source: this.sourceId, at: newest.at } };
+  }
+
+  /**
+   * Each slot's request rate, error share and p99 at every sample kept, each measured over
+   * `windowMs` back from it (as the dashboard's live sampler measures), for charts that open
+   * with the last minutes already drawn. Points before a full window was kept are left out.
+   */
+  recentTraffic(service: string, windowMs: number): RecentTraffic {
+    const out: RecentTraffic = { at: [], slots: { blue: { rps: [], errorRate: [], p99Ms: [] }, green: { rps: [], errorRate: [], p99Ms: [] } } };
+    const perRole = SLOT_NAMES.map((slot) => ROLES.map((role) => this.rings.get(key(service, slot, role))?.all() ?? []));
+    const times = perRole[0]?.[0] ?? [];
+    for (let i = 0; i < times.length; i++) {
+      const at = (times[i] as Sample).at;
+      let j = i;
+      while (j > 0 && at - (times[j] as Sample).at < windowMs) j--;
+      if (at - (times[j] as Sample).at < windowMs * 0.9) continue;
+      out.at.push(at);
+      SLOT_NAMES.forEach((slot, s) => {
+        let responses = 0;
+        let failures = 0;
+        let latency: number[] | null = null;
+        for (const ring of perRole[s] as Sample[][]) {
+          const end = ring[i];
+          const start = ring[j];
+          if (!end || !start) continue;
+          responses += end.responses - start.responses;
+          failures += end.failures - start.failures;
+          latency ??= new Array<number>(end.latency.length).fill(0);
+          for (let b = 0; b < latency.length; b++) latency[b] = (latency[b] as number) + (end.latency[b] as number) - (start.latency[b] as number);
+        }
+        const seconds = (at - (times[j] as Sample).at) / 1000;
+        const p99 = latency && responses > 0 ? quantileFromCounts(latency, 0.99) : Number.NaN;
+        const series = out.slots[slot];
+        series.rps.push(seconds > 0 ? responses / seconds : null);
+        series.errorRate.push(responses > 0 ? failures / responses : null);
+        series.p99Ms.push(Number.isFinite(p99) ? p99 * 1000 : null);
+      });
+    }
+    return out;
   }
 
   /** The mirror's results over the window of `windowMs` ending now (the copies compared, by result and mismatch kind). */

@@ -2,7 +2,7 @@ import type { Clock } from '../core/clock.js';
 import type { MetricsConfig, ShiftproxyConfig } from '../core/config-types.js';
 import { sameValue } from '../core/same-value.js';
 import { AlarmEvaluator } from './alarm-evaluator.js';
-import { BuiltinWindows, type CountersLookup, type MirrorLookup } from './builtin-windows.js';
+import { BuiltinWindows, type CountersLookup, type MirrorLookup, type RecentTraffic } from './builtin-windows.js';
 import { judgeErrorRate, judgeLatency } from './judge.js';
 import type { MetricsSource } from './metrics-source.js';
 import { PrometheusClient } from './prometheus-client.js';
@@ -10,6 +10,8 @@ import { PrometheusMetricsSource } from './prometheus-metrics-source.js';
 
 export interface Analysis {
   readonly evaluator: AlarmEvaluator;
+  /** The builtin windows' recent per-slot traffic (whatever the provider), for the dashboard's charts. */
+  recentTraffic(service: string, windowMs: number): RecentTraffic;
   start(): void;
   /** A reloaded config: alarms, windows and the metrics provider apply from the next check. */
   reconfigure(config: ShiftproxyConfig): void;
@@ -48,6 +50,7 @@ export function createAnalysis(
   });
   return {
     evaluator,
+    recentTraffic: (service, windowMs) => windows.recentTraffic(service, windowMs),
     start: () => windows.start(),
     reconfigure(next) {
       windows.resize(windowSizing(next));

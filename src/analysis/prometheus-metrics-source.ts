@@ -53,7 +53,7 @@ export function windowQueries(service: string, slot: SlotName, role: Role, windo
   const counted = (series: string) => `sum((increase(${series}[${range}]) and ${series} offset ${range}) or (${series} unless ${series} offset ${range}))`;
   return {
     requests: counted(selector(REQUESTS, [...base, ['code', '!=', '499']])),
-    failures: counted(selector(REQUESTS, [...base, ['code', '=~', '5..|error']])),
+    failures: counted(selector(REQUESTS, [...base, ['code', '=~', '5..|none']])),
     latency: `sum by (le) (increase(${selector(DURATION_BUCKET, base)}[${range}]))`,
     coverage: `time() - min(min_over_time(timestamp(${selector(DURATION_COUNT, base)})[${lookBack}]))`,
   };

@@ -53,7 +53,7 @@ const adminOptions = (command: Command) =>
     .option('-c, --config <file>', 'the config the proxy runs with: its admin.listen and admin.token are used')
     .option('--admin <url>', 'admin API base URL (default: from -c, else $SHIFTPROXY_ADMIN, else http://127.0.0.1:9090)')
     .option('--token <token>', 'admin token (default: from -c, else $SHIFTPROXY_ADMIN_TOKEN)')
-    .option('--json', 'print the rollout as JSON');
+    .option('--json', 'print the answer as JSON');
 adminOptions(
   rollout
     .command('start')
@@ -67,6 +67,7 @@ adminOptions(
 ).action(async (service: string, options: RolloutCliOptions) => rolloutCommand('start', service, options));
 for (const [action, description] of [
   ['status', 'show the current or last rollout of SERVICE'],
+  ['history', 'list the past rollouts of SERVICE, newest first: outcome, reason, duration, who started it and who acted'],
   ['pause', 'pause the rollout of SERVICE'],
   ['resume', 'resume a paused rollout (or release a manual step)'],
   ['promote', 'skip the remaining steps: 100% now, then the bake with the alarms still watched (during the bake: end it now)'],

@@ -3,7 +3,8 @@ import { formatListen, type ListenAddress } from '../core/types.js';
 import { positiveNumberOption } from './option-values.js';
 import type { RolloutView } from '../rollout/rollout-view.js';
 import { AdminClient } from './admin-client.js';
-import { formatRolloutStatus } from './rollout-format.js';
+import type { RolloutSummary } from '../rollout/rollout-summary.js';
+import { formatRolloutHistory, formatRolloutStatus } from './rollout-format.js';
 
 export interface RolloutCliOptions {
   admin?: string;
@@ -19,7 +20,7 @@ export interface RolloutCliOptions {
   full?: boolean;
 }
 
-export type RolloutAction = 'start' | 'status' | 'pause' | 'resume' | 'promote' | 'abort';
+export type RolloutAction = 'start' | 'status' | 'history' | 'pause' | 'resume' | 'promote' | 'abort';
 
 /**
  * `shiftproxy rollout ACTION SERVICE`: records intent through the admin API and prints the
@@ -28,6 +29,11 @@ export type RolloutAction = 'start' | 'status' | 'pause' | 'resume' | 'promote' 
 export async function rolloutCommand(action: RolloutAction, service: string, options: RolloutCliOptions, out: NodeJS.WritableStream = process.stdout): Promise<void> {
   const client = clientFor(options);
   const path = `/api/v1/services/${encodeURIComponent(service)}/rollout`;
+  if (action === 'history') {
+    const past = await client.get<RolloutSummary[]>(`${path}s`);
+    out.write(options.json ? `${JSON.stringify(past, null, 2)}\n` : formatRolloutHistory(service, past));
+    return;
+  }
   let rollout: RolloutView;
   if (action === 'status') rollout = await client.get<RolloutView>(path);
   else if (action === 'start') rollout = await client.post<RolloutView>(path, startBody(options));

@@ -1,4 +1,5 @@
 import { formatDuration } from '../core/duration.js';
+import type { RolloutSummary } from '../rollout/rollout-summary.js';
 import type { RolloutView } from '../rollout/rollout-view.js';
 
 const BAR_WIDTH = 30;
@@ -47,4 +48,28 @@ function describeDetail(detail: unknown): string {
 function settingText(value: unknown): string {
   if (value === null || value === undefined) return '(none)';
   return typeof value === 'object' ? JSON.stringify(value) : String(value);
+}
+
+/** `rollout history`: one line per rollout, newest first, with its reason under it. */
+export function formatRolloutHistory(service: string, past: readonly RolloutSummary[]): string {
+  if (past.length === 0) return `${service} has had no rollout yet\n`;
+  const rows = past.map((p) => [
+    `${p.startedAt.slice(0, 10)} ${p.startedAt.slice(11, 19)}`,
+    (p.outcome ?? p.state).toUpperCase().replace('_', ' '),
+    `${p.from} -> ${p.to}`,
+    p.preset ? `${p.strategy} (${p.preset})` : p.strategy,
+    formatDuration(p.durationMs),
+    p.startedBy ?? '-',
+    p.actors.filter((a) => a !== p.startedBy).join(', ') || '-',
+  ]);
+  const head = ['STARTED (UTC)', 'OUTCOME', 'SLOTS', 'STRATEGY', 'TOOK', 'STARTED BY', 'ALSO ACTED'];
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] as string).length)));
+  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i] as number)).join('  ').trimEnd();
+  const lines = [line(head)];
+  past.forEach((p, i) => {
+    lines.push(line(rows[i] as string[]));
+    const alarm = p.alarm ? ` (${p.alarm.alarm} = ${p.alarm.value ?? 'no value'}${p.alarm.threshold ? `, ${Object.entries(p.alarm.threshold).map(([k, v]) => `${k} ${v}`).join(', ')}` : ''})` : '';
+    if (p.reason) lines.push(`  ${p.id}: ${p.reason}${alarm}`);
+  });
+  return `${lines.join('\n')}\n`;
 }

@@ -39,20 +39,11 @@ export async function runCommand(file: string, options: { resetState?: boolean; 
   }
   process.on('uncaughtException', (err) => logger.error({ err: errorMessage(err), stack: err.stack }, 'uncaught exception; still serving'));
   process.on('unhandledRejection', (reason) => logger.error({ err: errorMessage(reason) }, 'unhandled rejection; still serving'));
-  running = await startShiftproxy(config, { logger, configFile: file, ...(options.workers !== undefined ? { workers: options.workers } : {}) });
-  if (changedWhileStarting) void running.reloader?.reload('file changed');
-  // A reload applies synchronously (a burst of SIGHUPs is handled one after the other) and is logged once the workers have it. None once shutting down.
-  process.on('SIGHUP', () => {
-    if (signals === 0) void running?.reloader?.reload('SIGHUP');
-  });
-  const onSignal = (signal: NodeJS.Signals) => {
-    signals += 1;
-    watcher?.stop();
-    if (signals > 1) {
-      logger.warn({ signal }, 'second signal: exiting without waiting');
-      process.exit(1);
-    }
-    logger.info({ signal }, 'shutting down');
+  // The signal handlers are in place before anything listens: without them, a SIGTERM that
+  // arrives just as the listeners open (its sender saw them open) would kill the process outright
+  // instead of draining; one that arrives during the start stops the proxy as soon as it runs.
+  let stopRequested = false;
+  const stop = () => {
     void running?.stop().then(
       () => process.exit(0),
       (err) => {
@@ -61,6 +52,25 @@ export async function runCommand(file: string, options: { resetState?: boolean; 
       },
     );
   };
+  const onSignal = (signal: NodeJS.Signals) => {
+    signals += 1;
+    watcher?.stop();
+    if (signals > 1) {
+      logger.warn({ signal }, 'second signal: exiting without waiting');
+      process.exit(1);
+    }
+    logger.info({ signal }, 'shutting down');
+    if (running) stop();
+    else stopRequested = true;
+  };
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
+  // A reload applies synchronously (a burst of SIGHUPs is handled one after the other) and is logged once the workers have it. None once shutting down.
+  process.on('SIGHUP', () => {
+    if (!running) changedWhileStarting = true;
+    else if (signals === 0) void running.reloader?.reload('SIGHUP');
+  });
+  running = await startShiftproxy(config, { logger, configFile: file, ...(options.workers !== undefined ? { workers: options.workers } : {}) });
+  if (stopRequested) return stop();
+  if (changedWhileStarting) void running.reloader?.reload('changed while starting');
 }

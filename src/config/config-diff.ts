@@ -16,7 +16,7 @@ export interface ConfigDiff {
  * rollouts are built from (match, targets, balance, sticky, canaryHeader, timeouts, healthCheck,
  * outlierDetection, limits, slowStart, retry, the rollout section), the alarm evaluation
  * (`rollout.analysis`, which a running rollout takes from its next check, and `metrics`), and
- * `admin.token`. Restart: what is bound or opened once at start (listen, testListen,
+ * `admin.token`, `admin.tokens`, `admin.publicUrl` and `notify`. Restart: what is bound or opened once at start (listen, testListen,
  * admin.listen, server, the state file and its lock) and the set and order of services, which
  * every part is built around. `live` is routing state owned by rollouts and the state file, not
  * by a reload. One restart-only change refuses the whole reload; nothing is applied then.
@@ -40,6 +40,10 @@ export function diffConfig(current: ShiftproxyConfig, next: ShiftproxyConfig): C
   if (sameValue(current.listen, next.listen) && !sameValue(current.listeners, next.listeners)) restart.push(`listeners${RESTART}`);
   if (!sameValue(current.admin.listen, next.admin.listen)) restart.push(`admin.listen${RESTART}`);
   if (current.admin.token !== next.admin.token) live.push('admin.token');
+  if (!sameValue(current.admin.tokens, next.admin.tokens)) live.push('admin.tokens');
+  if (current.admin.publicUrl !== next.admin.publicUrl) live.push('admin.publicUrl');
+  // Paths only (a notify URL can hold a secret): the next event goes to the new targets.
+  if (!sameValue(current.notify, next.notify)) live.push('notify');
   live.push(...changedPaths(current.metrics, next.metrics, ['metrics'], 2));
 
   const currentNames = current.services.map((s) => s.name);

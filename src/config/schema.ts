@@ -10,6 +10,7 @@ import type {
   StepConfig,
   StrategyName,
 } from '../core/config-types.js';
+import { NOTIFY_EVENTS } from '../core/config-types.js';
 import { parseDuration } from '../core/duration.js';
 import type { ListenAddress } from '../core/types.js';
 import { resolvePreset, unknownPresetMessage } from '../strategies/codedeploy-presets.js';
@@ -349,6 +350,7 @@ const serverSchema = z.strictObject({
   requestTimeout: duration().default(300_000),
   keepAliveTimeout: positiveDuration().default(30_000),
   drainTimeout: duration().default(30_000),
+  shutdownDelay: duration().default(0),
   maxHeaderBytes: z.number().int().min(1024).max(1_048_576).default(16_384),
   maxBodyBytes: z.number().int().min(0).default(0),
   maxConnections: z.number().int().min(0).default(0),
@@ -371,6 +373,22 @@ const etcdSchema = z.strictObject({
 /** Names go into etcd keys and URLs: letters, digits and . _ - only. */
 const instanceName = z.string().regex(/^[A-Za-z0-9._-]{0,128}$/, { message: 'expected up to 128 letters, digits, ".", "_" or "-"' });
 
+const adminTokenSchema = z.strictObject({
+  name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$/, { message: 'expected a name of letters, digits, ".", "_", "@" or "-" (at most 64), as logs and histories show it' }),
+  // Short tokens can be guessed despite the throttle; 16 characters is a floor, not a goal.
+  token: z.string().min(16, { message: 'too short: use at least 16 random characters (e.g. openssl rand -hex 24)' }),
+  role: z.enum(['viewer', 'operator']),
+});
+
+const notifySchema = z.strictObject({
+  name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, { message: 'expected a name of letters, digits, ".", "_" or "-" (at most 64)' }).optional(),
+  url: httpUrl(false),
+  format: z.enum(['json', 'slack']).default('json'),
+  events: z.array(z.enum(NOTIFY_EVENTS)).min(1).default(['started', 'paused', 'promoted', 'rolled_back', 'hook-failed']),
+  timeout: positiveDuration().default(5_000),
+  attempts: z.number().int().min(1).max(10).default(3),
+});
+
 const WORKERS_HINT = 'expected "auto" (one process per core) or a whole number of processes from 1 to 256';
 
 export const configSchema = z
@@ -382,8 +400,10 @@ export const configSchema = z
       .strictObject({
         listen: listenAddress.default({ host: '127.0.0.1', port: 9090 }),
         token: z.string().default(''),
+        tokens: z.array(adminTokenSchema).default([]),
+        publicUrl: httpUrl(false).optional(),
       })
-      .default({ listen: { host: '127.0.0.1', port: 9090 }, token: '' }),
+      .default({ listen: { host: '127.0.0.1', port: 9090 }, token: '', tokens: [] }),
     instance: z.strictObject({ name: instanceName.default('') }).default({ name: '' }),
     state: z
       .strictObject({
@@ -403,13 +423,16 @@ export const configSchema = z
       requestTimeout: 300_000,
       keepAliveTimeout: 30_000,
       drainTimeout: 30_000,
+      shutdownDelay: 0,
       maxHeaderBytes: 16_384,
       maxBodyBytes: 0,
       maxConnections: 0,
     }),
+    notify: z.array(notifySchema).default([]),
     services: z.array(serviceSchema).min(1, { message: 'needs at least one service' }),
   })
   .superRefine(checkAdminExposure, { when: always })
+  .superRefine(checkNotifyNames, { when: always })
   .superRefine(checkPrometheusNeeded, { when: always })
   .superRefine(checkPortsAndDuplicates, { when: always })
   .superRefine(checkListenOrListeners, { when: always });
@@ -520,13 +543,41 @@ function checkRollout(rollout: unknown, ctx: Ctx): void {
 
 function checkAdminExposure(config: unknown, ctx: Ctx): void {
   const listen = parsedListen(field(config, 'admin', 'listen'));
-  if (listen && field(config, 'admin', 'token') === '' && !isLoopbackHost(listen.host)) {
+  const tokens = listOf(field(config, 'admin', 'tokens'));
+  if (listen && field(config, 'admin', 'token') === '' && tokens.length === 0 && !isLoopbackHost(listen.host)) {
     ctx.addIssue({
       code: 'custom',
       path: ['admin', 'listen'],
-      message: 'must be a loopback address (127.0.0.1 or ::1) when admin.token is not set: the admin API can steer traffic',
+      message: 'must be a loopback address (127.0.0.1 or ::1) when neither admin.token nor admin.tokens is set: the admin API can steer traffic',
     });
   }
+  // A name must say who acted, and a token must say who is asking: neither may be ambiguous.
+  const names = new Set<string>(['admin']);
+  const secrets = new Set<string>();
+  const single = field(config, 'admin', 'token');
+  if (typeof single === 'string' && single !== '') secrets.add(single);
+  tokens.forEach((entry, index) => {
+    const name = field(entry, 'name');
+    const token = field(entry, 'token');
+    if (typeof name === 'string' && names.has(name)) {
+      ctx.addIssue({ code: 'custom', path: ['admin', 'tokens', index, 'name'], message: name === 'admin' ? '"admin" names admin.token; choose another name' : `duplicate token name "${name}"` });
+    }
+    if (typeof name === 'string') names.add(name);
+    if (typeof token === 'string' && secrets.has(token)) {
+      ctx.addIssue({ code: 'custom', path: ['admin', 'tokens', index, 'token'], message: 'the same token is given twice (each token must name one holder)' });
+    }
+    if (typeof token === 'string') secrets.add(token);
+  });
+}
+
+function checkNotifyNames(config: unknown, ctx: Ctx): void {
+  const seen = new Set<string>();
+  listOf(field(config, 'notify')).forEach((target, index) => {
+    const name = field(target, 'name') ?? `${String(field(target, 'format') ?? 'json')}-${index}`;
+    if (typeof name !== 'string') return;
+    if (seen.has(name)) ctx.addIssue({ code: 'custom', path: ['notify', index, 'name'], message: `duplicate notify name "${name}"` });
+    seen.add(name);
+  });
 }
 
 function checkPrometheusNeeded(config: unknown, ctx: Ctx): void {
@@ -599,7 +650,7 @@ export function toShiftproxyConfig(raw: RawConfig): ShiftproxyConfig {
     listen: (listeners[0] as ListenerConfig).address,
     listeners,
     workers: raw.workers,
-    admin: raw.admin,
+    admin: { listen: raw.admin.listen, token: raw.admin.token, tokens: raw.admin.tokens, ...(raw.admin.publicUrl ? { publicUrl: raw.admin.publicUrl.replace(/\/+$/, '') } : {}) },
     instance: raw.instance,
     state: {
       store: raw.state.store,
@@ -615,10 +666,12 @@ export function toShiftproxyConfig(raw: RawConfig): ShiftproxyConfig {
       requestTimeoutMs: raw.server.requestTimeout,
       keepAliveTimeoutMs: raw.server.keepAliveTimeout,
       drainTimeoutMs: raw.server.drainTimeout,
+      shutdownDelayMs: raw.server.shutdownDelay,
       maxHeaderBytes: raw.server.maxHeaderBytes,
       maxBodyBytes: raw.server.maxBodyBytes,
       maxConnections: raw.server.maxConnections,
     },
+    notify: raw.notify.map((n, index) => ({ name: n.name ?? `${n.format}-${index}`, url: n.url, format: n.format, events: [...new Set(n.events)], timeoutMs: n.timeout, attempts: n.attempts })),
     services: raw.services.map(toServiceConfig),
   };
 }

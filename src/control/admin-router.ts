@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { AdminPrincipal } from './admin-auth.js';
 
 export interface AdminRequest {
   readonly req: IncomingMessage;
@@ -6,6 +7,8 @@ export interface AdminRequest {
   readonly params: Readonly<Record<string, string>>;
   /** Parsed JSON body of a POST ({} when empty). */
   readonly body: Record<string, unknown>;
+  /** Who asked (for /api/: the token's holder; elsewhere, and without tokens, the loopback caller). */
+  readonly principal: AdminPrincipal;
 }
 
 /** What a handler answers: JSON (the default), plain text, or the raw response for streams. */

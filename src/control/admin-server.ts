@@ -3,13 +3,16 @@ import type { AddressInfo } from 'node:net';
 import { errorMessage, ShiftError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import type { ListenAddress } from '../core/types.js';
-import { AdminAuth } from './admin-auth.js';
+import type { AdminTokenConfig } from '../core/config-types.js';
+import { AdminAuth, LOOPBACK_PRINCIPAL, type AdminPrincipal } from './admin-auth.js';
 import { AdminRouter, type AdminReply } from './admin-router.js';
 
 export interface AdminServerOptions {
   listen: ListenAddress;
-  /** Empty: no token (the config guarantees a loopback listener then). */
+  /** Empty, with no `tokens` either: no token (the config guarantees a loopback listener then). */
   token: string;
+  /** Named tokens with their roles (`admin.tokens`). */
+  tokens?: readonly AdminTokenConfig[];
   logger: Logger;
   maxBodyBytes?: number;
 }
@@ -32,7 +35,7 @@ export class AdminServer {
 
   constructor(options: AdminServerOptions) {
     this.options = options;
-    this.auth = new AdminAuth(options.token);
+    this.auth = new AdminAuth(options.token, options.tokens ?? []);
     this.server = createServer({ requireHostHeader: true, headersTimeout: 10_000, requestTimeout: 30_000 }, (req, res) => {
       this.handle(req, res).catch((err) => {
         options.logger.error({ err: errorMessage(err) }, 'admin request failed');
@@ -44,11 +47,12 @@ export class AdminServer {
   }
 
   /**
-   * A reloaded `admin.token` (rotation): requests from now on need the new one. The config
-   * guarantees a loopback listener whenever the token is empty.
+   * Reloaded `admin.token` and `admin.tokens` (rotation, a holder added or removed): requests
+   * from now on need one of the new ones. The config guarantees a loopback listener whenever
+   * there is no token at all.
    */
-  setToken(token: string): void {
-    this.auth = new AdminAuth(token);
+  setTokens(token: string, tokens: readonly AdminTokenConfig[]): void {
+    this.auth = new AdminAuth(token, tokens);
   }
 
   listen(): Promise<AddressInfo> {
@@ -81,9 +85,15 @@ export class AdminServer {
       return sendJson(res, 405, { error: `${req.method} is not allowed here; use ${match.allowed.join(' or ')}` }, { allow: match.allowed.join(', ') });
     }
 
+    let principal: AdminPrincipal = LOOPBACK_PRINCIPAL;
     if (url.pathname.startsWith('/api/')) {
-      const refusal = this.checkApiAccess(req, url);
-      if (refusal) return sendJson(res, refusal.status, { error: refusal.error });
+      const access = this.checkApiAccess(req, url);
+      if ('error' in access) return sendJson(res, access.status, { error: access.error });
+      principal = access.principal;
+      // Every mutation is a POST: a viewer reads everything and changes nothing.
+      if (req.method === 'POST' && principal.role !== 'operator') {
+        return sendJson(res, 403, { error: `the token "${principal.name}" is a viewer's: it may read, not act (${req.method} ${url.pathname} needs an operator token)` });
+      }
     }
 
     let body: Record<string, unknown> = {};
@@ -99,10 +109,17 @@ export class AdminServer {
 
     let reply: AdminReply;
     try {
-      reply = await match.handler({ req, url, params: match.params, body });
+      reply = await match.handler({ req, url, params: match.params, body, principal });
     } catch (err) {
-      if (err instanceof ShiftError) return sendJson(res, err.status, { error: err.message });
+      if (err instanceof ShiftError) {
+        if (req.method === 'POST') this.options.logger.info({ by: principal.name, role: principal.role, method: req.method, path: url.pathname, status: err.status, error: err.message }, 'admin action refused');
+        return sendJson(res, err.status, { error: err.message });
+      }
       throw err;
+    }
+    if (req.method === 'POST') {
+      // The audit trail: every action, who took it and how it ended (never the token itself).
+      this.options.logger.info({ by: principal.name, role: principal.role, method: req.method, path: url.pathname, status: 'status' in reply ? reply.status : undefined }, 'admin action');
     }
     if ('stream' in reply) return reply.stream(res);
     if ('json' in reply) return sendJson(res, reply.status, reply.json, reply.headers);
@@ -116,15 +133,15 @@ export class AdminServer {
     res.end(req.method === 'HEAD' ? undefined : text);
   }
 
-  private checkApiAccess(req: IncomingMessage, url: URL): { status: number; error: string } | null {
+  private checkApiAccess(req: IncomingMessage, url: URL): { principal: AdminPrincipal } | { status: number; error: string } {
     if (!this.auth.enabled && !LOOPBACK_HOST.test(req.headers.host ?? '') && !IP_LITERAL_HOST.test(req.headers.host ?? '')) {
       return { status: 403, error: 'Host not allowed: without an admin token the API answers only to loopback or IP-literal hosts' };
     }
     if (url.searchParams.has('token') || url.searchParams.has('access_token')) {
       return { status: 400, error: 'send the token in the Authorization header, never in the URL' };
     }
-    const verdict = this.auth.check(req.headers.authorization);
-    if (verdict === 'ok') return null;
+    const { verdict, principal } = this.auth.identify(req.headers.authorization);
+    if (verdict === 'ok' && principal) return { principal };
     this.logAuthFailure(req, verdict);
     if (verdict === 'throttled') return { status: 429, error: 'too many failed authentication attempts; retry later' };
     return { status: 401, error: verdict === 'missing' ? 'missing bearer token (Authorization: Bearer <token>)' : 'invalid token' };

@@ -22,6 +22,8 @@ export function registerCoreRoutes(router: AdminRouter, deps: CoreRouteDeps): vo
     await deps.beforeScrape?.();
     return { status: 200, text: await deps.registry.metrics(), contentType: deps.registry.contentType };
   });
+  // Who the caller's token names, so the dashboard can say who is signed in and offer only what the role allows.
+  router.add('GET', '/api/v1/whoami', ({ principal }) => ({ status: 200, json: { name: principal.name, role: principal.role } }));
   router.add('GET', '/api/v1/services', () => ({
     status: 200,
     json: deps.dataPlane.serviceNames().map((name) => describeService(deps.dataPlane, name, deps.contributors)),

@@ -83,9 +83,9 @@ export function registerRolloutRoutes(router: AdminRouter, controller: RolloutCo
     return name;
   };
 
-  router.add('POST', '/api/v1/services/:name/rollout', async ({ params, body }) => {
+  router.add('POST', '/api/v1/services/:name/rollout', async ({ params, body, principal }) => {
     const service = known(params.name);
-    await commands.start(service, parseStartRequest(body));
+    await commands.start(service, parseStartRequest(body), principal.name);
     return { status: 202, json: view(service) };
   });
   router.add('GET', '/api/v1/services/:name/rollout', ({ params }) => {
@@ -94,10 +94,12 @@ export function registerRolloutRoutes(router: AdminRouter, controller: RolloutCo
     if (!rollout) throw new NotFoundError(`${service} has had no rollout yet`);
     return { status: 200, json: rollout };
   });
+  // Past rollouts, newest first (kept in the state file across restarts), with the one in progress first.
+  router.add('GET', '/api/v1/services/:name/rollouts', ({ params }) => ({ status: 200, json: controller.rolloutHistory(known(params.name)) }));
   for (const command of ['pause', 'resume', 'promote', 'abort'] as const) {
-    router.add('POST', `/api/v1/services/:name/rollout/${command}`, async ({ params, body }) => {
+    router.add('POST', `/api/v1/services/:name/rollout/${command}`, async ({ params, body, principal }) => {
       const service = known(params.name);
-      await commands.command(service, command, command === 'promote' ? parsePromoteRequest(body) : {});
+      await commands.command(service, command, command === 'promote' ? parsePromoteRequest(body) : {}, principal.name);
       return { status: 200, json: view(service) };
     });
   }

@@ -17,7 +17,25 @@ export interface ShiftproxyConfig {
   state: StateConfig;
   metrics: MetricsConfig;
   server: ServerConfig;
+  /** Webhooks told about rollout events (best effort; `hooks.onEvent` is separate and unchanged). */
+  notify: NotifyTarget[];
   services: ServiceConfig[];
+}
+
+/** What a notification target can subscribe to. `hook-failed` is a rollback a gate hook caused. */
+export const NOTIFY_EVENTS = ['started', 'step', 'paused', 'resumed', 'promoted', 'rolled_back', 'hook-failed'] as const;
+export type NotifyEvent = (typeof NOTIFY_EVENTS)[number];
+
+export interface NotifyTarget {
+  /** Names the target in metrics and logs (its URL may hold a secret, as Slack's do). */
+  name: string;
+  url: string;
+  format: 'json' | 'slack';
+  events: NotifyEvent[];
+  /** Per attempt. */
+  timeoutMs: number;
+  /** Attempts in all (1 = no retry); waits 1 s, 2 s, 4 s... between them. */
+  attempts: number;
 }
 
 export type WorkersSetting = number | 'auto';
@@ -44,10 +62,25 @@ export interface ListenerConfig {
   http2: boolean;
 }
 
+export type AdminRole = 'viewer' | 'operator';
+
+/** A named admin token: viewers read (the API, the dashboard, its live feed); operators also act. */
+export interface AdminTokenConfig {
+  name: string;
+  token: string;
+  role: AdminRole;
+}
+
 export interface AdminConfig {
   listen: ListenAddress;
-  /** Empty means no token: the admin server must then listen on loopback only. */
+  /**
+   * Empty means no token. With neither `token` nor `tokens` the admin server must listen on
+   * loopback only. `token` is an operator named "admin".
+   */
   token: string;
+  tokens: AdminTokenConfig[];
+  /** The dashboard's address as people reach it (behind a proxy, say), for links in notifications. */
+  publicUrl?: string;
 }
 
 export interface InstanceConfig {
@@ -83,6 +116,11 @@ export interface ServerConfig {
   requestTimeoutMs: number;
   keepAliveTimeoutMs: number;
   drainTimeoutMs: number;
+  /**
+   * On SIGTERM, how long /healthz answers 503 while the listeners keep serving as before, so a
+   * load balancer takes the proxy out before its connections close; then the drain starts.
+   */
+  shutdownDelayMs: number;
   maxHeaderBytes: number;
   /** 0 means no limit. */
   maxBodyBytes: number;

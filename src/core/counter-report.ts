@@ -52,6 +52,7 @@ export interface TargetCounts {
   slot: SlotName;
   url: string;
   requests: number;
+  errors: number;
   connect: number;
   timeout: number;
   reset: number;

@@ -8,7 +8,7 @@ import { LatencyHistogram } from './latency-histogram.js';
 export class TrafficCounters {
   /** Responses by upstream status code (index = status). */
   readonly byStatus = new Float64Array(600);
-  /** Requests that got no upstream answer (connect failure, timeout, reset): code="error". */
+  /** Requests that got no upstream answer (connect failure, timeout, reset): code="none". */
   upstreamFailures = 0;
   /** Requests the proxy answered 503 itself because no target was available. */
   unavailable = 0;
@@ -24,6 +24,8 @@ export class TrafficCounters {
 /** Counters of one upstream target; the failure kinds are the `kind` label of upstream errors. */
 export class TargetCounters {
   requests = 0;
+  /** Answers with a 5xx status from this target (failures without an answer are the kinds below). */
+  errors = 0;
   active = 0;
   connect = 0;
   timeout = 0;

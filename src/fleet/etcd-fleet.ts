@@ -11,13 +11,14 @@ import type { LeaderElection } from '../state/leader-election.js';
 import type { PersistedService } from '../state/state-store.js';
 import type { FleetCounters, PublishedCounters } from './fleet-counters.js';
 import type { RolloutCommands } from './rollout-commands.js';
+import type { CommandOrigin } from '../rollout/ports.js';
 
 /** What the fleet needs of the rollout controller. */
 export interface FleetController {
   adopt(service: string, persisted: PersistedService | null): Promise<void>;
   leadershipChanged(leading: boolean): void;
-  startRollout(service: string, request: StartRequest, origin: { command?: string }): Promise<RolloutRecord>;
-  command(service: string, type: CommandType, options: { full?: boolean }, origin: { command?: string }): Promise<RolloutRecord>;
+  startRollout(service: string, request: StartRequest, origin: CommandOrigin): Promise<RolloutRecord>;
+  command(service: string, type: CommandType, options: { full?: boolean }, origin: CommandOrigin): Promise<RolloutRecord>;
   get(service: string): RolloutRecord | null;
 }
 
@@ -30,6 +31,8 @@ interface RelayedCommand {
   request?: StartRequest;
   options?: { full?: boolean };
   from: string;
+  /** Who asked, on the instance that took the command (an admin token's name). */
+  by?: string;
 }
 
 /** The leader's answer to a relayed command. */
@@ -214,12 +217,12 @@ export class EtcdFleet implements RolloutCommands {
 
   // --- commands -------------------------------------------------------------------------
 
-  start(service: string, request: StartRequest): Promise<RolloutRecord> {
-    return this.run({ service, action: 'start', request, from: this.o.name });
+  start(service: string, request: StartRequest, by?: string): Promise<RolloutRecord> {
+    return this.run({ service, action: 'start', request, from: this.o.name, ...(by !== undefined ? { by } : {}) });
   }
 
-  command(service: string, type: CommandType, options: { full?: boolean }): Promise<RolloutRecord> {
-    return this.run({ service, action: type, ...(options.full ? { options } : {}), from: this.o.name });
+  command(service: string, type: CommandType, options: { full?: boolean }, by?: string): Promise<RolloutRecord> {
+    return this.run({ service, action: type, ...(options.full ? { options } : {}), from: this.o.name, ...(by !== undefined ? { by } : {}) });
   }
 
   private async run(command: RelayedCommand): Promise<RolloutRecord> {
@@ -230,8 +233,9 @@ export class EtcdFleet implements RolloutCommands {
     return this.relay(command);
   }
 
-  private execute(command: RelayedCommand, origin: { command?: string }): Promise<RolloutRecord> {
+  private execute(command: RelayedCommand, relay: { command?: string }): Promise<RolloutRecord> {
     const c = this.o.controller;
+    const origin: CommandOrigin = { ...relay, ...(command.by !== undefined ? { by: command.by } : {}) };
     return command.action === 'start' ? c.startRollout(command.service, command.request ?? {}, origin) : c.command(command.service, command.action, command.options ?? {}, origin);
   }
 

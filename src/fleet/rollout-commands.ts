@@ -7,13 +7,14 @@ import type { RolloutRecord } from '../rollout/rollout-record.js';
  * Either way the answer is the rollout as this instance then has it.
  */
 export interface RolloutCommands {
-  start(service: string, request: StartRequest): Promise<RolloutRecord>;
-  command(service: string, type: 'pause' | 'resume' | 'promote' | 'abort', options: { full?: boolean }): Promise<RolloutRecord>;
+  /** `by` names who asked (an admin token's name), kept in the rollout's history. */
+  start(service: string, request: StartRequest, by?: string): Promise<RolloutRecord>;
+  command(service: string, type: 'pause' | 'resume' | 'promote' | 'abort', options: { full?: boolean }, by?: string): Promise<RolloutRecord>;
 }
 
 export function localCommands(controller: RolloutController): RolloutCommands {
   return {
-    start: (service, request) => controller.startRollout(service, request),
-    command: (service, type, options) => controller.command(service, type, options),
+    start: (service, request, by) => controller.startRollout(service, request, by !== undefined ? { by } : {}),
+    command: (service, type, options, by) => controller.command(service, type, options, by !== undefined ? { by } : {}),
   };
 }

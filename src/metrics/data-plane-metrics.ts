@@ -10,7 +10,7 @@ const ROLES: readonly Role[] = ['stable', 'canary'];
 
 /** Registers the data plane's metrics (requests, durations, upstream errors, weights, target health). */
 export function registerDataPlaneMetrics(registry: Registry, dataPlane: DataPlane): void {
-  new ScrapeMetric('shiftproxy_requests_total', 'Requests by service, slot, role and status code ("error" when no upstream answered, "499" when the client left first).', 'counter', () =>
+  new ScrapeMetric('shiftproxy_requests_total', 'Requests by service, slot, role and code: the upstream\'s HTTP status, the proxy\'s own when it answered (503: no available target; 499: the client left first), or "none" when no upstream answered (the client got 502 or 504; shiftproxy_upstream_errors_total has the kind).', 'counter', () =>
     eachCounters(dataPlane, (labels, counters) => requestSamples(labels, counters)),
   ).registerIn(registry);
 
@@ -45,7 +45,7 @@ export function registerDataPlaneMetrics(registry: Registry, dataPlane: DataPlan
         .flatMap((runtime) => MIRROR_RESULTS.map((result) => ({ labels: { service: runtime.name, result }, value: runtime.mirrorCounters[result] }))),
   ).registerIn(registry);
 
-  new ScrapeMetric('shiftproxy_canary_weight', 'Percent of the service traffic sent to the non-live slot.', 'gauge', () =>
+  new ScrapeMetric('shiftproxy_canary_weight', 'Percent (0 to 100, not a 0-1 ratio) of the service traffic sent to the non-live slot.', 'gauge', () =>
     dataPlane.snapshot.routes.map((route) => ({ labels: { service: route.name }, value: route.canaryWeight })),
   ).registerIn(registry);
 
@@ -94,7 +94,7 @@ function requestSamples(labels: Record<string, string>, counters: TrafficCounter
     if (status === 499) value += counters.clientAborts;
     if (value > 0) samples.push({ labels: { ...labels, code: String(status) }, value });
   }
-  if (counters.upstreamFailures > 0) samples.push({ labels: { ...labels, code: 'error' }, value: counters.upstreamFailures });
+  if (counters.upstreamFailures > 0) samples.push({ labels: { ...labels, code: 'none' }, value: counters.upstreamFailures });
   return samples;
 }
 

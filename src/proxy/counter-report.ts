@@ -15,7 +15,7 @@ const LATENCY_AT = SCALARS_AT + 5;
 const SUM_AT = LATENCY_AT + LATENCY_BUCKET_COUNT;
 const COUNT_AT = SUM_AT + 1;
 const ROLE_MARK_SIZE = COUNT_AT + 1;
-const TARGET_FIELDS = ['requests', 'connect', 'timeout', 'reset', 'refused', 'protocol'] as const;
+const TARGET_FIELDS = ['requests', 'errors', 'connect', 'timeout', 'reset', 'refused', 'protocol'] as const;
 
 /**
  * Reads a data plane's counters as deltas since the previous read (for a process that reports
@@ -131,7 +131,7 @@ export class CounterReader {
     const pool = target.pool.stats;
     const gauges = [counters.active, pool.connected, pool.running, pool.pending];
     let moved = false;
-    const out = { requests: 0, connect: 0, timeout: 0, reset: 0, refused: 0, protocol: 0, active: counters.active, connected: pool.connected, running: pool.running, pending: pool.pending };
+    const out = { requests: 0, errors: 0, connect: 0, timeout: 0, reset: 0, refused: 0, protocol: 0, active: counters.active, connected: pool.connected, running: pool.running, pending: pool.pending };
     TARGET_FIELDS.forEach((field, i) => {
       const delta = counters[field] - (mark[i] as number);
       if (delta !== 0) moved = true;

@@ -230,6 +230,8 @@ export class ProxyExchange implements Dispatcher.DispatchHandler, DeadlineEntry 
     const headers = Array.isArray(raw) ? responseScan.scan(raw as Buffer[], false) : scanHeaderObject(responseScan, raw as Record<string, string | string[]>);
     if (this.setCookie !== null) headers.push('set-cookie', this.setCookie);
     this.statusCode = statusCode;
+    // Per target, so one target answering 5xx among healthy ones shows (the dashboard's target rates).
+    if (statusCode >= 500) this.target.counters.errors += 1;
     this.bodyLeft = responseScan.contentLength;
     if (this.mirror !== null) this.mirror.liveHead(statusCode, controller.rawHeaders as Buffer[]);
     this.grpcStatus = responseScan.grpcStatus;

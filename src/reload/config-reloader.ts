@@ -1,5 +1,6 @@
 import { diffConfig } from '../config/config-diff.js';
-import type { ServiceConfig, ShiftproxyConfig, TargetConfig } from '../core/config-types.js';
+import type { AdminTokenConfig, ServiceConfig, ShiftproxyConfig, TargetConfig } from '../core/config-types.js';
+import { sameValue } from '../core/same-value.js';
 import { ConfigError, errorMessage } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import type { SlotName } from '../core/types.js';
@@ -37,7 +38,7 @@ export interface LiveConfigTargets {
   };
   /** Alarm evaluation: alarms, their windows and the metrics provider. */
   analysis?: { reconfigure(config: ShiftproxyConfig): void };
-  admin?: { setToken(token: string): void };
+  admin?: { setTokens(token: string, tokens: readonly AdminTokenConfig[]): void };
 }
 
 export interface ConfigReloaderOptions {
@@ -132,7 +133,7 @@ export class ConfigReloader {
     // Before the controller: its next check must already see the new alarms.
     analysis?.reconfigure(next);
     controller.reconfigure(next.services);
-    if (next.admin.token !== this.running.admin.token) admin?.setToken(next.admin.token);
+    if (next.admin.token !== this.running.admin.token || !sameValue(next.admin.tokens, this.running.admin.tokens)) admin?.setTokens(next.admin.token, next.admin.tokens);
   }
 
   private fail(result: ReloadResult, trigger: string, message: string): ReloadResult {

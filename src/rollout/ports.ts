@@ -64,4 +64,6 @@ export interface LeadershipPort {
 /** How a change reached the controller: a command relayed by another instance is consumed with the write it causes. */
 export interface CommandOrigin {
   command?: string;
+  /** Who asked (an admin token's name), recorded in the rollout's history. */
+  by?: string;
 }

@@ -11,6 +11,7 @@ import { plannedDurationMs } from '../strategies/step-plan.js';
 import type { HookRunner } from './hook-runner.js';
 import type { AnalysisPort, AnalysisReport, CommandOrigin, LeadershipPort, RoutingPort, SlotHealthPort } from './ports.js';
 import { isActive, stepMirrorOf, type RollbackCause, type RolloutRecord, type RolloutState } from './rollout-record.js';
+import { pastAfter, summarizeRollout, type RolloutSummary } from './rollout-summary.js';
 import { applyEvent, holdRemaining, noteRefusal, noteSettingsChange, type RolloutEvent } from './state-machine.js';
 
 export interface ControllerDeps {
@@ -49,6 +50,8 @@ interface ServiceEntry {
   live: SlotName;
   targets: Partial<Record<SlotName, TargetConfig[]>>;
   rollout: RolloutRecord | null;
+  /** Finished rollouts, newest first (bounded; saved with the state). */
+  past: RolloutSummary[];
   /** Bumped on every committed transition; timers armed for an older generation do nothing. */
   generation: number;
   queue: Promise<unknown>;
@@ -96,6 +99,7 @@ export class RolloutController {
         live: config.live,
         targets: {},
         rollout: null,
+        past: [],
         generation: 0,
         queue: Promise.resolve(),
         analysisRunning: false,
@@ -115,6 +119,11 @@ export class RolloutController {
     return this.wallAtStart + (this.deps.clock.now() - this.monoAtStart);
   }
 
+  /** The injected clock's monotonic time (what other parts on the same clock stamp samples with). */
+  monotonicNow(): number {
+    return this.deps.clock.now();
+  }
+
   /** Loads persisted state and applies each service's routing; call before the listeners open. */
   async restore(): Promise<void> {
     const state = await this.deps.store.load();
@@ -128,6 +137,8 @@ export class RolloutController {
       entry.live = persisted.live;
       entry.targets = persisted.targets ?? {};
       entry.rollout = persisted.rollout;
+      // A file from before the history was kept still knows its last rollout.
+      entry.past = persisted.past ?? (persisted.rollout && !isActive(persisted.rollout) ? [summarizeRollout(persisted.rollout, persisted.rollout.updatedAt)] : []);
       for (const [slot, targets] of Object.entries(entry.targets) as [SlotName, TargetConfig[]][]) {
         await this.deps.routing.replaceTargets(name, slot, targets);
       }
@@ -203,6 +214,26 @@ export class RolloutController {
     return this.entry(service).rollout;
   }
 
+  /** The slot that takes all traffic at rest. */
+  liveSlot(service: string): SlotName {
+    return this.entry(service).live;
+  }
+
+  /** When the active rollout rolls back for its progressDeadline (wall-clock ms); null when none is active or it is paused (the deadline then waits). */
+  deadline(service: string): number | null {
+    const entry = this.entry(service);
+    const record = entry.rollout;
+    if (!record || !isActive(record) || record.state === 'paused') return null;
+    return this.deadlineAt(entry, record);
+  }
+
+  /** The service's rollouts, newest first: the one in progress (if any), then the finished ones kept. */
+  rolloutHistory(service: string): RolloutSummary[] {
+    const entry = this.entry(service);
+    const current = entry.rollout && isActive(entry.rollout) ? [summarizeRollout(entry.rollout, this.now())] : [];
+    return [...current, ...entry.past];
+  }
+
   notDurableReason(service: string): string | null {
     return this.entry(service).notDurable;
   }
@@ -215,7 +246,9 @@ export class RolloutController {
     return remaining === null ? null : this.now() + remaining;
   }
 
+  /** Starts a rollout; `origin.by` names who asked (an admin token's name), kept in the record and its history. */
   startRollout(service: string, request: StartRequest = {}, origin: CommandOrigin = {}): Promise<RolloutRecord> {
+    const by = origin.by;
     const entry = this.entry(service);
     return this.enqueue(entry, async () => {
       if (isActive(entry.rollout)) {
@@ -251,34 +284,37 @@ export class RolloutController {
         updatedAt: now,
         pausedMs: 0,
         reason: null,
+        ...(by !== undefined ? { startedBy: by } : {}),
         history: [
           {
             at: new Date(now).toISOString(),
             event: 'started',
             canaryWeight: 0,
             detail: { from: entry.live, to, strategy: plan.strategy, ...(plan.preset ? { preset: plan.preset } : {}), steps: plan.steps, bakeTimeMs: plan.bakeTimeMs },
+            ...(by !== undefined ? { by } : {}),
           },
         ],
       };
       record.awaiting = 'beforeAllowTraffic';
       if (entry.config.rollout.hooks.beforeAllowTraffic) return this.commit(entry, record, origin);
       // No gate configured: pass it before the first save, so the start is one durable write.
-      return this.commit(entry, applyEvent(record, { type: 'hook-passed', hook: 'beforeAllowTraffic' }, this.machineContext(entry)), origin);
+      return this.commit(entry, applyEvent(record, { type: 'hook-passed', hook: 'beforeAllowTraffic' }, { ...this.machineContext(entry), ...(by !== undefined ? { by } : {}) }), origin);
     });
   }
 
-  /** A person's command: pause, resume, promote (`full`: skip the bake too) or abort. */
+  /** A person's command: pause, resume, promote (`full`: skip the bake too) or abort; `origin.by` names who (an admin token's name). */
   command(service: string, type: 'pause' | 'resume' | 'promote' | 'abort', options: { full?: boolean } = {}, origin: CommandOrigin = {}): Promise<RolloutRecord> {
+    const by = origin.by;
     const entry = this.entry(service);
-    const event: RolloutEvent =
-      type === 'abort' ? { type, detail: 'aborted by a person' } : type === 'promote' ? { type, ...(options.full ? { full: true } : {}) } : { type };
+    const event: RolloutEvent = type === 'promote' ? { type, ...(options.full ? { full: true } : {}) } : { type };
     return this.enqueue(entry, async () => {
       if (!entry.rollout) throw new NotFoundError(`${service} has no rollout`);
       try {
-        return await this.transition(entry, event, origin);
+        const current = entry.rollout;
+        return await this.commit(entry, applyEvent(current, event, { ...this.machineContext(entry), ...(by !== undefined ? { by } : {}) }), origin);
       } catch (err) {
         if (err instanceof ConflictError && entry.rollout) {
-          const noted = noteRefusal(entry.rollout, type, err.message, this.machineContext(entry));
+          const noted = noteRefusal(entry.rollout, type, err.message, { ...this.machineContext(entry), ...(by !== undefined ? { by } : {}) });
           // Recording is best effort: the answer to the person is the refusal either way.
           if (noted) await this.commit(entry, noted).catch(() => undefined);
         }
@@ -335,7 +371,8 @@ export class RolloutController {
     const previous = entry.rollout;
     const nextTargets = targetsAfter(entry, next);
     const nextLive: SlotName = next.state === 'promoted' ? next.to : next.from;
-    const state = this.persistedState(entry.name, { live: nextLive, canaryWeight: weightOf(next), targets: nextTargets, rollout: next });
+    const nextPast = pastAfter(entry.past, previous, next);
+    const state = this.persistedState(entry.name, { live: nextLive, canaryWeight: weightOf(next), targets: nextTargets, rollout: next, past: nextPast });
     try {
       await this.deps.store.save(state, { service: entry.name, ...(origin.command !== undefined ? { command: origin.command } : {}) });
     } catch (err) {
@@ -344,15 +381,16 @@ export class RolloutController {
       throw new PersistError(`the rollout state could not be saved, so nothing was changed: ${entry.notDurable}`, err);
     }
     entry.notDurable = null;
-    await this.apply(entry, nextLive, nextTargets, next);
+    await this.apply(entry, nextLive, nextTargets, next, nextPast);
     this.afterCommit(entry, previous, next);
     return next;
   }
 
   /** Makes a durable state the running one: memory, then routing (every process that routes). */
-  private async apply(entry: ServiceEntry, live: SlotName, targets: Partial<Record<SlotName, TargetConfig[]>>, rollout: RolloutRecord | null): Promise<void> {
+  private async apply(entry: ServiceEntry, live: SlotName, targets: Partial<Record<SlotName, TargetConfig[]>>, rollout: RolloutRecord | null, past: RolloutSummary[]): Promise<void> {
     const changedSlots = (['blue', 'green'] as const).filter((slot) => JSON.stringify(entry.targets[slot]) !== JSON.stringify(targets[slot]));
     entry.rollout = rollout;
+    entry.past = past;
     entry.live = live;
     entry.targets = targets;
     entry.generation += 1;
@@ -378,7 +416,7 @@ export class RolloutController {
     return this.enqueue(entry, async () => {
       const previous = entry.rollout;
       const rollout = persisted?.rollout ?? null;
-      await this.apply(entry, persisted?.live ?? entry.config.live, persisted?.targets ?? {}, rollout);
+      await this.apply(entry, persisted?.live ?? entry.config.live, persisted?.targets ?? {}, rollout, persisted?.past ?? entry.past);
       entry.notDurable = null;
       if (rollout) this.afterCommit(entry, previous, rollout, { adopted: true });
       else this.schedule(entry, previous);
@@ -406,6 +444,7 @@ export class RolloutController {
 
   private afterCommit(entry: ServiceEntry, previous: RolloutRecord | null, next: RolloutRecord, how: { adopted?: boolean } = {}): void {
     if (previous?.state !== next.state || previous?.canaryWeight !== next.canaryWeight || previous?.id !== next.id) {
+      const last = next.history.at(-1);
       this.deps.logger.info(
         {
           service: entry.name,
@@ -414,6 +453,7 @@ export class RolloutController {
           canaryWeight: next.canaryWeight,
           step: next.stepIndex + 1,
           reason: next.reason ?? undefined,
+          by: last?.by,
           ...(how.adopted ? { from: 'leader' } : {}),
         },
         'rollout transition',
@@ -662,7 +702,7 @@ export class RolloutController {
       services[entry.name] =
         entry.name === changed
           ? update
-          : { live: entry.live, canaryWeight: routingOf(entry).canaryWeight, targets: entry.targets, rollout: entry.rollout };
+          : { live: entry.live, canaryWeight: routingOf(entry).canaryWeight, targets: entry.targets, rollout: entry.rollout, past: entry.past };
     }
     return { version: 1, services };
   }

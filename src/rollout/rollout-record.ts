@@ -7,8 +7,9 @@ export type RolloutState = 'pending' | 'progressing' | 'paused' | 'baking' | 'pr
 export const ROLLOUT_STATES: readonly RolloutState[] = ['pending', 'progressing', 'paused', 'baking', 'promoted', 'rolled_back'];
 export const ACTIVE_STATES: readonly RolloutState[] = ['pending', 'progressing', 'paused', 'baking'];
 
-/** Why a rollout rolled back, as a bounded label for `shiftproxy_rollbacks_total{reason}`. */
+/** Why a rollout rolled back, as a bounded label for `shiftproxy_rollbacks_total{cause}`. */
 export type RollbackCause = 'aborted' | 'alarm' | 'inconclusive' | 'unhealthy' | 'hook' | 'deadline';
+export const ROLLBACK_CAUSES: readonly RollbackCause[] = ['aborted', 'alarm', 'inconclusive', 'unhealthy', 'hook', 'deadline'];
 
 /** The webhook a rollout is waiting on, if any. */
 export type AwaitedHook = 'beforeAllowTraffic' | 'afterAllowTraffic';
@@ -49,6 +50,8 @@ export interface HistoryEntry {
   event: string;
   canaryWeight: number;
   detail?: unknown;
+  /** Who caused it, for a person's command: the admin token's name ("loopback" when none is configured). */
+  by?: string;
 }
 
 /**
@@ -81,6 +84,10 @@ export interface RolloutRecord {
   awaiting?: AwaitedHook;
   /** Set by `promote`: after the afterAllowTraffic hook, go straight to promoted (no bake). */
   promoteRequested?: boolean;
+  /** Who asked for the promotion, named when it completes later. */
+  promotedBy?: string;
+  /** Who started the rollout. */
+  startedBy?: string;
   afterAllowTrafficPassed?: boolean;
   /** Consecutive failed and inconclusive analysis checks (kept across restarts). */
   consecutiveFailures: number;

@@ -17,6 +17,8 @@ export interface RolloutView {
   plan: { weight: number; hold: number | 'manual'; mirror?: number }[];
   bakeTimeMs: number;
   startedAt: string;
+  /** Who started it (an admin token's name); absent for rollouts from before names were kept. */
+  startedBy?: string;
   updatedAt: string;
   nextStepAt: string | null;
   awaiting: string | null;
@@ -46,6 +48,7 @@ export function viewRollout(record: RolloutRecord, nextStepAt: number | null, no
     plan: record.plan.steps,
     bakeTimeMs: record.plan.bakeTimeMs,
     startedAt: new Date(record.startedAt).toISOString(),
+    ...(record.startedBy !== undefined ? { startedBy: record.startedBy } : {}),
     updatedAt: new Date(record.updatedAt).toISOString(),
     nextStepAt: nextStepAt === null ? null : new Date(nextStepAt).toISOString(),
     awaiting: record.awaiting ?? null,

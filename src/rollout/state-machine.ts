@@ -38,6 +38,8 @@ export interface MachineContext {
   now: number;
   /** Whether the service has an afterAllowTraffic hook (run once the canary reaches 100%). */
   afterAllowTraffic: boolean;
+  /** Who caused the event, for a person's command (an admin token's name); entries it makes carry it. */
+  by?: string;
 }
 
 /**
@@ -80,7 +82,7 @@ export function applyEvent(record: RolloutRecord, event: RolloutEvent, ctx: Mach
     case 'pause':
       if (next.state === 'paused') return note(next, ctx, 'pause', 'already paused');
       if (next.awaiting) throw new ConflictError(`cannot pause while the ${next.awaiting} hook is running`);
-      return pause(next, ctx, 'user', 'paused by a person');
+      return pause(next, ctx, 'user', `paused by ${who(ctx)}`);
     case 'alarm-pause':
       // A hook being awaited decides what happens next; an alarm meanwhile is only recorded.
       if (next.state === 'paused' || next.awaiting) return note(next, ctx, 'alarm-pause', event.detail);
@@ -91,7 +93,7 @@ export function applyEvent(record: RolloutRecord, event: RolloutEvent, ctx: Mach
     case 'promote':
       return promote(next, ctx, event.full === true);
     case 'abort':
-      return rollBack(next, ctx, 'aborted', event.detail ?? 'aborted by a person');
+      return rollBack(next, ctx, 'aborted', event.detail ?? `aborted by ${who(ctx)}`);
     case 'rollback':
       if (event.alarm !== undefined) next.alarm = event.alarm;
       return rollBack(next, ctx, event.cause, event.detail);
@@ -174,8 +176,8 @@ function resume(next: RolloutRecord, ctx: MachineContext): RolloutRecord {
     return enterStep(next, next.stepIndex + 1, ctx);
   }
   if (wasUnjudged) {
-    record_(next, ctx, 'resumed', 'released by a person without a judged check');
-    return next.state === 'baking' ? finish(next, ctx, 'bake time elapsed; released by a person') : enterStep(next, next.stepIndex + 1, ctx);
+    record_(next, ctx, 'resumed', `released by ${who(ctx)} without a judged check`);
+    return next.state === 'baking' ? finish(next, ctx, `bake time elapsed; released by ${who(ctx)}`) : enterStep(next, next.stepIndex + 1, ctx);
   }
   const hold = currentHold(next);
   // Restart the clock so exactly the remaining part of the interrupted hold is left.
@@ -192,6 +194,7 @@ function resume(next: RolloutRecord, ctx: MachineContext): RolloutRecord {
 function promote(next: RolloutRecord, ctx: MachineContext, full: boolean): RolloutRecord {
   if (next.awaiting === 'afterAllowTraffic') {
     next.promoteRequested = true;
+    if (ctx.by !== undefined) next.promotedBy = ctx.by;
     return record_(next, ctx, 'promote-requested', 'promotion follows the afterAllowTraffic hook, without the bake');
   }
   const atFull = next.state === 'baking' || next.pausedFrom === 'baking';
@@ -203,11 +206,13 @@ function promote(next: RolloutRecord, ctx: MachineContext, full: boolean): Rollo
     delete next.holdRemainingMs;
   }
   let detail: string;
-  if (atFull) detail = 'promoted by a person: bake ended early';
-  else if (full) detail = 'promoted by a person: remaining steps and bake skipped';
-  else if (next.plan.bakeTimeMs === 0) detail = 'promoted by a person: remaining steps skipped (no bake configured)';
-  else detail = 'promoted by a person: remaining steps skipped; the bake still watches the alarms';
+  const by = who(ctx);
+  if (atFull) detail = `promoted by ${by}: bake ended early`;
+  else if (full) detail = `promoted by ${by}: remaining steps and bake skipped`;
+  else if (next.plan.bakeTimeMs === 0) detail = `promoted by ${by}: remaining steps skipped (no bake configured)`;
+  else detail = `promoted by ${by}: remaining steps skipped; the bake still watches the alarms`;
   if (atFull || full || next.plan.bakeTimeMs === 0) next.promoteRequested = true;
+  if (ctx.by !== undefined) next.promotedBy = ctx.by;
   next.stepIndex = next.plan.steps.length - 1;
   next.state = 'progressing';
   next.canaryWeight = 100;
@@ -263,7 +268,7 @@ function reachFull(next: RolloutRecord, ctx: MachineContext): RolloutRecord {
 }
 
 function afterFull(next: RolloutRecord, ctx: MachineContext): RolloutRecord {
-  if (next.promoteRequested || next.plan.bakeTimeMs === 0) return finish(next, ctx, next.promoteRequested ? 'promoted by a person' : 'all steps done');
+  if (next.promoteRequested || next.plan.bakeTimeMs === 0) return finish(next, ctx, next.promoteRequested ? `promoted by ${next.promotedBy ?? 'a person'}` : 'all steps done');
   next.state = 'baking';
   next.holdStartedAt = ctx.now;
   delete next.holdChecks;
@@ -330,9 +335,15 @@ function note(next: RolloutRecord, ctx: MachineContext, event: string, detail: u
   return record_(next, ctx, event, detail);
 }
 
+/** Who a person's command names: the token's holder, or "a person" when the caller is not known. */
+function who(ctx: MachineContext): string {
+  return ctx.by ?? 'a person';
+}
+
 function record_(next: RolloutRecord, ctx: MachineContext, event: string, detail: unknown): RolloutRecord {
   const entry: HistoryEntry = { at: new Date(ctx.now).toISOString(), event, canaryWeight: next.canaryWeight };
   if (detail !== null && detail !== undefined) entry.detail = detail;
+  if (ctx.by !== undefined) entry.by = ctx.by;
   next.history.push(entry);
   return next;
 }

@@ -16,7 +16,8 @@ export function renderReport(result: SimulationResult): string {
   const { script, style: css } = readChartLibrary();
   const d = result.details;
   const data = {
-    timeline: d.timeline,
+    // JSON has no Infinity: an infinite ratio (canary failed, stable did not) travels as the string "Infinity".
+    timeline: d.timeline.map((p) => ({ ...p, alarms: Object.fromEntries(Object.entries(p.alarms).map(([k, v]) => [k, v === Infinity ? 'Infinity' : v])) })),
     decidedAtMs: result.decidedAtMs,
     faultAtMs: d.faults.canary ? d.faults.canary.afterMs : null,
     from: d.from,
@@ -53,7 +54,10 @@ h1 { font-size: 20px; margin: 0 0 4px; } h2 { font-size: 16px; margin: 28px 0 8p
 table { border-collapse: collapse; width: 100%; } td, th { text-align: left; padding: 4px 8px; border-bottom: 1px solid #e4e7eb; vertical-align: top; }
 table.facts td:first-child { width: 150px; color: #57606a; }
 table.trail td:nth-child(1), table.trail td:nth-child(3) { white-space: nowrap; font-variant-numeric: tabular-nums; }
-table.trail td:nth-child(4) { font-family: ui-monospace, monospace; font-size: 12px; word-break: break-word; }
+table.trail td:nth-child(4) { font-size: 12px; word-break: break-word; }
+table.checks, table.kv { border-collapse: collapse; margin: 0; }
+table.checks th, table.checks td, table.kv td { border: 0; border-bottom: 1px solid #eaeef2; padding: 2px 8px 2px 0; font-size: 12px; text-align: left; }
+table.checks .v-breach { color: #cf222e; font-weight: 600; } table.checks .v-pass { color: #1a7f37; } table.checks .v-inconclusive { color: #9a6700; }
 .chart { margin: 8px 0 20px; } .note { color: #57606a; font-size: 12px; }
 </style>
 </head>
@@ -80,19 +84,49 @@ function trailRows(history: HistoryEntry[]): string {
   return history
     .map((entry) => {
       const at = formatDuration(Math.max(0, Date.parse(entry.at) - start));
-      return `<tr><td>+${escapeHtml(at)}</td><td>${escapeHtml(entry.event)}</td><td>${entry.canaryWeight}%</td><td>${escapeHtml(detailText(entry))}</td></tr>`;
+      return `<tr><td>+${escapeHtml(at)}</td><td>${escapeHtml(entry.event)}</td><td>${entry.canaryWeight}%</td><td>${detailHtml(entry)}</td></tr>`;
     })
     .join('\n');
 }
 
-function detailText(entry: HistoryEntry): string {
+interface TrailCheck {
+  alarm: string;
+  verdict: string;
+  value: number | null;
+  threshold?: Record<string, number>;
+  reason?: string;
+}
+
+/** A trail entry's detail as people read it: sentences for the known shapes, a check table for analysis, key/value rows otherwise; never raw JSON. */
+function detailHtml(entry: HistoryEntry): string {
   const detail = entry.detail;
   if (detail === undefined || detail === null) return '';
-  if (typeof detail === 'string') return detail;
-  if (entry.event === 'analysis' && typeof detail === 'object' && Array.isArray((detail as { alarms?: unknown }).alarms)) {
-    return (detail as { alarms: { alarm: string; verdict: string; reason: string }[] }).alarms.map((a) => `${a.alarm}: ${a.verdict} (${a.reason})`).join('; ');
+  if (typeof detail !== 'object') return escapeHtml(String(detail));
+  const d = detail as Record<string, unknown>;
+  if (Array.isArray(d.alarms)) {
+    const rows = (d.alarms as TrailCheck[]).map((a) => {
+      const bound = a.threshold ? Object.entries(a.threshold).map(([k, v]) => `${k} ${v}`).join(', ') : '';
+      return `<tr><td>${escapeHtml(a.alarm)}</td><td class="v-${escapeHtml(a.verdict)}">${escapeHtml(a.verdict)}</td><td>${escapeHtml(valueText(a.value))}</td><td>${escapeHtml(bound)}</td><td>${escapeHtml(a.reason ?? '')}</td></tr>`;
+    });
+    return `<table class="checks"><thead><tr><th>alarm</th><th>verdict</th><th>value</th><th>bound</th><th>why</th></tr></thead><tbody>${rows.join('')}</tbody></table>`;
   }
-  return JSON.stringify(detail);
+  if (entry.event === 'step' && typeof d.step === 'number') {
+    const hold = d.hold === 'manual' ? 'until released' : typeof d.hold === 'number' ? `holds ${formatDuration(d.hold)}` : '';
+    return escapeHtml(`step ${d.step} of ${String(d.of)}: ${String(d.weight)}%${hold ? `, ${hold}` : ''}`);
+  }
+  if (entry.event === 'started' && typeof d.from === 'string') {
+    const steps = Array.isArray(d.steps) ? `, ${d.steps.length} steps` : '';
+    return escapeHtml(`${d.from} -> ${String(d.to)}, ${String(d.strategy)}${d.preset ? ` (${String(d.preset)})` : ''}${steps}`);
+  }
+  if (typeof d.cause === 'string' && typeof d.reason === 'string') return escapeHtml(`${d.cause}: ${d.reason}`);
+  const rows = Object.entries(d).map(([k, v]) => `<tr><td>${escapeHtml(k)}</td><td>${escapeHtml(typeof v === 'object' && v !== null ? JSON.stringify(v) : String(v))}</td></tr>`);
+  return `<table class="kv">${rows.join('')}</table>`;
+}
+
+function valueText(value: number | null): string {
+  if (value === null) return '-';
+  if (!Number.isFinite(value)) return value > 0 ? 'infinite' : String(value);
+  return String(Math.round(value * 10_000) / 10_000);
 }
 
 function escapeHtml(text: string): string {
@@ -124,9 +158,16 @@ const CHART_SCRIPT = `
     var el = document.createElement('div'); el.className = 'chart'; document.getElementById('charts').appendChild(el);
     new uPlot({
       title: title, width: width, height: 220,
+      // A static file: the legend names the series, nothing follows a pointer.
+      legend: { live: false },
+      cursor: { show: false },
       scales: { x: { time: false } },
       axes: [{ label: 'schedule time (s)' }, { label: unit }],
-      series: [{ label: 't (s)' }].concat(series.map(function (s) { return { label: s.label, stroke: s.color, width: 2, dash: s.dash, paths: s.stepped ? uPlot.paths.stepped({ align: 1 }) : undefined, spanGaps: false }; })),
+      series: [{ label: 't (s)' }].concat(series.map(function (s) {
+        var spec = { label: s.label, stroke: s.color, width: 2, dash: s.dash, paths: s.stepped ? uPlot.paths.stepped({ align: 1 }) : undefined, spanGaps: false };
+        if (s.marks) { spec.width = 0; spec.paths = function () { return null; }; spec.points = { show: true, size: 9, stroke: s.color, fill: s.color }; }
+        return spec;
+      })),
       hooks: { draw: [markers] }
     }, [t].concat(series.map(function (s) { return s.values; })), el);
   }
@@ -140,7 +181,15 @@ const CHART_SCRIPT = `
   chart('Error rate', '%', slot('errorRate', 100));
   chart('p99 latency', 'seconds', slot('p99', 1));
   data.alarms.forEach(function (a) {
-    var series = [{ label: a.name, color: colors.canary, values: data.timeline.map(function (p) { var v = p.alarms[a.name]; return v === undefined ? null : v; }) }];
+    var raw = data.timeline.map(function (p) { var v = p.alarms[a.name]; return v === undefined ? null : v; });
+    var finite = raw.filter(function (v) { return typeof v === 'number'; });
+    // An infinite ratio (the canary failed, stable did not) is the strongest breach there is: it is
+    // drawn above both the threshold and every finite value, as its own marked series, never as the last finite ratio.
+    var top = Math.max.apply(null, finite.concat([a.max || 0, a.maxRatio || 0, 1])) * 1.5;
+    var series = [{ label: a.name, color: colors.canary, values: raw.map(function (v) { return v === 'Infinity' ? top : v; }) }];
+    if (raw.some(function (v) { return v === 'Infinity'; })) {
+      series.push({ label: 'breach: ratio infinite (stable had no failures)', color: colors.limit, marks: true, values: raw.map(function (v) { return v === 'Infinity' ? top : null; }) });
+    }
     [['max', a.max], ['min', a.min], ['maxRatio', a.maxRatio]].forEach(function (th) {
       if (th[1] === null) return;
       series.push({ label: th[0] + ' ' + th[1], color: colors.limit, dash: [4, 4], values: data.timeline.map(function () { return th[1]; }) });

@@ -139,7 +139,8 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
     const plannedMs = plannedMsOf(plan);
     const alarmValues = () => {
       const values: Record<string, number | null> = {};
-      const last = (running as RunningShiftproxy).analysisValues(service.name);
+      // The last check's own value: a ratio that went infinite (stable had no failures) is a breach, not the last finite ratio.
+      const last = (running as RunningShiftproxy).analysisChecks(service.name);
       for (const alarm of service.rollout.analysis.alarms) values[alarm.name] = last.get(alarm.name) ?? null;
       return values;
     };

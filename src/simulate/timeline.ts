@@ -8,11 +8,12 @@ export interface TimelinePoint {
   t: number;
   weight: number;
   state: string;
-  /** Requests per real second each slot served over the last interval. */
-  rps: Record<SlotName, number>;
+  /** Requests per real second each slot served over the last interval; null for the first point (no interval yet). */
+  rps: Record<SlotName, number | null>;
   errorRate: Record<SlotName, number | null>;
   /** Seconds; null without traffic. */
   p99: Record<SlotName, number | null>;
+  /** Each alarm's last checked value; Infinity for a ratio whose stable side had no failures. */
   alarms: Record<string, number | null>;
 }
 
@@ -46,6 +47,9 @@ export class TimelineSampler {
     // A point taken right after another (on a state change) holds too few requests for a rate
     // worth drawing: it repeats the last rates and leaves the interval open for the next sample.
     if (seconds < MIN_RATE_INTERVAL_S && this.last) return { ...this.last, t, weight, state, alarms };
+    // The first point comes right after the sampler started: a handful of requests over a sliver
+    // of time would read as a burst (540 req/s in a 60 req/s run). It has no rates; the next one does.
+    if (seconds < MIN_RATE_INTERVAL_S) return { t, weight, state, rps: { blue: null, green: null }, errorRate: { blue: null, green: null }, p99: { blue: null, green: null }, alarms };
     const point: TimelinePoint = { t, weight, state, rps: { blue: 0, green: 0 }, errorRate: { blue: null, green: null }, p99: { blue: null, green: null }, alarms };
     const next = { blue: this.totals('blue'), green: this.totals('green') };
     for (const slot of SLOT_NAMES) {

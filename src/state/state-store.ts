@@ -1,6 +1,7 @@
 import type { TargetConfig } from '../core/config-types.js';
 import type { SlotName } from '../core/types.js';
 import type { RolloutRecord } from '../rollout/rollout-record.js';
+import type { RolloutSummary } from '../rollout/rollout-summary.js';
 
 /** What survives a restart for one service: the routing it had and its current or last rollout. */
 export interface PersistedService {
@@ -9,6 +10,8 @@ export interface PersistedService {
   /** Targets a rollout put into a slot, replacing the configured ones. */
   targets?: Partial<Record<SlotName, TargetConfig[]>>;
   rollout: RolloutRecord | null;
+  /** Finished rollouts, newest first, bounded (absent in files written before it was kept). */
+  past?: RolloutSummary[];
 }
 
 export interface PersistedState {
@@ -55,7 +58,8 @@ export function isPersistedState(value: unknown): value is PersistedState {
       typeof s.canaryWeight === 'number' &&
       s.canaryWeight >= 0 &&
       s.canaryWeight <= 100 &&
-      (s.rollout === null || (typeof s.rollout === 'object' && typeof (s.rollout as Record<string, unknown>).state === 'string'))
+      (s.rollout === null || (typeof s.rollout === 'object' && typeof (s.rollout as Record<string, unknown>).state === 'string')) &&
+      (s.past === undefined || Array.isArray(s.past))
     );
   });
 }

@@ -38,7 +38,7 @@ const eventually = <T>(what: string, attempt: () => Promise<T | undefined>, time
  * at all has no numerator series and the alarm would be no-data (inconclusive) forever.
  */
 const errorRateAlarm = (service: string) =>
-  `(sum(rate(shiftproxy_requests_total{service="${service}",role="canary",code=~"5..|error"}[5s])) or vector(0)) / sum(rate(shiftproxy_requests_total{service="${service}",role="canary"}[5s]))`;
+  `(sum(rate(shiftproxy_requests_total{service="${service}",role="canary",code=~"5..|none"}[5s])) or vector(0)) / sum(rate(shiftproxy_requests_total{service="${service}",role="canary"}[5s]))`;
 
 /**
  * Where a decision is expected, `inconclusiveLimit` is generous: a machine too busy to scrape

@@ -72,12 +72,13 @@ export interface ProxyUnderTest {
 
 export async function startProxy(
   spec: ConfigSpec | ShiftproxyConfig,
-  options: { workers?: number; workerTimeouts?: StartOptions['workerTimeouts'] } = {},
+  options: { workers?: number; workerTimeouts?: StartOptions['workerTimeouts']; clock?: StartOptions['clock']; logger?: StartOptions['logger'] } = {},
 ): Promise<ProxyUnderTest> {
   const config = 'listen' in spec && typeof spec.listen === 'object' ? (spec as ShiftproxyConfig) : buildConfig(spec as ConfigSpec);
   const running = await startShiftproxy(config, {
-    logger: silentLogger(),
+    logger: options.logger ?? silentLogger(),
     processMetrics: false,
+    ...(options.clock ? { clock: options.clock } : {}),
     ...testWorkerOptions(options.workers),
     ...(options.workerTimeouts ? { workerTimeouts: options.workerTimeouts } : {}),
   });

@@ -2,6 +2,8 @@ import { Agent, request } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
 import { listeningPorts, startCli, writeTempConfig } from '../helpers/cli-process.js';
 import { heldBackend, type HeldBackend } from '../helpers/held-backend.js';
+import { VirtualClock } from '../../src/core/clock.js';
+import { captureLogger } from '../helpers/health-harness.js';
 import { startProxy } from '../helpers/proxy-harness.js';
 import { until } from '../helpers/wait-for.js';
 import { refusesConnections } from '../helpers/port-probe.js';
@@ -133,5 +135,34 @@ services:
     expect(await cli.exited).toEqual({ code: 0, signal: null });
     expect(cli.logs.map((l) => l.msg)).toEqual(expect.arrayContaining(['shiftproxy listening', 'shutting down', 'draining', 'drained']));
     expect(cli.logs.every((l) => typeof l.level === 'string' && typeof l.time === 'string')).toBe(true);
+  });
+
+  it('with server.shutdownDelay, /healthz answers 503 at once while the listener keeps serving new connections; the drain starts when the delay ends', async () => {
+    const blue = await heldBackend('blue', cleanup, false);
+    const clock = new VirtualClock();
+    const { logger, lines } = captureLogger();
+    const proxy = await startProxy(
+      { server: { shutdownDelay: '60s' }, services: [{ name: 'shop', blue: [blue.url], green: [blue.url.replace('127.0.0.1', 'localhost')] }] },
+      { clock, logger },
+    );
+    const stopped = proxy.running.stop(FAR);
+    await until(() => lines.some((l) => l.msg === '/healthz answers 503; still serving until the shutdown delay ends'), 'the delay to begin');
+    const health = await request(`${proxy.adminUrl}/healthz`);
+    expect(health.statusCode).toBe(503);
+    expect(await health.body.text()).toBe('draining\n');
+    // Just before the delay ends, a new connection is still served as usual: no Connection: close.
+    await clock.advanceAsync(59_999);
+    const agent = new Agent();
+    cleanup.push(() => agent.close());
+    const served = await request(proxy.url, { dispatcher: agent });
+    expect(served.statusCode).toBe(200);
+    expect(served.headers.connection).not.toBe('close');
+    await served.body.dump();
+    expect(draining(proxy)).toBe(false);
+    await clock.advanceAsync(1);
+    expect(await stopped).toEqual({ completed: true, cut: 0 });
+    expect(await refusesConnections(proxy.port)).toBe(true);
+    const order = lines.map((l) => l.msg).filter((m) => m === 'draining' || m === '/healthz answers 503; still serving until the shutdown delay ends');
+    expect(order).toEqual(['/healthz answers 503; still serving until the shutdown delay ends', 'draining']);
   });
 });

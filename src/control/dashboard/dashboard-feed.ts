@@ -1,10 +1,10 @@
 import type { ServerResponse } from 'node:http';
 import type { Logger } from '../../core/logger.js';
 import { errorMessage } from '../../core/errors.js';
-import { buildSnapshot, rolloutUpdate, type DashboardSources } from './dashboard-snapshot.js';
+import { buildHistory, buildSnapshot, rolloutUpdate, type DashboardSources } from './dashboard-snapshot.js';
 import { sseFrame } from './sse-frame.js';
 import { SseHub } from './sse-hub.js';
-import { TrafficSampler, type SlotCounterLookup } from './traffic-sampler.js';
+import { TrafficSampler, type SlotCounterLookup, type TargetCounterLookup } from './traffic-sampler.js';
 
 export interface DashboardFeedOptions {
   logger: Logger;
@@ -15,6 +15,8 @@ export interface DashboardFeedOptions {
   heartbeatMs?: number;
   maxClients?: number;
   wallNow?: () => number;
+  /** Each target's cumulative requests and failures, for per-target rates. */
+  targets?: TargetCounterLookup;
 }
 
 /**
@@ -35,13 +37,14 @@ export class DashboardFeed {
     this.windowMs = options.windowMs ?? 5000;
     this.wallNow = options.wallNow ?? Date.now;
     this.logger = options.logger;
-    this.sampler = new TrafficSampler(counters, { windowMs: this.windowMs });
+    this.sampler = new TrafficSampler(counters, { windowMs: this.windowMs, ...(options.targets ? { targets: options.targets } : {}) });
     this.hub = new SseHub({
       tick: () => {
         this.sampler.sample(sources.serviceNames());
         return this.snapshotFrame();
       },
-      greeting: () => this.snapshotFrame(),
+      // A page that connects gets the recent past first, then the present.
+      greeting: () => `${sseFrame('history', JSON.stringify(buildHistory(sources, this.windowMs)))}${this.snapshotFrame()}`,
       // Sampling starts with the first watcher, so its first rates arrive one interval later.
       onActive: () => this.sampler.sample(sources.serviceNames()),
       onIdle: () => this.sampler.reset(),

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { readChartLibrary } from '../../core/chart-library.js';
+import type { DashboardAsset } from './dashboard-asset.js';
 import { PAGE_MARKUP } from './page-markup.js';
-import { PAGE_SCRIPT } from './page-script.js';
 import { PAGE_STYLE } from './page-style.js';
 
 export interface DashboardPage {
@@ -10,21 +10,20 @@ export interface DashboardPage {
 }
 
 /**
- * One self-contained HTML document. Every inline script and style is allowed by its hash, and
- * nothing else is: no other origin, no eval, no inline handlers, no framing, and the only
- * connection the page may open is back to this admin server.
+ * The page: markup, its style inline (allowed by its hash) and one script from this admin
+ * server (the bundle, under its content hash, with Subresource Integrity). Nothing else runs:
+ * no other origin, no inline script, no eval, no framing, and the only connection the page may
+ * open is back to this admin server.
  */
-export function buildDashboardPage(chart: { script: string; style: string } = readChartLibrary()): DashboardPage {
-  const style = `${chart.style}\n${PAGE_STYLE}`;
-  const scripts = [chart.script, PAGE_SCRIPT];
-  for (const script of scripts) if (/<\/script/i.test(script)) throw new Error('an inline script contains "</script"');
+export function buildDashboardPage(script: Pick<DashboardAsset, 'path' | 'integrity'>, chartStyle: string = readChartLibrary().style): DashboardPage {
+  const style = `${chartStyle}\n${PAGE_STYLE}`;
   if (/<\/style/i.test(style)) throw new Error('the inline style contains "</style"');
   const html = PAGE_MARKUP.replace('{{STYLE}}', () => style)
-    .replace('{{CHART_LIB}}', () => chart.script)
-    .replace('{{SCRIPT}}', () => PAGE_SCRIPT);
+    .replace('{{SCRIPT_SRC}}', () => escapeAttribute(script.path))
+    .replace('{{SCRIPT_INTEGRITY}}', () => escapeAttribute(script.integrity));
   const csp = [
     "default-src 'none'",
-    `script-src ${scripts.map(hashSource).join(' ')}`,
+    "script-src 'self'",
     `style-src ${hashSource(style)}`,
     "connect-src 'self'",
     'img-src data:',
@@ -44,6 +43,10 @@ export function buildDashboardPage(chart: { script: string; style: string } = re
       'cross-origin-resource-policy': 'same-origin',
     },
   };
+}
+
+function escapeAttribute(value: string): string {
+  return value.replace(/[&"<>]/g, (c) => ({ '&': '&amp;', '"': '&quot;', '<': '&lt;', '>': '&gt;' })[c] as string);
 }
 
 function hashSource(text: string): string {

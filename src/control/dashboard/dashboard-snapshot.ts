@@ -1,3 +1,4 @@
+import type { AlarmConfig } from '../../core/config-types.js';
 import type { SlotName } from '../../core/types.js';
 import type { HistoryEntry } from '../../rollout/rollout-record.js';
 import type { RolloutView } from '../../rollout/rollout-view.js';
@@ -18,6 +19,38 @@ export interface DashboardSources {
   nextStepInMs(service: string): number | null;
   /** The instances sharing this rollout state (`state.store: etcd`); absent for a single proxy. */
   fleet?(): FleetView;
+  /** The service's alarms as configured now (for the bounds drawn on the charts). */
+  alarms?(service: string): readonly AlarmConfig[];
+  /** Each slot's recent rates, one point per sample, times in wall-clock ms (the builtin rings). */
+  recentTraffic?(service: string, windowMs: number): RecentSeries | null;
+}
+
+export interface RecentSeries {
+  at: number[];
+  slots: Record<SlotName, { rps: (number | null)[]; errorRate: (number | null)[]; p99Ms: (number | null)[] }>;
+}
+
+/** Sent once to a page that connects, before its first snapshot: the charts open with the last minutes drawn. */
+export interface DashboardHistory {
+  services: ({ name: string } & RecentSeries)[];
+}
+
+export function buildHistory(sources: DashboardSources, windowMs: number): DashboardHistory {
+  const services: DashboardHistory['services'] = [];
+  for (const name of sources.serviceNames()) {
+    const recent = sources.recentTraffic?.(name, windowMs);
+    if (recent && recent.at.length > 0) services.push({ name, ...recent });
+  }
+  return { services };
+}
+
+/** A bound an alarm puts on a metric the page charts per slot, in the chart's own unit. */
+export interface ChartThreshold {
+  chart: 'rps' | 'errorRate' | 'p99Ms';
+  alarm: string;
+  role: 'canary' | 'stable';
+  bound: 'max' | 'min';
+  value: number;
 }
 
 export interface DashboardRollout extends RolloutView {
@@ -40,6 +73,7 @@ export interface DashboardService extends Omit<DashboardRolloutUpdate, 'service'
   name: string;
   health: unknown;
   traffic: ServiceTraffic & { windowMs: number };
+  thresholds: ChartThreshold[];
 }
 
 export interface DashboardSnapshot {
@@ -67,7 +101,7 @@ export function buildSnapshot(
     services: sources.serviceNames().map((name) => {
       const view = sources.describe(name);
       const { service: _service, ...update } = updateOf(sources, name, view);
-      return { name, ...update, health: view.health, traffic: { windowMs, ...traffic(name) } };
+      return { name, ...update, health: view.health, traffic: { windowMs, ...traffic(name) }, thresholds: chartThresholds(sources.alarms?.(name) ?? []) };
     }),
     ...(sources.fleet ? { fleet: sources.fleet() } : {}),
   };
@@ -83,6 +117,22 @@ function updateOf(sources: DashboardSources, service: string, view: ServiceView)
     nextStepInMs: rollout ? sources.nextStepInMs(service) : null,
     commands: commandsFor(rollout?.state ?? null),
   };
+}
+
+/** Builtin alarms with a fixed bound on what the page charts: error rate (percent), p99 (ms), request rate. Comparisons with stable and PromQL have no line to draw. */
+export function chartThresholds(alarms: readonly AlarmConfig[]): ChartThreshold[] {
+  const out: ChartThreshold[] = [];
+  for (const alarm of alarms) {
+    if (alarm.relativeTo !== undefined || alarm.metric === undefined) continue;
+    const chart = alarm.metric === 'error_rate' ? 'errorRate' : alarm.metric === 'latency_p99' ? 'p99Ms' : alarm.metric === 'request_rate' ? 'rps' : null;
+    if (chart === null) continue;
+    const scale = chart === 'errorRate' ? 100 : chart === 'p99Ms' ? 1000 : 1;
+    for (const bound of ['max', 'min'] as const) {
+      const value = alarm[bound];
+      if (value !== undefined) out.push({ chart, alarm: alarm.name, role: alarm.role, bound, value: value * scale });
+    }
+  }
+  return out;
 }
 
 /** The newest analysis checks and the newest other entries, in their original order. */

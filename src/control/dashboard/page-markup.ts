@@ -1,6 +1,7 @@
 /**
- * The page skeleton. `{{STYLE}}`, `{{CHART_LIB}}` and `{{SCRIPT}}` are replaced by the inline
- * assets; nothing here carries data, which only ever arrives through the authenticated API.
+ * The page skeleton. `{{STYLE}}` is replaced by the inline style, `{{SCRIPT_SRC}}` and
+ * `{{SCRIPT_INTEGRITY}}` by the bundled script's hashed path and its integrity; nothing here
+ * carries data, which only ever arrives through the authenticated API.
  * The token input has no `name` and the form no action, so even with scripts off it cannot put
  * the token into a URL (and the CSP's form-action 'none' blocks the submission anyway).
  */
@@ -18,6 +19,7 @@ export const PAGE_MARKUP = String.raw`<!doctype html>
   <h1>shiftproxy</h1>
   <span id="conn" class="conn conn-connecting" role="status">connecting…</span>
   <span id="updated" class="muted num"></span>
+  <span id="who" class="who" data-field="who" hidden></span>
   <form id="token-form" class="token" autocomplete="off">
     <label for="token">Admin token</label>
     <input id="token" type="password" placeholder="not set" autocomplete="off" spellcheck="false">
@@ -34,8 +36,7 @@ export const PAGE_MARKUP = String.raw`<!doctype html>
   </table>
 </section>
 <main id="services"><p class="empty" id="empty">Waiting for the first snapshot…</p></main>
-<script>{{CHART_LIB}}</script>
-<script>{{SCRIPT}}</script>
+<script src="{{SCRIPT_SRC}}" integrity="{{SCRIPT_INTEGRITY}}" crossorigin="anonymous"></script>
 </body>
 </html>
 `;

@@ -89,8 +89,11 @@ main { padding: 4px 24px 32px; }
 .actions button.cmd-start { border-color: #93c5fd; color: #1d4ed8; }
 .actions button.cmd-promote { border-color: #86efac; color: #166534; }
 .actions button.cmd-abort { border-color: #fca5a5; color: #b91c1c; }
-.actions button.armed { background: #b91c1c; border-color: #b91c1c; color: #fff; }
-.actions button.cmd-promote.armed { background: #15803d; border-color: #15803d; }
+/* Armed buttons stay solid under the pointer that just armed them (the hover rule above is more specific than a class alone). */
+.actions button.armed, .actions button.armed:hover:not(:disabled) { background: #b91c1c; border-color: #b91c1c; color: #fff; }
+.actions button.cmd-promote.armed, .actions button.cmd-promote.armed:hover:not(:disabled) { background: #15803d; border-color: #15803d; }
+.actions button.cmd-start.armed, .actions button.cmd-start.armed:hover:not(:disabled) { background: #1d4ed8; border-color: #1d4ed8; }
+.who { font-size: 12px; color: #e5e7eb; }
 .action-msg { grid-column: 1 / -1; justify-self: end; font-size: 13px; min-height: 18px; }
 .action-msg.error { color: var(--bad); font-weight: 600; }
 .action-msg.ok { color: var(--ok); }
@@ -104,15 +107,20 @@ main { padding: 4px 24px 32px; }
 .plot { width: 100%; min-height: 150px; }
 
 .lower { display: grid; grid-template-columns: minmax(0, 1fr) minmax(0, 2fr); gap: 20px; margin-top: 14px; }
+.lower .past, .lower .checks-pane { grid-column: 1 / -1; }
 .lower h3 { margin: 0 0 6px; font-size: 13px; text-transform: uppercase; letter-spacing: .05em; color: var(--muted); }
 .slot-health { margin-bottom: 10px; }
 .slot-health h4 { margin: 0 0 4px; font-size: 13px; display: flex; gap: 8px; align-items: center; }
 .targets { list-style: none; margin: 0; padding: 0; }
-.targets li { display: grid; grid-template-columns: 12px minmax(0, 1fr) auto; gap: 8px; align-items: center; padding: 3px 0; border-bottom: 1px solid #f3f4f6; font-size: 13px; }
+.targets li { display: grid; grid-template-columns: 12px minmax(0, 1fr) auto auto; gap: 8px; align-items: center; padding: 3px 0; border-bottom: 1px solid #f3f4f6; font-size: 13px; }
 .targets .url { overflow: hidden; text-overflow: ellipsis; white-space: nowrap; font-family: ui-monospace, SFMono-Regular, Menlo, monospace; font-size: 12px; }
 .targets .err { grid-column: 2 / -1; color: var(--bad); font-size: 12px; }
 .dot { width: 10px; height: 10px; border-radius: 50%; background: #9ca3af; }
 .dot-healthy { background: #16a34a; }
+.dot-failing { background: #dc2626; box-shadow: 0 0 0 2px #fecaca; }
+.targets .rate { font-size: 12px; color: var(--muted); white-space: nowrap; font-variant-numeric: tabular-nums; }
+.targets .rate.failing { color: #b91c1c; font-weight: 650; }
+.chart .limits { font-size: 11px; color: #b91c1c; min-height: 14px; }
 .dot-unhealthy, .dot-unavailable { background: #dc2626; }
 .dot-ejected { background: #ea580c; }
 

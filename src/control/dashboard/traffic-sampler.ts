@@ -11,7 +11,22 @@ export interface SlotTraffic {
   p99Ms: number | null;
 }
 
-export type ServiceTraffic = Record<SlotName, SlotTraffic>;
+/** What one target served over the window: requests sent to it per second, and the share that failed (5xx or no answer). */
+export interface TargetTraffic {
+  rps: number | null;
+  errorRate: number | null;
+}
+
+export type ServiceTraffic = Record<SlotName, SlotTraffic> & { targets?: Record<string, TargetTraffic> };
+
+/** A target's cumulative requests and failures (5xx answers plus requests it never answered). */
+export interface TargetTotals {
+  url: string;
+  requests: number;
+  failures: number;
+}
+
+export type TargetCounterLookup = (service: string) => readonly TargetTotals[];
 
 /** Both roles' counters of each slot (a slot is stable or canary depending on the rollout). */
 export type SlotCounterLookup = (service: string) => Record<SlotName, readonly TrafficCounters[]>;
@@ -25,6 +40,7 @@ interface SlotTotals {
 interface Sample {
   at: number;
   slots: Record<SlotName, SlotTotals>;
+  targets: readonly TargetTotals[];
 }
 
 const EMPTY: SlotTraffic = { rps: null, errorRate: null, p99Ms: null };
@@ -39,9 +55,11 @@ export class TrafficSampler {
   private readonly windowMs: number;
   private readonly now: () => number;
   private readonly samples = new Map<string, Sample[]>();
+  private readonly targetLookup: TargetCounterLookup;
 
-  constructor(lookup: SlotCounterLookup, options: { windowMs?: number; now?: () => number } = {}) {
+  constructor(lookup: SlotCounterLookup, options: { windowMs?: number; now?: () => number; targets?: TargetCounterLookup } = {}) {
     this.lookup = lookup;
+    this.targetLookup = options.targets ?? (() => []);
     this.windowMs = options.windowMs ?? 5000;
     this.now = options.now ?? (() => performance.now());
   }
@@ -52,7 +70,7 @@ export class TrafficSampler {
       const counters = this.lookup(service);
       const slots = { blue: totals(counters.blue), green: totals(counters.green) };
       const kept = this.samples.get(service) ?? [];
-      kept.push({ at, slots });
+      kept.push({ at, slots, targets: this.targetLookup(service).map((t) => ({ ...t })) });
       // Keep exactly one sample at least a window old, so the diff always spans a full window once warm.
       while (kept.length > 2 && at - (kept[1] as Sample).at >= this.windowMs) kept.shift();
       this.samples.set(service, kept);
@@ -64,11 +82,19 @@ export class TrafficSampler {
     const kept = this.samples.get(service);
     const newest = kept?.[kept.length - 1];
     const oldest = kept?.[0];
-    const result = { blue: EMPTY, green: EMPTY };
+    const result: ServiceTraffic = { blue: EMPTY, green: EMPTY };
     if (!newest || !oldest || newest === oldest) return result;
     const seconds = (newest.at - oldest.at) / 1000;
     for (const slot of SLOT_NAMES) result[slot] = rates(oldest.slots[slot], newest.slots[slot], seconds);
-    return result;
+    const targets: Record<string, TargetTraffic> = {};
+    for (const now of newest.targets) {
+      const before = oldest.targets.find((t) => t.url === now.url);
+      if (!before) continue;
+      const requests = Math.max(0, now.requests - before.requests);
+      const failures = Math.max(0, now.failures - before.failures);
+      targets[now.url] = { rps: seconds > 0 ? requests / seconds : null, errorRate: requests > 0 ? Math.min(1, failures / requests) : null };
+    }
+    return { ...result, targets };
   }
 
   /** Forgets every sample (nobody is watching; rates restart from the next sample). */

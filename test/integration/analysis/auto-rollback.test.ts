@@ -114,7 +114,7 @@ describe('automatic rollback with the builtin provider, under real traffic', () 
     expect(checks.at(-1)?.detail).toMatchObject({ alarms: [{ alarm: 'canary-errors', verdict: 'breach', threshold: { max: 0.05 } }] });
     const metrics = await (await fetch(`http://127.0.0.1:${r.running.adminAddress.port}/metrics`)).text();
     expect(metrics).toMatch(/shiftproxy_alarm_value\{service="shop",alarm="canary-errors"\} 0\.\d+/);
-    expect(metrics).toContain('shiftproxy_rollbacks_total{service="shop",reason="alarm"} 1');
+    expect(metrics).toContain('shiftproxy_rollbacks_total{service="shop",cause="alarm"} 1');
   });
 
   it('promotes a healthy canary judged against stable (the same error rate on both sides)', async () => {

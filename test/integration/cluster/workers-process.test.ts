@@ -124,6 +124,36 @@ describe('run --workers 2', () => {
     expect([p.primary, ...p.workers].filter(alive)).toEqual([]);
   });
 
+  it('SIGTERM with server.shutdownDelay: /healthz turns 503 while every worker still serves new connections, then the drain', async () => {
+    const blue = await backend('blue');
+    const p = await run(writeTempConfig(`${config(blue.url, 'http://127.0.0.1:9')}server: { shutdownDelay: 5s }\n`));
+    blue.pids.push(...p.workers);
+    p.cli.child.kill('SIGTERM');
+    // A load balancer polling /healthz, a new connection each time: 200 until it turns 503, never a refused connection.
+    let health = 200;
+    while (health === 200) {
+      const probe = new OneConnection(p.admin);
+      health = (await probe.get('/healthz')).status;
+      await probe.close();
+    }
+    expect(health).toBe(503);
+    // After the 503, new connections are still accepted and answered, by each worker.
+    const answeredBy = new Set<number | 'gone' | null>();
+    for (let i = 0; i < 20 && answeredBy.size < 2; i += 1) {
+      const client = new OneConnection(p.proxy);
+      const answer = await client.get('/');
+      await client.close();
+      expect(answer.status).toBe(200);
+      expect(answer.body).toBe('blue');
+      answeredBy.add(blue.seen.at(-1)?.from ?? null);
+    }
+    expect([...answeredBy].sort()).toEqual([...p.workers].sort());
+    expect(await p.cli.exited).toEqual({ code: 0, signal: null });
+    const messages = p.cli.logs.map((l) => l.msg);
+    expect(messages.indexOf('/healthz answers 503; still serving until the shutdown delay ends')).toBeLessThan(messages.indexOf('draining'));
+    expect(p.cli.logs.find((l) => l.msg === 'drained')).toMatchObject({ completed: true, cut: 0 });
+  });
+
   it('the primary killed outright takes its workers with it once they finish', async () => {
     const blue = await backend('blue');
     const p = await run(writeTempConfig(config(blue.url, 'http://127.0.0.1:9')));

@@ -157,7 +157,7 @@ describe('GET /api/v1/events', () => {
 });
 
 describe('GET / (the dashboard page)', () => {
-  it('is served without a token, self-contained, under a CSP that allows exactly its inline script and style', async () => {
+  it('is served without a token, self-contained, under a CSP that allows its own hashed script and exactly its inline style', async () => {
     const proxy = await setup();
     const res = await get(`${proxy.adminUrl}/`);
     expect(res.status).toBe(200);
@@ -173,16 +173,27 @@ describe('GET / (the dashboard page)', () => {
     expect(directives['frame-ancestors']).toEqual(["'none'"]);
     expect(directives['form-action']).toEqual(["'none'"]);
 
-    const hash = (text: string) => `'sha256-${createHash('sha256').update(text, 'utf8').digest('base64')}'`;
-    const scripts = [...res.body.matchAll(/<script>([\s\S]*?)<\/script>/g)].map((m) => m[1] as string);
+    const hash = (text: string, algorithm: 'sha256' | 'sha384') => createHash(algorithm).update(text, 'utf8').digest('base64');
+    // No inline script at all: one script from the admin server itself, under its content hash, with its integrity.
+    expect(res.body).not.toMatch(/<script>/);
+    const tags = [...res.body.matchAll(/<script src="([^"]+)" integrity="([^"]+)"/g)];
+    expect(tags).toHaveLength(1);
+    const [, path, integrity] = tags[0] as RegExpMatchArray;
+    expect(path).toMatch(/^\/assets\/dashboard-[0-9a-f]{16}\.js$/);
+    expect(directives['script-src']).toEqual(["'self'"]);
     const styles = [...res.body.matchAll(/<style>([\s\S]*?)<\/style>/g)].map((m) => m[1] as string);
-    expect(scripts).toHaveLength(2);
     expect(styles).toHaveLength(1);
-    expect(directives['script-src']).toEqual(scripts.map(hash));
-    expect(directives['style-src']).toEqual(styles.map(hash));
-    expect(scripts[0]).toContain('uPlot');
-    // Nothing is loaded from anywhere: no src or href attribute other than the empty data: icon.
-    expect([...res.body.matchAll(/\s(?:src|href)=["']?([^"'\s>]*)/g)].map((m) => m[1])).toEqual(['data:,']);
+    expect(directives['style-src']).toEqual(styles.map((s) => `'sha256-${hash(s, 'sha256')}'`));
+    // Nothing is loaded from anywhere else: the only src or href attributes are the script's own path and the empty data: icon.
+    expect([...res.body.matchAll(/\s(?:src|href)=["']?([^"'\s>]*)/g)].map((m) => m[1])).toEqual(['data:,', path]);
+
+    const script = await get(`${proxy.adminUrl}${path}`);
+    expect(script.status).toBe(200);
+    expect(script.headers['content-type']).toBe('text/javascript; charset=utf-8');
+    expect(script.headers['cache-control']).toBe('public, max-age=31536000, immutable');
+    expect(`sha384-${hash(script.body, 'sha384')}`).toBe(integrity);
+    expect(path).toBe(`/assets/dashboard-${createHash('sha256').update(script.body, 'utf8').digest('hex').slice(0, 16)}.js`);
+    expect((await get(`${proxy.adminUrl}/assets/dashboard-0000000000000000.js`)).status).toBe(404);
 
     const head = await get(`${proxy.adminUrl}/`, {}, 'HEAD');
     expect(head.status).toBe(200);

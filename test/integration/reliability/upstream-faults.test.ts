@@ -81,7 +81,7 @@ describe('connection refused', () => {
     expect([target.counters.connect, target.counters.timeout]).toEqual([0, 0]);
     const metrics = await scrapeMetrics(p);
     expect(metricValue(metrics, 'shiftproxy_upstream_errors_total', { service: 'svc', target: url, kind: 'refused' })).toBe(1);
-    expect(metricValue(metrics, 'shiftproxy_requests_total', { service: 'svc', code: 'error' })).toBe(1);
+    expect(metricValue(metrics, 'shiftproxy_requests_total', { service: 'svc', code: 'none' })).toBe(1);
     expect((await targetOf(p, url)).consecutiveFailures).toBe(1);
     await expectQuiet(p);
   });

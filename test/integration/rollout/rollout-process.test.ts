@@ -120,9 +120,9 @@ describe('rollouts in a running shiftproxy', () => {
     const metrics = await (await request(`http://127.0.0.1:${admin}/metrics`)).body.text();
     expect(metrics).toContain('shiftproxy_rollout_state{service="shop",state="paused"} 1');
     expect(metrics).toContain('shiftproxy_canary_weight{service="shop"} 20');
-    expect((await api(admin, 'POST', '/api/v1/services/shop/rollout/abort')).body).toMatchObject({ state: 'rolled_back', canaryWeight: 0, reason: 'aborted by a person' });
+    expect((await api(admin, 'POST', '/api/v1/services/shop/rollout/abort')).body).toMatchObject({ state: 'rolled_back', canaryWeight: 0, reason: 'aborted by loopback' });
     const after = await (await request(`http://127.0.0.1:${admin}/metrics`)).body.text();
-    expect(after).toContain('shiftproxy_rollbacks_total{service="shop",reason="aborted"} 1');
+    expect(after).toContain('shiftproxy_rollbacks_total{service="shop",cause="aborted"} 1');
     expect(after).toContain('shiftproxy_rollout_state{service="shop",state="rolled_back"} 1');
   });
 
@@ -138,7 +138,7 @@ describe('rollouts in a running shiftproxy', () => {
     // Green takes everything while the bake watches; blue is still live, for a rollback.
     expect(await servedBy(proxy, 4)).toEqual({ green: 4 });
     expect((await api(admin, 'GET', '/api/v1/services/shop')).body).toMatchObject({ live: 'blue' });
-    expect((await api(admin, 'POST', '/api/v1/services/shop/rollout/promote')).body).toMatchObject({ state: 'promoted', reason: 'promoted by a person' });
+    expect((await api(admin, 'POST', '/api/v1/services/shop/rollout/promote')).body).toMatchObject({ state: 'promoted', reason: 'promoted by loopback' });
     expect((await api(admin, 'GET', '/api/v1/services/shop')).body).toMatchObject({ live: 'green' });
   });
 
@@ -194,7 +194,7 @@ describe('rollouts in a running shiftproxy', () => {
     // --full: the hour of bake is skipped too.
     const promoted = await cli(['rollout', 'promote', 'shop', '--full', '--admin', adminUrl]);
     expect([promoted.code, promoted.stdout.split('\n')[0]]).toEqual([0, expect.stringMatching(/PROMOTED$/)]);
-    expect(promoted.stdout).toContain('promoted by a person: remaining steps and bake skipped');
+    expect(promoted.stdout).toContain('promoted by loopback: remaining steps and bake skipped');
     expect(await servedBy(proxy, 5)).toEqual({ green: 5 });
 
     const refused = await cli(['rollout', 'abort', 'shop', '--admin', adminUrl]);
@@ -203,6 +203,51 @@ describe('rollouts in a running shiftproxy', () => {
     const unreachable = await cli(['rollout', 'status', 'shop', '--admin', 'http://127.0.0.1:1']);
     expect(unreachable.code).toBe(1);
     expect(unreachable.stderr).toMatch(/^shiftproxy: cannot reach the admin API at http:\/\/127\.0\.0\.1:1 \(from --admin\): .*ECONNREFUSED.*\nhint: is `shiftproxy run` running\? Point at its admin address with -c FILE \(its admin\.listen\), \$SHIFTPROXY_ADMIN or --admin URL\n$/);
+  });
+
+  it('keeps the past rollouts across a restart, newest first, naming who started each and who acted; rollout history prints them', async () => {
+    const { blue, green } = await backends();
+    const dir = mkdtempSync(join(tmpdir(), 'sp-history-'));
+    const [ALICE, BOB] = ['alice-token-0123456789abcdef', 'bob-token-0123456789abcdef'];
+    const tokens = `, tokens: [ { name: alice, token: ${ALICE}, role: operator }, { name: bob, token: ${BOB}, role: operator } ]`;
+    const file = configFile(dir, serviceYaml(blue.url, green.url, '{ strategy: steps, steps: [ { weight: 50, pause: manual }, { weight: 100 } ], bakeTime: 1h }', join(dir, 'state.json'), tokens));
+    const first = await startProxyProcess(file);
+    const first1 = await api(first.admin, 'POST', '/api/v1/services/shop/rollout', {}, ALICE);
+    await api(first.admin, 'POST', '/api/v1/services/shop/rollout/abort', {}, BOB);
+    const second1 = await api(first.admin, 'POST', '/api/v1/services/shop/rollout', {}, BOB);
+    await api(first.admin, 'POST', '/api/v1/services/shop/rollout/pause', {}, ALICE);
+    await api(first.admin, 'POST', '/api/v1/services/shop/rollout/promote', { full: true }, ALICE);
+    const third = await api(first.admin, 'POST', '/api/v1/services/shop/rollout', {}, ALICE);
+    first.cli.child.kill('SIGTERM');
+    await first.cli.exited;
+
+    const second = await startProxyProcess(file);
+    const history = await api(second.admin, 'GET', '/api/v1/services/shop/rollouts', undefined, BOB);
+    expect(history.status).toBe(200);
+    const list = history.body as unknown as Record<string, unknown>[];
+    expect(list.map((r) => [r.id, r.state, r.outcome, r.from, r.to, r.startedBy, r.actors, r.reason])).toEqual([
+      [third.body.id, 'paused', null, 'green', 'blue', 'alice', ['alice'], 'waiting at 50% for promote or resume'],
+      [second1.body.id, 'promoted', 'promoted', 'blue', 'green', 'bob', ['bob', 'alice'], 'promoted by alice'],
+      [first1.body.id, 'rolled_back', 'rolled_back', 'blue', 'green', 'alice', ['alice', 'bob'], 'aborted by bob'],
+    ]);
+    expect(list[2]).toMatchObject({ cause: 'aborted', strategy: 'steps', endedAt: expect.any(String) });
+    expect(typeof list[2]?.durationMs).toBe('number');
+    expect(list[0]?.endedAt).toBeNull();
+
+    const printed = await cli(['rollout', 'history', 'shop', '--admin', `http://127.0.0.1:${second.admin}`, '--token', BOB]);
+    expect(printed.code).toBe(0);
+    const lines = printed.stdout.trimEnd().split('\n');
+    expect(lines[0]).toMatch(/^STARTED \(UTC\) +OUTCOME +SLOTS +STRATEGY +TOOK +STARTED BY +ALSO ACTED$/);
+    // Table rows as cells (columns are two or more spaces apart), the start time and duration aside; reasons as printed.
+    const rows = lines.slice(1).map((l) => (l.startsWith('  ') ? l : l.split(/ {2,}/).filter((_, i) => i !== 0 && i !== 4).join(' | ')));
+    expect(rows).toEqual([
+      'PAUSED | green -> blue | steps | alice | -',
+      `  ${third.body.id}: waiting at 50% for promote or resume`,
+      'PROMOTED | blue -> green | steps | bob | alice',
+      `  ${second1.body.id}: promoted by alice`,
+      'ROLLED BACK | blue -> green | steps | alice | bob',
+      `  ${first1.body.id}: aborted by bob`,
+    ]);
   });
 
   it('survives kill -9 mid-rollout: the restarted process serves the same split and continues the same rollout', async () => {

@@ -79,8 +79,29 @@ describe('builtin window statistics', () => {
 
   it('sizes sampling to the alarms: ~30 samples across the smallest window', () => {
     expect(BuiltinWindows.sizing([60_000, 300_000])).toEqual({ sampleIntervalMs: 2000, retentionMs: 304_000 });
-    expect(BuiltinWindows.sizing([1000])).toEqual({ sampleIntervalMs: 100, retentionMs: 1200 });
-    expect(BuiltinWindows.sizing([])).toEqual({ sampleIntervalMs: 2000, retentionMs: 64_000 });
+    // At least the dashboard's five minutes are kept, up to 600 samples (a minute at 100 ms).
+    expect(BuiltinWindows.sizing([1000])).toEqual({ sampleIntervalMs: 100, retentionMs: 60_000 });
+    expect(BuiltinWindows.sizing([])).toEqual({ sampleIntervalMs: 2000, retentionMs: 300_000 });
+  });
+
+  it('gives the recent per-slot rates over the history it keeps, each point over a full window, for the dashboard', () => {
+    const { windows, traffic } = setup(1000, 60_000);
+    // 10 s at 10 req/s with 1 failure in 10, then 10 s at 20 req/s without failures.
+    traffic(10_000, 100, 10, 0.02);
+    traffic(10_000, 200, 0, 0.02);
+    const recent = windows.recentTraffic('shop', 5000);
+    // Samples every second from 0 to 20 s; a point needs 5 s behind it, so 5 s to 20 s.
+    expect(recent.at).toEqual(Array.from({ length: 16 }, (_, i) => 5000 + i * 1000));
+    expect(recent.slots.green.rps[0]).toBeCloseTo(10, 5);
+    expect(recent.slots.green.errorRate[0]).toBeCloseTo(0.1, 5);
+    expect(recent.slots.green.rps.at(-1)).toBeCloseTo(20, 5);
+    expect(recent.slots.green.errorRate.at(-1)).toBe(0);
+    expect(recent.slots.green.p99Ms.at(-1)).toBeGreaterThan(15);
+    expect(recent.slots.green.p99Ms.at(-1)).toBeLessThanOrEqual(25);
+    // Nothing went to blue: no rate to speak of, no error share, no p99.
+    expect(recent.slots.blue.rps.at(-1)).toBe(0);
+    expect(recent.slots.blue.errorRate.at(-1)).toBeNull();
+    expect(recent.slots.blue.p99Ms.at(-1)).toBeNull();
   });
 
   it('sizes the history a few analysis intervals past the largest window, so the next check still finds the window a weight change closed', () => {

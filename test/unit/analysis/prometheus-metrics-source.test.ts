@@ -33,7 +33,7 @@ describe('windowQueries', () => {
   it('selects service, slot and role, excludes client aborts from requests and counts 5xx plus upstream failures', () => {
     const q = windowQueries('shop', 'green', 'canary', 60_000);
     const requests = 'shiftproxy_requests_total{service="shop",slot="green",role="canary",code!="499"}';
-    const failures = 'shiftproxy_requests_total{service="shop",slot="green",role="canary",code=~"5..|error"}';
+    const failures = 'shiftproxy_requests_total{service="shop",slot="green",role="canary",code=~"5..|none"}';
     expect(q.requests).toBe(`sum((increase(${requests}[60s]) and ${requests} offset 60s) or (${requests} unless ${requests} offset 60s))`);
     expect(q.failures).toBe(`sum((increase(${failures}[60s]) and ${failures} offset 60s) or (${failures} unless ${failures} offset 60s))`);
     expect(q.latency).toBe('sum by (le) (increase(shiftproxy_request_duration_seconds_bucket{service="shop",slot="green",role="canary"}[60s]))');

@@ -10,7 +10,7 @@ const REQUESTS = 'shiftproxy_requests_total{service="orders",role="canary"';
  * clamp_min, label_replace, comments. Each must load without an error and without a warning.
  */
 const VALID_ONE_NUMBER = [
-  `(sum(rate(${REQUESTS},code=~"5..|error"}[1m])) or vector(0)) / sum(rate(${REQUESTS}}[1m]))`,
+  `(sum(rate(${REQUESTS},code=~"5..|none"}[1m])) or vector(0)) / sum(rate(${REQUESTS}}[1m]))`,
   `(sum(increase(${REQUESTS},code=~"5.."}[5m])) or vector(0)) / sum(increase(${REQUESTS}}[5m]))`,
   'histogram_quantile(0.99, sum by (le) (rate(shiftproxy_request_duration_seconds_bucket{service="orders",role="canary"}[5m])))',
   'histogram_quantile(0.9, sum(rate(http_request_duration_seconds_bucket{job="api"}[5m])) by (le))',
@@ -143,13 +143,13 @@ describe('checkAlarmQuery: type errors (Prometheus would refuse the query)', () 
 });
 
 describe('checkAlarmQuery: empty answers', () => {
-  const trap = `sum(rate(${REQUESTS},code=~"5..|error"}[1m])) / sum(rate(${REQUESTS}}[1m]))`;
+  const trap = `sum(rate(${REQUESTS},code=~"5..|none"}[1m])) / sum(rate(${REQUESTS}}[1m]))`;
 
   it('warns about a ratio whose left side has no series while nothing fails (the issue this option exists for)', () => {
     expect(checkAlarmQuery(trap, 'inconclusive')).toEqual({
       errors: [],
       warnings: [
-        'while no series match {code=~"5..|error"} (e.g. no errors yet) the left side of "/" at column 92 has no series, so the ratio is empty and the check inconclusive: ' +
+        'while no series match {code=~"5..|none"} (e.g. no errors yet) the left side of "/" at column 91 has no series, so the ratio is empty and the check inconclusive: ' +
           'a healthy canary is rolled back at inconclusiveLimit. Write the left side as (sum(rate(shiftproxy_requests_total{service="orders",role=... or vector(0))',
       ],
     });
@@ -157,7 +157,7 @@ describe('checkAlarmQuery: empty answers', () => {
 
   it('warns about "or vector(0)" around a ratio: no traffic would pass', () => {
     expect(checkAlarmQuery(`(${trap}) or vector(0)`, 'inconclusive').warnings).toEqual([
-      '"or vector(0)" at column 169 also answers when the ratio\'s right side has no series (no traffic): a pass with nothing measured. Put it on the left side of "/" only: (A or vector(0)) / B',
+      '"or vector(0)" at column 168 also answers when the ratio\'s right side has no series (no traffic): a pass with nothing measured. Put it on the left side of "/" only: (A or vector(0)) / B',
     ]);
   });
 

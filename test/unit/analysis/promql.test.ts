@@ -25,10 +25,10 @@ describe('selector', () => {
     expect(
       selector('shiftproxy_requests_total', [
         ['service', '=', 'we"ird'],
-        ['code', '=~', '5..|error'],
+        ['code', '=~', '5..|none'],
         ['code', '!=', '499'],
       ]),
-    ).toBe('shiftproxy_requests_total{service="we\\"ird",code=~"5..|error",code!="499"}');
+    ).toBe('shiftproxy_requests_total{service="we\\"ird",code=~"5..|none",code!="499"}');
   });
 });
 

@@ -141,7 +141,7 @@ describe('defaults', () => {
       listen: { host: '0.0.0.0', port: 8080 },
       listeners: [{ address: { host: '0.0.0.0', port: 8080 }, http2: false }],
       workers: 1,
-      admin: { listen: { host: '127.0.0.1', port: 9090 }, token: '' },
+      admin: { listen: { host: '127.0.0.1', port: 9090 }, token: '', tokens: [] },
       instance: { name: '' },
       state: {
         store: 'file',
@@ -154,10 +154,12 @@ describe('defaults', () => {
         requestTimeoutMs: 300_000,
         keepAliveTimeoutMs: 30_000,
         drainTimeoutMs: 30_000,
+        shutdownDelayMs: 0,
         maxHeaderBytes: 16_384,
         maxBodyBytes: 0,
         maxConnections: 0,
       },
+      notify: [],
       services: [
         {
           name: 'shop',
@@ -245,7 +247,7 @@ describe('the example config in docs/design.md', () => {
   it('validates and yields the documented values', () => {
     const config = parseConfigText(designExample(), { env: {}, baseDir: '/srv/shiftproxy' });
     expect(config.listen).toEqual({ host: '0.0.0.0', port: 8080 });
-    expect(config.admin).toEqual({ listen: { host: '127.0.0.1', port: 9090 }, token: '' });
+    expect(config.admin).toEqual({ listen: { host: '127.0.0.1', port: 9090 }, token: '', tokens: [] });
     expect(config.state).toEqual({
       store: 'file',
       path: '/srv/shiftproxy/var/shiftproxy-state.json',
@@ -291,7 +293,7 @@ describe('the example config in docs/design.md', () => {
       ['prom-5xx', 'promql', 'canary', 60_000, 0.01, undefined, 'rollback'],
     ]);
     expect(analysis?.alarms[3]?.promql).toBe(
-      '(sum(rate(shiftproxy_requests_total{service="checkout",role="canary",code=~"5..|error"}[1m])) or vector(0)) / sum(rate(shiftproxy_requests_total{service="checkout",role="canary"}[1m]))',
+      '(sum(rate(shiftproxy_requests_total{service="checkout",role="canary",code=~"5..|none"}[1m])) or vector(0)) / sum(rate(shiftproxy_requests_total{service="checkout",role="canary"}[1m]))',
     );
   });
 

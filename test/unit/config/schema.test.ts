@@ -10,7 +10,7 @@ const LISTEN_HINT = 'expected "host:port" (IPv6 as "[::1]:port")';
 const WORKERS_HINT = 'expected "auto" (one process per core) or a whole number of processes from 1 to 256';
 const ORIGIN_ONLY = 'must be an origin like http://host:port (no path, query or fragment)';
 const ADMIN_EXPOSED =
-  'admin.listen: must be a loopback address (127.0.0.1 or ::1) when admin.token is not set: the admin API can steer traffic';
+  'admin.listen: must be a loopback address (127.0.0.1 or ::1) when neither admin.token nor admin.tokens is set: the admin API can steer traffic';
 
 /** A service with its own name and ports, to append after the base one. */
 function extraService(name: string, bluePort: number, greenPort: number, lines: readonly string[] = []): string[] {
@@ -354,6 +354,7 @@ describe('the admin listener', () => {
     expect(loadText(configYaml(['admin: { listen: 0.0.0.0:9090, token: s3cret }'])).admin).toEqual({
       listen: { host: '0.0.0.0', port: 9090 },
       token: 's3cret',
+      tokens: [],
     });
   });
 });

@@ -95,7 +95,7 @@ describe('CounterReader / addCounterReport', () => {
     const reader = new CounterReader(a);
     const target = a.runtime('shop').slot('blue').targets[0]!;
     target.counters.active = 3;
-    expect(reader.read().targets).toEqual([{ service: 'shop', slot: 'blue', url: B1, requests: 0, connect: 0, timeout: 0, reset: 0, refused: 0, protocol: 0, active: 3, connected: 0, running: 0, pending: 0 }]);
+    expect(reader.read().targets).toEqual([{ service: 'shop', slot: 'blue', url: B1, requests: 0, errors: 0, connect: 0, timeout: 0, reset: 0, refused: 0, protocol: 0, active: 3, connected: 0, running: 0, pending: 0 }]);
     expect(reader.read().targets).toEqual([]);
     target.counters.active = 0;
     expect(reader.read().targets[0]?.active).toBe(0);
