@@ -158,7 +158,7 @@ services:
     expect(served.statusCode).toBe(200);
     expect(served.headers.connection).not.toBe('close');
     await served.body.dump();
-    expect(draining(proxy)).toBe(false);
+    expect(await draining(proxy)).toBe(false);
     await clock.advanceAsync(1);
     expect(await stopped).toEqual({ completed: true, cut: 0 });
     expect(await refusesConnections(proxy.port)).toBe(true);

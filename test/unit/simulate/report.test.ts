@@ -21,6 +21,12 @@ const result = {
   timeToRollbackMs: 10_000,
   exposure: { canaryRequests: 50, canaryErrors: 10 },
   requests: { blue: 500, green: 50 },
+  measured: { exposure: { canaryRequests: 50, canaryErrors: 10 }, requests: { blue: 500, green: 50 } },
+  load: { realRps: 200, speed: 10, scheduleRps: 13.75, productionRps: null, scale: 1 },
+  steps: [
+    { atMs: 0, event: 'step', step: 1, weight: 10, early: false },
+    { atMs: 40_000, event: 'rolled_back', weight: 0, early: false },
+  ],
   history: [
     { at: '2026-01-01T00:00:00.000Z', event: 'started', canaryWeight: 0, detail: { from: 'blue', to: 'green', strategy: 'canary', steps: [{ weight: 10, hold: 60_000 }, { weight: 100, hold: 0 }], bakeTimeMs: 0 } },
     { at: '2026-01-01T00:00:00.000Z', event: 'step', canaryWeight: 10, detail: { step: 1, of: 2, weight: 10, hold: 60_000 } },
