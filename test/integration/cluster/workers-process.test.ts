@@ -10,6 +10,7 @@ import { OneConnection } from '../../helpers/http-client.js';
 import { listenOnLoopback } from '../../helpers/loopback-server.js';
 import { socketOwner } from '../../helpers/socket-owner.js';
 import { until } from '../reliability/support.js';
+import { processExists } from '../../helpers/process-probe.js';
 
 // `shiftproxy run --workers 2` as a real process tree: signals, reloads, and where work happens.
 
@@ -93,15 +94,6 @@ async function run(file: string): Promise<{ cli: CliProcess; proxy: string; admi
   };
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 describe('run --workers 2', () => {
   it('SIGTERM drains every worker: the request in flight is answered with Connection: close, then no process is left', async () => {
     const blue = await backend('blue');
@@ -121,7 +113,7 @@ describe('run --workers 2', () => {
     expect(await response.body.text()).toBe('blue');
     expect(await p.cli.exited).toEqual({ code: 0, signal: null });
     expect(p.cli.logs.find((l) => l.msg === 'drained')).toMatchObject({ completed: true, cut: 0 });
-    expect([p.primary, ...p.workers].filter(alive)).toEqual([]);
+    expect([p.primary, ...p.workers].filter(processExists)).toEqual([]);
   });
 
   it('SIGTERM with server.shutdownDelay: /healthz turns 503 while every worker still serves new connections, then the drain', async () => {
@@ -159,7 +151,7 @@ describe('run --workers 2', () => {
     const p = await run(writeTempConfig(config(blue.url, 'http://127.0.0.1:9')));
     p.cli.child.kill('SIGKILL');
     await p.cli.exited;
-    await until(() => p.workers.every((pid) => !alive(pid)), 'the workers to exit');
+    await until(() => p.workers.every((pid) => !processExists(pid)), 'the workers to exit');
   });
 
   it('SIGHUP reloads every worker from one snapshot, health flags included; health checks run once, in the primary', async () => {

@@ -7,6 +7,7 @@ import { OneConnection } from '../../helpers/http-client.js';
 import { listenOnLoopback } from '../../helpers/loopback-server.js';
 import { startProxy, type ProxyUnderTest } from '../../helpers/proxy-harness.js';
 import { metricValue, until } from '../reliability/support.js';
+import { processExists } from '../../helpers/process-probe.js';
 
 // Two real worker processes behind an in-process primary, whatever SHIFTPROXY_TEST_WORKERS says.
 
@@ -59,15 +60,6 @@ function rawGet(port: number, headers = ''): Promise<string> {
     socket.on('close', () => resolve(text));
     socket.write(`GET / HTTP/1.1\r\nHost: a.test\r\n${headers}\r\n`);
   });
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 describe('workers: 2', () => {
@@ -167,7 +159,7 @@ describe('workers: 2', () => {
     expect(failures.reduce((a, b) => a + b, 0)).toBeLessThanOrEqual(victimConnections);
     expect(failures.filter((f) => f === 0).length).toBeGreaterThanOrEqual(8 - victimConnections);
     expect(results.flat().every((o) => o === '200' || o === 'failed')).toBe(true);
-    expect(alive(victim.pid)).toBe(false);
+    expect(processExists(victim.pid)).toBe(false);
     const metrics = await (await request(`${p.adminUrl}/metrics`)).body.text();
     expect(metrics).toMatch(/^shiftproxy_worker_restarts_total 1$/m);
   });
@@ -179,10 +171,10 @@ describe('workers: 2', () => {
     for (const c of clients) await c.get('/');
     const [stopped] = p.running.workers!.status();
     process.kill(stopped!.pid, 'SIGSTOP');
-    cleanup.push(async () => alive(stopped!.pid) && process.kill(stopped!.pid, 'SIGCONT'));
+    cleanup.push(async () => processExists(stopped!.pid) && process.kill(stopped!.pid, 'SIGCONT'));
     // The change resolves: the stopped worker did not acknowledge in time and was killed.
     await p.setCanaryWeight('svc', 100);
-    expect(alive(stopped!.pid)).toBe(false);
+    expect(processExists(stopped!.pid)).toBe(false);
     for (const c of clients) expect((await c.get('/')).body).toBe('green');
     await until(async () => (await workerList(p)).length === 2, 'a replacement');
     expect((await workerList(p)).some((w) => w.pid === stopped!.pid)).toBe(false);
@@ -193,8 +185,8 @@ describe('workers: 2', () => {
     const p = await proxyWithWorkers({ services: [{ name: 'svc', blue: [blue.url], green: [UNUSED] }] }, { ackTimeoutMs: 1000 });
     const [stopped] = p.running.workers!.status();
     process.kill(stopped!.pid, 'SIGSTOP');
-    cleanup.push(async () => alive(stopped!.pid) && process.kill(stopped!.pid, 'SIGCONT'));
-    await until(() => !alive(stopped!.pid), 'the stopped worker to be killed');
+    cleanup.push(async () => processExists(stopped!.pid) && process.kill(stopped!.pid, 'SIGCONT'));
+    await until(() => !processExists(stopped!.pid), 'the stopped worker to be killed');
     await until(async () => (await workerList(p)).length === 2, 'a replacement');
     // A stopped worker holds at most the one connection handed to it: new clients are served.
     for (const c of connections(p, 4)) expect((await c.get('/')).status).toBe(200);
@@ -205,7 +197,7 @@ describe('workers: 2', () => {
     const p = await proxyWithWorkers({ services: [{ name: 'svc', blue: [blue.url], green: [UNUSED] }] }, { ackTimeoutMs: 20_000 });
     const [stopped] = p.running.workers!.status();
     process.kill(stopped!.pid, 'SIGSTOP');
-    cleanup.push(async () => alive(stopped!.pid) && process.kill(stopped!.pid, 'SIGCONT'));
+    cleanup.push(async () => processExists(stopped!.pid) && process.kill(stopped!.pid, 'SIGCONT'));
     // Two clients, handed out in turn: one to each worker. The stopped one cannot take its own.
     const answers = Array.from({ length: 2 }, () => rawGet(p.port, 'Connection: close\r\n'));
     await until(() => blue.requests === 1, 'the running worker to serve its client');
@@ -216,7 +208,7 @@ describe('workers: 2', () => {
       expect(text.endsWith('blue')).toBe(true);
     }
     expect(blue.requests).toBe(2);
-    expect(alive(stopped!.pid)).toBe(false);
+    expect(processExists(stopped!.pid)).toBe(false);
   });
 
   it('the drain loses no accepted connection: those waiting for a worker are handed over and answered', async () => {
@@ -225,7 +217,7 @@ describe('workers: 2', () => {
     const p = await proxyWithWorkers({ services: [{ name: 'svc', blue: [blue.url], green: [UNUSED] }] }, { ackTimeoutMs: 20_000 });
     const pids = p.running.workers!.status().map((w) => w.pid);
     for (const pid of pids) process.kill(pid, 'SIGSTOP');
-    cleanup.push(async () => pids.filter(alive).forEach((pid) => process.kill(pid, 'SIGCONT')));
+    cleanup.push(async () => pids.filter(processExists).forEach((pid) => process.kill(pid, 'SIGCONT')));
     // Ten clients: one connection in each stopped worker's hands, eight waiting in the primary.
     const answers = Array.from({ length: 10 }, () => rawGet(p.port));
     await until(() => p.running.fleet.inFlight() === 10, 'all ten accepted');
@@ -248,7 +240,7 @@ describe('workers: 2', () => {
       expect(text.endsWith('blue')).toBe(true);
     }
     expect(await stopping).toEqual({ completed: true, cut: 0 });
-    expect(pids.filter(alive)).toEqual([]);
+    expect(pids.filter(processExists)).toEqual([]);
   });
 
   it('outlier detection sees the failures of every worker: 5xx spread over both eject the target, and both then route around it', async () => {
