@@ -102,8 +102,13 @@ const resultsDir = join(root, 'bench', 'results');
 mkdirSync(resultsDir, { recursive: true });
 const stamp = new Date().toISOString().replace(/[:.]/g, '-');
 writeFileSync(join(resultsDir, `workers-${stamp}.json`), JSON.stringify({ options, runs, summary, node: process.version }, null, 2));
-for (const subject of subjects) subject.process.child.kill('SIGTERM');
-upstream.child.kill('SIGTERM');
+// Each subject gets to stop its own processes (the SO_REUSEPORT primary kills its forks on
+// SIGTERM) before the exit handler SIGKILLs whatever is left: a primary killed first would leave
+// its forks running.
+const exited = (child) => (child.exitCode !== null || child.signalCode !== null ? Promise.resolve() : new Promise((resolve) => child.once('exit', resolve)));
+const stopping = [...subjects.map((subject) => subject.process.child), upstream.child];
+for (const child of stopping) child.kill('SIGTERM');
+await Promise.race([Promise.all(stopping.map(exited)), new Promise((resolve) => setTimeout(resolve, 5000))]);
 process.exit(0);
 
 function pin(cpu, command, commandArgs) {
