@@ -1,6 +1,5 @@
 import { createHash } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { Readable } from 'node:stream';
 import { request } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -8,6 +7,7 @@ import { MIRROR_RESULTS } from '../../src/core/mirror-counters.js';
 import { get } from '../helpers/http-client.js';
 import { startProxy, type ProxyUnderTest } from '../helpers/proxy-harness.js';
 import { until } from '../helpers/wait-for.js';
+import { listenOnLoopback } from '../helpers/loopback-server.js';
 
 const cleanup: (() => Promise<unknown>)[] = [];
 afterEach(async () => {
@@ -28,15 +28,7 @@ async function backend(handler: Handler): Promise<{ url: string; requests: { met
       handler(req, res, body);
     });
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  cleanup.push(
-    () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  );
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, requests, server };
+  return { url: await listenOnLoopback(server, cleanup), requests, server };
 }
 
 function jsonAnswer(document: unknown, status = 200, headers: Record<string, string> = {}): Handler {
