@@ -50,9 +50,10 @@ const rollout = program
   .description('start, read or steer a rollout through the admin API (exit 1 when the API refuses or cannot be reached)');
 const adminOptions = (command: Command) =>
   command
-    .option('-c, --config <file>', 'the config the proxy runs with: its admin.listen and admin.token are used')
+    .option('-c, --config <file>', 'the config the proxy runs with: its admin.listen and admin token are used')
     .option('--admin <url>', 'admin API base URL (default: from -c, else $SHIFTPROXY_ADMIN, else http://127.0.0.1:9090)')
     .option('--token <token>', 'admin token (default: from -c, else $SHIFTPROXY_ADMIN_TOKEN)')
+    .option('--as <name>', 'act with the token of this name in admin.tokens of the -c config (needed when it has several operators)')
     .option('--json', 'print the answer as JSON');
 adminOptions(
   rollout

@@ -1,4 +1,6 @@
 import { loadConfigFile } from '../config/load-config.js';
+import type { AdminConfig } from '../core/config-types.js';
+import { ShiftError } from '../core/errors.js';
 import { formatListen, type ListenAddress } from '../core/types.js';
 import { positiveNumberOption } from './option-values.js';
 import type { RolloutView } from '../rollout/rollout-view.js';
@@ -9,6 +11,8 @@ import { formatRolloutHistory, formatRolloutStatus } from './rollout-format.js';
 export interface RolloutCliOptions {
   admin?: string;
   token?: string;
+  /** The name of the `admin.tokens` entry (in the -c config) to act with. */
+  as?: string;
   config?: string;
   json?: boolean;
   strategy?: string;
@@ -44,18 +48,38 @@ export async function rolloutCommand(action: RolloutAction, service: string, opt
 
 /**
  * Where the admin API is: `--admin URL`, else the `admin.listen` of the config given with
- * `-c FILE`, else $SHIFTPROXY_ADMIN, else the default address. The token the same way, with
- * $SHIFTPROXY_ADMIN_TOKEN. An unreachable API is reported with where its address came from.
+ * `-c FILE`, else $SHIFTPROXY_ADMIN, else the default address. The token the same way (see
+ * tokenFromConfig), with $SHIFTPROXY_ADMIN_TOKEN. An unreachable API is reported with where its
+ * address came from.
  */
-export function clientFor(options: Pick<RolloutCliOptions, 'admin' | 'token' | 'config'>, env: NodeJS.ProcessEnv = process.env): AdminClient {
+export function clientFor(options: Pick<RolloutCliOptions, 'admin' | 'token' | 'as' | 'config'>, env: NodeJS.ProcessEnv = process.env): AdminClient {
   const config = options.config ? loadConfigFile(options.config, env) : undefined;
   let admin: { url: string; from: string };
   if (options.admin) admin = { url: options.admin, from: '--admin' };
   else if (config) admin = { url: `http://${formatListen(connectableAddress(config.admin.listen))}`, from: `admin.listen in ${options.config}` };
   else if (env.SHIFTPROXY_ADMIN) admin = { url: env.SHIFTPROXY_ADMIN, from: '$SHIFTPROXY_ADMIN' };
   else admin = { url: DEFAULT_ADMIN, from: 'the default address' };
-  const token = options.token ?? (config?.admin.token || undefined) ?? env.SHIFTPROXY_ADMIN_TOKEN;
+  if (options.as !== undefined && !config) throw new ShiftError('USAGE', '--as names an entry of admin.tokens: give the config with -c FILE', 400);
+  const token = options.token ?? (config ? tokenFromConfig(config.admin, options.as, options.config as string) : undefined) ?? env.SHIFTPROXY_ADMIN_TOKEN;
   return new AdminClient(admin.url, token, admin.from);
+}
+
+/**
+ * The token to act with from the config: the `admin.tokens` entry named by `--as`, else
+ * `admin.token`, else the only operator in `admin.tokens`. With several operators and no
+ * `--as` it refuses rather than pick one, because the history records who acted by token name.
+ */
+function tokenFromConfig(admin: AdminConfig, as: string | undefined, file: string): string | undefined {
+  if (as !== undefined) {
+    const named = admin.tokens.find((t) => t.name === as);
+    if (!named) throw new ShiftError('USAGE', `--as ${as}: admin.tokens in ${file} has no token named so (it has: ${admin.tokens.map((t) => t.name).join(', ') || 'none'})`, 400);
+    return named.token;
+  }
+  if (admin.token) return admin.token;
+  const operators = admin.tokens.filter((t) => t.role === 'operator');
+  if (operators.length === 1) return operators[0]?.token;
+  if (operators.length > 1) throw new ShiftError('USAGE', `admin.tokens in ${file} has ${operators.length} operators (${operators.map((t) => t.name).join(', ')}): say which one acts with --as NAME`, 400);
+  return admin.tokens[0]?.token;
 }
 
 const DEFAULT_ADMIN = 'http://127.0.0.1:9090';

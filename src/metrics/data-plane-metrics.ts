@@ -1,7 +1,7 @@
 import type { Registry } from 'prom-client';
 import { PROMETHEUS_BOUND_INDEX, PROMETHEUS_BOUNDS_S, type LatencyHistogram } from '../core/latency-histogram.js';
 import { MIRROR_RESULTS } from '../core/mirror-counters.js';
-import { UPSTREAM_FAILURE_KINDS, type TrafficCounters } from '../core/traffic-counters.js';
+import { UPSTREAM_FAILURE_KINDS, type TargetCounters, type TrafficCounters } from '../core/traffic-counters.js';
 import { SLOT_NAMES, type Role } from '../core/types.js';
 import type { DataPlane } from '../proxy/data-plane.js';
 import { ScrapeMetric, type Sample } from './scrape-metric.js';
@@ -18,17 +18,18 @@ export function registerDataPlaneMetrics(registry: Registry, dataPlane: DataPlan
     eachCounters(dataPlane, (labels, counters) => histogramSamples('shiftproxy_request_duration_seconds', labels, counters.latency)),
   ).registerIn(registry);
 
-  new ScrapeMetric('shiftproxy_upstream_errors_total', 'Upstream failures by target and kind (connect, timeout, reset, refused, protocol).', 'counter', () => {
-    const samples: Sample[] = [];
-    for (const runtime of dataPlane.runtimesList()) {
-      for (const target of runtime.allTargets()) {
-        for (const kind of UPSTREAM_FAILURE_KINDS) {
-          samples.push({ labels: { service: runtime.name, slot: target.slot, target: target.url, kind }, value: target.counters[kind] });
-        }
-      }
-    }
-    return samples;
-  }).registerIn(registry);
+  new ScrapeMetric('shiftproxy_upstream_errors_total', 'Upstream failures by target and kind (connect, timeout, reset, refused, protocol).', 'counter', () =>
+    eachTarget(dataPlane, (labels, counters) => UPSTREAM_FAILURE_KINDS.map((kind) => ({ labels: { ...labels, kind }, value: counters[kind] }))),
+  ).registerIn(registry);
+
+  // Per target, so that one target answering 5xx among healthy ones shows: the slot's rates average it away.
+  new ScrapeMetric('shiftproxy_target_requests_total', 'Requests sent to each target, one per attempt (a retry counts again on the target it went to).', 'counter', () =>
+    eachTarget(dataPlane, (labels, counters) => [{ labels, value: counters.requests }]),
+  ).registerIn(registry);
+
+  new ScrapeMetric('shiftproxy_target_server_errors_total', 'Answers with a 5xx status from each target (failures with no answer are in shiftproxy_upstream_errors_total).', 'counter', () =>
+    eachTarget(dataPlane, (labels, counters) => [{ labels, value: counters.errors }]),
+  ).registerIn(registry);
 
   new ScrapeMetric('shiftproxy_route_rule_requests_total', 'Requests a routing rule decided, by service and rule (its name, or its index in routes).', 'counter', () =>
     dataPlane.runtimesList().flatMap((runtime) => runtime.rules.rules.map((rule) => ({ labels: { service: runtime.name, rule: rule.name }, value: runtime.ruleHits[rule.index] as number }))),
@@ -63,13 +64,16 @@ export function registerDataPlaneMetrics(registry: Registry, dataPlane: DataPlan
   ]).registerIn(registry);
 
   new ScrapeMetric('shiftproxy_target_active_requests', 'Requests in flight to each target.', 'gauge', () =>
-    dataPlane.runtimesList().flatMap((runtime) =>
-      runtime.allTargets().map((target) => ({
-        labels: { service: runtime.name, slot: target.slot, target: target.url },
-        value: target.counters.active,
-      })),
-    ),
+    eachTarget(dataPlane, (labels, counters) => [{ labels, value: counters.active }]),
   ).registerIn(registry);
+}
+
+function eachTarget(dataPlane: DataPlane, sample: (labels: Record<string, string>, counters: TargetCounters) => Sample[]): Sample[] {
+  const out: Sample[] = [];
+  for (const runtime of dataPlane.runtimesList()) {
+    for (const target of runtime.allTargets()) out.push(...sample({ service: runtime.name, slot: target.slot, target: target.url }, target.counters));
+  }
+  return out;
 }
 
 function eachCounters(dataPlane: DataPlane, sample: (labels: Record<string, string>, counters: TrafficCounters) => Sample[]): Sample[] {

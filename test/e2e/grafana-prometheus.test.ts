@@ -1,5 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { connect } from 'node:net';
 import { resolve } from 'node:path';
 import { Pool, request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -8,12 +9,14 @@ import { startShiftproxy, type RunningShiftproxy } from '../../src/main.js';
 import { FakeBackend } from '../../src/simulate/fake-backend.js';
 import { buildConfig, testWorkerOptions } from '../helpers/proxy-harness.js';
 import { prometheusMissing, startPrometheus, type RealPrometheus } from '../helpers/real-prometheus.js';
+import { TestCa } from '../helpers/tls-certs.js';
 import { until, WAIT_MS } from '../helpers/wait-for.js';
 
 /**
  * What ships in deploy/ works against the real thing: every query of the Grafana dashboard
  * returns data from a real Prometheus scraping a real shiftproxy that carries traffic and a
- * rollout (with an alarm and mirroring), `promtool check metrics` has nothing to say about
+ * rollout (with an alarm and mirroring, on a plain listener and a TLS one with HTTP/2),
+ * `promtool check metrics` has nothing to say about
  * /metrics, and the alerting rules pass `promtool check rules` and their own `promtool test rules`.
  */
 
@@ -60,7 +63,9 @@ describe.skipIf(missing)('the Grafana dashboard against a real Prometheus', () =
     green = new FakeBackend('green');
     await Promise.all([blue.start(), green.start()]);
     green.faults.errorRate = 0.1;
+    const certificate = new TestCa().issue(['localhost']);
     const config = buildConfig({
+      listeners: [{ address: '127.0.0.1:0' }, { address: '127.0.0.1:0', tls: { certs: [certificate] }, http2: true }],
       services: [
         {
           name: 'web',
@@ -100,6 +105,11 @@ describe.skipIf(missing)('the Grafana dashboard against a real Prometheus', () =
       await load;
       await pool.close();
     };
+    // A client that speaks no TLS to the TLS listener: the handshake-error panel counts it.
+    await new Promise<void>((done) => {
+      const socket = connect(running.proxyAddresses[1]?.port as number, '127.0.0.1', () => socket.end('GET / HTTP/1.1\r\n\r\n'));
+      socket.on('close', () => done()).on('error', () => undefined).resume();
+    });
     prometheus = await startPrometheus({ targets: [admin] });
   });
 
@@ -130,9 +140,9 @@ describe.skipIf(missing)('the Grafana dashboard against a real Prometheus', () =
       ...dashboard.panels.flatMap((p) => (p.targets ?? []).map((t) => ({ what: `${p.title} (${t.refId})`, expr: t.expr }))),
       ...dashboard.annotations.list.filter((a) => a.expr).map((a) => ({ what: `annotation ${a.name}`, expr: (a.expr as string).replace('changes(', 'count_over_time(').replace('[1m])) > 0', '[5m]))') })),
     ];
-    expect(queries.length).toBeGreaterThanOrEqual(12);
-    // Mirror and TLS panels are there once their features are; this run mirrors, so its panels must show data too.
-    expect(dashboard.panels.map((p) => p.title)).toEqual(expect.arrayContaining(['Canary weight', 'Rollout state', 'Request rate by slot and role', 'Error rate by slot and role', 'Latency p50 and p99 by role', 'Alarm values against their thresholds', 'Rollbacks', 'Target health', 'Upstream errors by target and kind', 'Mirrored copies by result']));
+    expect(queries.length).toBeGreaterThanOrEqual(18);
+    // This run mirrors and serves TLS with HTTP/2, so the mirror and TLS panels must show data too.
+    expect(dashboard.panels.map((p) => p.title)).toEqual(expect.arrayContaining(['Canary weight', 'Rollout state', 'Request rate by slot and role', 'Error rate by slot and role', 'Latency p50 and p99 by role', 'Alarm values against their thresholds', 'Rollbacks', 'Target health', 'Upstream errors by target and kind', 'Request rate per target', 'Failure share per target', 'Mirrored copies by result', 'Certificate time left', 'Certificate reloads', 'TLS handshake errors', 'HTTP/2 connections ended']));
     const empty = new Set(queries.map((q) => q.what));
     // Rates need a few scrapes; each query is retried until it has data (bounded by the wait).
     await until(async () => {
@@ -149,7 +159,7 @@ describe.skipIf(missing)('the Grafana dashboard against a real Prometheus', () =
   it.skipIf(promtoolMissing)('promtool check metrics has nothing to say about /metrics', async () => {
     const text = await (await request(`http://${admin}/metrics`)).body.text();
     // What this run must have exported for the check to mean something.
-    for (const name of ['shiftproxy_requests_total', 'shiftproxy_build_info', 'nodejs_active_handles', 'shiftproxy_alarm_threshold', 'shiftproxy_mirror_requests_total']) expect(text).toContain(`\n${name}`);
+    for (const name of ['shiftproxy_requests_total', 'shiftproxy_build_info', 'nodejs_active_handles', 'shiftproxy_alarm_threshold', 'shiftproxy_mirror_requests_total', 'shiftproxy_target_requests_total', 'shiftproxy_tls_cert_expiry_seconds', 'shiftproxy_http2_connection_errors_total']) expect(text).toContain(`\n${name}`);
     expect(text).toContain('shiftproxy_rollbacks_total{service="web",cause="alarm"} 0');
     expect(text).toMatch(/shiftproxy_build_info\{version="\d+\.\d+\.\d+",node="v24\.[\d.]+"\} 1/);
     expect(promtool(['check', 'metrics'], text)).toEqual({ status: 0, out: '' });
