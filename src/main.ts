@@ -26,15 +26,10 @@ import { registerRolloutRoutes } from './control/rollout-routes.js';
 import { registerWorkerRoutes } from './control/worker-routes.js';
 import { registerFleetRoutes } from './control/fleet-routes.js';
 import { configHash, serviceConfigHashes } from './fleet/config-hash.js';
-import { EtcdFleet } from './fleet/etcd-fleet.js';
+import type { EtcdFleet } from './fleet/etcd-fleet.js';
 import { FleetCounters, publishCounts } from './fleet/fleet-counters.js';
 import { localCommands, type RolloutCommands } from './fleet/rollout-commands.js';
 import { registerFleetMetrics } from './metrics/fleet-metrics.js';
-import { connectEtcd, describeEndpoints } from './state/etcd-client.js';
-import { EtcdKeys } from './state/etcd-keys.js';
-import { EtcdSession } from './state/etcd-session.js';
-import { EtcdStateStore } from './state/etcd-state-store.js';
-import { LeaderElection } from './state/leader-election.js';
 import { loadConfigFile } from './config/load-config.js';
 import { registerConfigMetrics } from './metrics/config-metrics.js';
 import { ConfigReloader } from './reload/config-reloader.js';
@@ -200,8 +195,9 @@ export async function startShiftproxy(config: ShiftproxyConfig, options: StartOp
   // traffic of every instance, added up.
   const etcdConfig = config.state.store === 'etcd' && !options.store ? config.state.etcd : null;
   const instanceName = config.instance.name || `${hostname()}-${process.pid}`;
-  const etcdClient = etcdConfig ? connectEtcd(etcdConfig) : null;
-  const etcdKeys = etcdConfig ? new EtcdKeys(etcdConfig.prefix) : null;
+  const etcd = etcdConfig ? await import('./fleet/etcd-parts.js') : null;
+  const etcdClient = etcd && etcdConfig ? etcd.connectEtcd(etcdConfig) : null;
+  const etcdKeys = etcd && etcdConfig ? new etcd.EtcdKeys(etcdConfig.prefix) : null;
   const fleetCounters = etcdConfig ? new FleetCounters({ self: instanceName, startedAt: Date.now() }) : null;
   const analysis = options.analysis
     ? null
@@ -219,8 +215,8 @@ export async function startShiftproxy(config: ShiftproxyConfig, options: StartOp
   const analysisPort = options.analysis ?? analysis?.evaluator;
 
   const etcdStore =
-    etcdClient && etcdKeys && etcdConfig
-      ? new EtcdStateStore({ client: etcdClient, keys: etcdKeys, instance: instanceName, where: describeEndpoints(etcdConfig) })
+    etcd && etcdClient && etcdKeys && etcdConfig
+      ? new etcd.EtcdStateStore({ client: etcdClient, keys: etcdKeys, instance: instanceName, where: etcd.describeEndpoints(etcdConfig) })
       : null;
   const store = options.store ?? etcdStore ?? new FileStateStore(config.state.path);
   let peers: EtcdFleet | null = null;
@@ -251,14 +247,14 @@ export async function startShiftproxy(config: ShiftproxyConfig, options: StartOp
     throw err;
   }
   let adminUrl = '';
-  if (etcdClient && etcdKeys && etcdStore && etcdConfig && fleetCounters) {
-    const session = new EtcdSession({ client: etcdClient, ttlMs: etcdConfig.leaseTtlMs, attempts: etcdConfig.endpoints.length, logger: logger.child({ component: 'fleet' }) });
-    const election = new LeaderElection({ client: etcdClient, keys: etcdKeys, session, name: instanceName, logger: logger.child({ component: 'fleet' }) });
+  if (etcd && etcdClient && etcdKeys && etcdStore && etcdConfig && fleetCounters) {
+    const session = new etcd.EtcdSession({ client: etcdClient, ttlMs: etcdConfig.leaseTtlMs, attempts: etcdConfig.endpoints.length, logger: logger.child({ component: 'fleet' }) });
+    const election = new etcd.LeaderElection({ client: etcdClient, keys: etcdKeys, session, name: instanceName, logger: logger.child({ component: 'fleet' }) });
     const hashes = serviceConfigHashes(config);
     const incarnation = randomBytes(6).toString('hex');
     const startedAt = Date.now();
     const serviceNames = config.services.map((s) => s.name);
-    peers = new EtcdFleet({
+    peers = new etcd.EtcdFleet({
       client: etcdClient,
       keys: etcdKeys,
       session,

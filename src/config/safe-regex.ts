@@ -1,4 +1,15 @@
-import { checkSync } from 'recheck';
+import { createRequire } from 'node:module';
+import type { checkSync as CheckSync } from 'recheck';
+
+/**
+ * recheck is loaded on the first pattern: it is a large compiled bundle (about 24 MB of memory),
+ * and most configs have no regex at all. It ships CommonJS, so require keeps this synchronous.
+ */
+let checker: typeof CheckSync | undefined;
+function recheck(): typeof CheckSync {
+  checker ??= (createRequire(import.meta.url)('recheck') as { checkSync: typeof CheckSync }).checkSync;
+  return checker;
+}
 
 /**
  * How long one pattern may be analysed. A pattern the checker cannot settle in this time is
@@ -33,9 +44,9 @@ function analyse(pattern: string): string | null {
   } catch (err) {
     return `not a valid regex: ${(err as Error).message.replace(/^Invalid regular expression: /, '')}`;
   }
-  let diagnostics: ReturnType<typeof checkSync>;
+  let diagnostics: ReturnType<typeof CheckSync>;
   try {
-    diagnostics = checkSync(pattern, '', { timeout: CHECK_TIMEOUT_MS, randomSeed: 0 });
+    diagnostics = recheck()(pattern, '', { timeout: CHECK_TIMEOUT_MS, randomSeed: 0 });
   } catch (err) {
     return `could not be checked for catastrophic backtracking (${(err as Error).message}); simplify it`;
   }
