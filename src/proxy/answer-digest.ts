@@ -36,8 +36,9 @@ export class CompareSettings {
 /**
  * What one side of a mirrored request answered, reduced to what the comparison needs: the
  * status, the compared headers, and the body as a SHA-256 of at most `maxBodyBytes` (streamed,
- * nothing kept) or, for a JSON answer, the parsed document (buffered up to the same limit) so
- * ignored paths can be taken out and the first differing field named.
+ * nothing kept) and, for a JSON answer, its bytes too (buffered up to the same limit): when the
+ * two hashes differ, the documents are parsed so ignored paths can be taken out and the first
+ * differing field named. Equal bytes need no parse, which is the common case of a dark launch.
  */
 export class AnswerDigest {
   status = 0;
@@ -45,6 +46,8 @@ export class AnswerDigest {
   readonly headers: string[] = [];
   truncated = false;
   bodyHash = '';
+  /** The JSON body's bytes until parsed, then the document (NOT_JSON when it was not JSON after all). */
+  private jsonBody: Buffer[] | null = null;
   private document: unknown = NOT_JSON;
   private readonly settings: CompareSettings;
   private hash: Hash | null = null;
@@ -96,9 +99,15 @@ export class AnswerDigest {
     if (this.hash === null) return;
     this.bodyHash = this.hash.digest('hex');
     this.hash = null;
-    const chunks = this.jsonChunks;
+    this.jsonBody = this.jsonChunks;
     this.jsonChunks = null;
-    if (chunks === null) return;
+  }
+
+  /** The JSON body with the ignored paths taken out, parsed on first use; NOT_JSON when it is not JSON. */
+  private json(): unknown {
+    const chunks = this.jsonBody;
+    if (chunks === null) return this.document;
+    this.jsonBody = null;
     try {
       const document: unknown = JSON.parse(Buffer.concat(chunks).toString('utf8'));
       for (const path of this.settings.ignoreJsonPaths) removeJsonPath(document, path);
@@ -106,6 +115,7 @@ export class AnswerDigest {
     } catch {
       // Not JSON after all: compared by its hash.
     }
+    return this.document;
   }
 
   /** What differs between the live answer and the copy's: one kind per field, none when they match. */
@@ -116,11 +126,14 @@ export class AnswerDigest {
     if (live.headers.length > 0 || copy.headers.length > 0) {
       for (const name of differingHeaders(live.headers, copy.headers)) kinds.push(`header ${name}`);
     }
-    if (settings.body) {
-      if (live.document !== NOT_JSON && copy.document !== NOT_JSON) {
-        const at = firstDifference(live.document, copy.document);
+    // The same bytes are the same document, whatever paths are ignored.
+    if (settings.body && (live.bodyHash !== copy.bodyHash || live.truncated !== copy.truncated)) {
+      const liveDocument = live.json();
+      const copyDocument = copy.json();
+      if (liveDocument !== NOT_JSON && copyDocument !== NOT_JSON) {
+        const at = firstDifference(liveDocument, copyDocument);
         if (at !== null) kinds.push(`body ${at.replace(/\[\d+\]/g, '[*]')}`);
-      } else if (live.bodyHash !== copy.bodyHash || live.truncated !== copy.truncated) {
+      } else {
         kinds.push(live.truncated || copy.truncated ? `body (first ${settings.maxBodyBytes} bytes)` : 'body');
       }
     }

@@ -28,6 +28,26 @@ export function rssParts(pid) {
   }
 }
 
+/**
+ * Proportional set size in bytes: the process's own pages plus its share of the pages it shares
+ * (the node binary's, mapped by the primary and every worker alike), or NaN once it is gone.
+ * What one more worker costs the machine is its PSS, not its RSS.
+ */
+export function pssBytes(pid) {
+  try {
+    const match = /^Pss:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8'));
+    return match ? Number(match[1]) * 1024 : NaN;
+  } catch {
+    return NaN;
+  }
+}
+
+/** Each of the proxy's processes by its RSS and PSS now, e.g. "primary 103 MB (PSS 68 MB), worker 81 MB (PSS 46 MB)". */
+export function describeProcessMemory(pid, workerPids) {
+  const one = (label, p) => `${label} ${mib(rssBytes(p))} MB (PSS ${mib(pssBytes(p))} MB)`;
+  return [one(workerPids.length > 0 ? 'primary' : 'the proxy', pid), ...workerPids.map((w) => one(`worker ${w}`, w))].join(', ');
+}
+
 /** The sample with the highest RSS among rssParts() samples. */
 export function rssPeak(samples) {
   return samples.reduce((peak, s) => (s.rss > peak.rss ? s : peak), { rss: -Infinity, anon: NaN, file: NaN });

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { PROXY_CPU } from '../lib/children.js';
 import { autocannon } from '../lib/clients.js';
 import { checkFdsBack, proxyOutcomes, stopAndCheckClean } from '../lib/invariants.js';
-import { cpuShare, max, MB, mib, percentile, sleep, slopePerMinute, startSampler } from '../lib/probes.js';
+import { cpuShare, describeProcessMemory, max, MB, mib, percentile, sleep, slopePerMinute, startSampler } from '../lib/probes.js';
 import { startProxy } from '../lib/proxy.js';
 import { startUpstream } from '../lib/upstream.js';
 
@@ -96,6 +96,7 @@ export default {
         `${steady.length} steady samples: RSS ${mib(Math.min(...steady.map((s) => s.rss)))}-${mib(max(steady.map((s) => s.rss)))} MB, ` +
           `heap ${mib(Math.min(...steady.map((s) => s.heap)))}-${mib(max(steady.map((s) => s.heap)))} MB, fds up to ${max(steady.map((s) => s.fds))}`,
       );
+      report.info(`memory per process at the end of the load: ${describeProcessMemory(proxy.pid, proxy.workerPids)}`);
       const steadyGcs = gcs.filter((g) => g.t >= half && g.t <= options.seconds);
       const rssSeries = options.gcEvery > 0 ? meanPerCycle(steady, steadyGcs, 'rss') : steady;
       const heapSeries = options.gcEvery > 0 ? steadyGcs : steady;
