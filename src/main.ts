@@ -27,7 +27,7 @@ import { registerWorkerRoutes } from './control/worker-routes.js';
 import { registerFleetRoutes } from './control/fleet-routes.js';
 import { configHash, serviceConfigHashes } from './fleet/config-hash.js';
 import type { EtcdFleet } from './fleet/etcd-fleet.js';
-import { FleetCounters, publishCounts } from './fleet/fleet-counters.js';
+import { FleetCounters, publishCounts, publishMirrorCounts } from './fleet/fleet-counters.js';
 import { localCommands, type RolloutCommands } from './fleet/rollout-commands.js';
 import { registerFleetMetrics } from './metrics/fleet-metrics.js';
 import { loadConfigFile } from './config/load-config.js';
@@ -206,7 +206,10 @@ export async function startShiftproxy(config: ShiftproxyConfig, options: StartOp
           const local = dataPlane.runtime(s).counters[slot][role];
           return fleetCounters ? fleetCounters.combined(s, slot, role, local) : local;
         },
-        mirrorLookup: (s) => dataPlane.runtime(s).mirrorCounters,
+        mirrorLookup: (s) => {
+          const local = dataPlane.runtime(s).mirrorCounters;
+          return fleetCounters ? fleetCounters.combinedMirror(s, local) : local;
+        },
         clock,
         ...(workers ? { refresh: () => workers.sync() } : {}),
       });
@@ -268,7 +271,12 @@ export async function startShiftproxy(config: ShiftproxyConfig, options: StartOp
       configHash: configHash(hashes),
       readCounters: async () => {
         await fleet.sync();
-        return { incarnation, startedAt, counts: publishCounts(serviceNames, (s, slot, role) => dataPlane.runtime(s).counters[slot][role]) };
+        return {
+          incarnation,
+          startedAt,
+          counts: publishCounts(serviceNames, (s, slot, role) => dataPlane.runtime(s).counters[slot][role]),
+          mirror: publishMirrorCounts(serviceNames, (s) => dataPlane.runtime(s).mirrorCounters),
+        };
       },
       publishIntervalMs: Math.min(1000, Math.floor(etcdConfig.leaseTtlMs / 3)),
       commandTimeoutMs: etcdConfig.leaseTtlMs + 5000,

@@ -1,4 +1,5 @@
 import { LATENCY_BUCKET_COUNT } from '../core/latency-histogram.js';
+import { MIRROR_RESULTS, MirrorCounters } from '../core/mirror-counters.js';
 import { TrafficCounters } from '../core/traffic-counters.js';
 import { SLOT_NAMES, type Role, type SlotName } from '../core/types.js';
 
@@ -13,6 +14,17 @@ export interface PublishedCounts {
   latency: number[];
 }
 
+/** One service's cumulative mirror results as an instance publishes them (what mirror_mismatch_rate and mirror_error_rate read). */
+export interface PublishedMirrorCounts {
+  service: string;
+  match: number;
+  mismatch: number;
+  error: number;
+  dropped: number;
+  /** Mismatch kinds and their cumulative counts. */
+  kinds: [string, number][];
+}
+
 /** What an instance publishes alongside its record: which process counted, and its counts. */
 export interface PublishedCounters {
   /** Unique per process: a restart under the same name starts new counts. */
@@ -20,6 +32,8 @@ export interface PublishedCounters {
   /** When the process started (epoch ms). */
   startedAt: number;
   counts: PublishedCounts[];
+  /** Absent from instances of a version that did not publish them. */
+  mirror?: PublishedMirrorCounts[];
 }
 
 const ROLES: readonly Role[] = ['stable', 'canary'];
@@ -41,9 +55,18 @@ export function publishCounts(services: readonly string[], lookup: (service: str
   return counts;
 }
 
+/** Cumulative mirror results per service (a rollout step may mirror a service whose config does not). */
+export function publishMirrorCounts(services: readonly string[], lookup: (service: string) => MirrorCounters): PublishedMirrorCounts[] {
+  return services.map((service) => {
+    const c = lookup(service);
+    return { service, match: c.match, mismatch: c.mismatch, error: c.error, dropped: c.dropped, kinds: [...c.kinds] };
+  });
+}
+
 interface Seen {
   incarnation: string;
   last: Map<string, { responses: number; failures: number; latency: Float64Array }>;
+  lastMirror: Map<string, PublishedMirrorCounts>;
 }
 
 /**
@@ -60,6 +83,7 @@ export class FleetCounters {
   private readonly startedAt: number;
   private readonly seen = new Map<string, Seen>();
   private readonly sums = new Map<string, TrafficCounters>();
+  private readonly mirrorSums = new Map<string, MirrorCounters>();
 
   constructor(options: { self: string; startedAt: number }) {
     this.self = options.self;
@@ -72,13 +96,15 @@ export class FleetCounters {
     let seen = this.seen.get(instance);
     if (!seen || seen.incarnation !== published.incarnation) {
       const fromZero = published.startedAt >= this.startedAt;
-      seen = { incarnation: published.incarnation, last: new Map() };
+      seen = { incarnation: published.incarnation, last: new Map(), lastMirror: new Map() };
       this.seen.set(instance, seen);
       if (!fromZero) {
         for (const counts of published.counts) seen.last.set(key(counts.service, counts.slot, counts.role), snapshot(counts));
+        for (const mirror of published.mirror ?? []) seen.lastMirror.set(mirror.service, mirror);
         return;
       }
     }
+    this.addMirror(seen, published.mirror ?? []);
     for (const counts of published.counts) {
       const k = key(counts.service, counts.slot, counts.role);
       const now = snapshot(counts);
@@ -99,6 +125,36 @@ export class FleetCounters {
         if (delta > 0) buckets[i] = (buckets[i] as number) + delta;
       }
     }
+  }
+
+  /** Adds what each service's mirror counted since the instance's previous publication. */
+  private addMirror(seen: Seen, published: readonly PublishedMirrorCounts[]): void {
+    for (const now of published) {
+      const before = seen.lastMirror.get(now.service);
+      seen.lastMirror.set(now.service, now);
+      if (before && MIRROR_RESULTS.some((result) => now[result] < before[result])) continue;
+      let sum = this.mirrorSums.get(now.service);
+      if (!sum) {
+        sum = new MirrorCounters();
+        this.mirrorSums.set(now.service, sum);
+      }
+      for (const result of MIRROR_RESULTS) sum.count(result, now[result] - (before?.[result] ?? 0));
+      const kindsBefore = new Map(before?.kinds ?? []);
+      for (const [kind, count] of now.kinds) {
+        const delta = count - (kindsBefore.get(kind) ?? 0);
+        if (delta > 0) sum.countKind(kind, delta);
+      }
+    }
+  }
+
+  /** This instance's mirror results plus the rest of the fleet's, as the mirror windows read them. */
+  combinedMirror(service: string, local: MirrorCounters): MirrorCounters {
+    const sum = this.mirrorSums.get(service);
+    if (!sum) return local;
+    const total = new MirrorCounters();
+    for (const result of MIRROR_RESULTS) total.count(result, local[result] + sum[result]);
+    for (const counters of [local, sum]) for (const [kind, count] of counters.kinds) total.countKind(kind, count);
+    return total;
   }
 
   /** An instance's record is gone (it stopped, or its lease expired): what it counted stays in the sum. */

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { FleetCounters, publishCounts, type PublishedCounters } from '../../../src/fleet/fleet-counters.js';
+import { FleetCounters, publishCounts, publishMirrorCounts, type PublishedCounters } from '../../../src/fleet/fleet-counters.js';
+import { MirrorCounters } from '../../../src/core/mirror-counters.js';
 import { latencyBucketIndex } from '../../../src/core/latency-histogram.js';
 import { TrafficCounters } from '../../../src/core/traffic-counters.js';
 
@@ -61,5 +62,27 @@ describe('FleetCounters', () => {
     const c = counters(2, 0, [0.01, 0.3]);
     const [entry] = publishCounts(['shop'], () => c);
     expect(entry?.latency).toEqual([latencyBucketIndex(0.01), 1, latencyBucketIndex(0.3), 1]);
+  });
+
+  it('adds up the mirror results of every instance, mismatch kinds included, so a dark launch is judged on all its copies', () => {
+    const mirror = (match: number, mismatch: number, kinds: [string, number][] = []) => {
+      const c = new MirrorCounters();
+      c.count('match', match);
+      c.count('mismatch', mismatch);
+      for (const [kind, n] of kinds) c.countKind(kind, n);
+      return c;
+    };
+    const withMirror = (incarnation: string, m: MirrorCounters): PublishedCounters => ({ ...published(incarnation, 2000, new TrafficCounters()), mirror: publishMirrorCounts(['shop'], () => m) });
+    const fleet = new FleetCounters({ self: 'a', startedAt: 1000 });
+    const local = mirror(10, 1, [['body $.total', 1]]);
+    expect(fleet.combinedMirror('shop', local)).toBe(local);
+    fleet.observe('b', withMirror('b1', mirror(5, 2, [['body $.total', 2]])));
+    fleet.observe('b', withMirror('b1', mirror(8, 3, [['body $.total', 2], ['status: live 200, copy 500', 1]])));
+    const total = fleet.combinedMirror('shop', local);
+    expect([total.match, total.mismatch]).toEqual([18, 4]);
+    expect([...total.kinds]).toEqual([['body $.total', 3], ['status: live 200, copy 500', 1]]);
+    // A restart under a new incarnation starts from zero again and never takes anything back.
+    fleet.observe('b', withMirror('b2', mirror(1, 0)));
+    expect(fleet.combinedMirror('shop', local).match).toBe(19);
   });
 });
