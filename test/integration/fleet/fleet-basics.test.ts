@@ -75,6 +75,33 @@ describe.skipIf(missing)('a fleet on etcd', () => {
     expect(checks.length).toBeGreaterThanOrEqual(2);
   });
 
+  it('judges the fleet\'s mirrored copies: a dark launch whose copies differ only in a follower\'s traffic rolls back by its mirror alarm', async () => {
+    const cluster = await etcd();
+    const f = await fleet({
+      etcd: cluster,
+      names: ['a', 'b'],
+      rollout:
+        '{ strategy: steps, steps: [ { weight: 0, mirror: 100, pause: 1h }, { weight: 100 } ], analysis: { interval: 1s, failureLimit: 2, inconclusiveLimit: 100, ' +
+        'alarms: [ { name: same-answers, metric: mirror_mismatch_rate, window: 5s, max: 0.1, minRequests: 5 } ] } }',
+      serviceExtra: () => '    mirror: { compare: { status: true, body: true } }',
+    });
+    const leader = await agreedLeader(f.instances);
+    const follower = f.instances.find((i) => i !== leader);
+    if (!follower) throw new Error('no follower');
+    f.green.faults.mismatchRate = 1;
+    expect((await api(follower.admin, 'POST', '/api/v1/services/shop/rollout', {})).status).toBe(202);
+
+    // Only the follower serves and copies: the leader, which judges, compares nothing itself.
+    await until(async () => {
+      for (let n = 0; n < 10; n++) await request(`http://127.0.0.1:${follower.proxy}/`).then((r) => r.body.dump());
+      return (await rolloutOf(follower))?.state === 'rolled_back';
+    }, 'the dark launch rolled back');
+    const record = (await rolloutOf(leader)) as RolloutBody & { reason: string };
+    expect(record.reason).toMatch(/^alarm same-answers: mirror_mismatch_rate = 1 .*body \$\.answer/);
+    expect(f.green.requests).toBe(0);
+    expect(f.green.mirrored).toBeGreaterThan(0);
+  });
+
   it('state migrate moves a rollout in progress from the state file to etcd, where a fleet carries it on', async () => {
     const cluster = await etcd();
     const blue = new FakeBackend('blue');
