@@ -251,7 +251,9 @@ export async function startShiftproxy(config: ShiftproxyConfig, options: StartOp
   }
   let adminUrl = '';
   if (etcd && etcdClient && etcdKeys && etcdStore && etcdConfig && fleetCounters) {
-    const session = new etcd.EtcdSession({ client: etcdClient, ttlMs: etcdConfig.leaseTtlMs, attempts: etcdConfig.endpoints.length, logger: logger.child({ component: 'fleet' }) });
+    // Renewals go to one member at a time (see EtcdSession), through a client per endpoint.
+    const members = etcdConfig.endpoints.length > 1 ? etcdConfig.endpoints.map((endpoint) => etcd.connectEtcd({ ...etcdConfig, endpoints: [endpoint] })) : [];
+    const session = new etcd.EtcdSession({ client: etcdClient, ttlMs: etcdConfig.leaseTtlMs, members, logger: logger.child({ component: 'fleet' }) });
     const election = new etcd.LeaderElection({ client: etcdClient, keys: etcdKeys, session, name: instanceName, logger: logger.child({ component: 'fleet' }) });
     const hashes = serviceConfigHashes(config);
     const incarnation = randomBytes(6).toString('hex');

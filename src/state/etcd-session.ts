@@ -1,4 +1,4 @@
-import { EtcdLeaseInvalidError, type Etcd3, type Lease } from 'etcd3';
+import { castGrpcError, EtcdLeaseInvalidError, type Etcd3, type ILeaseKeepAliveResponse, type Lease } from 'etcd3';
 import { errorMessage } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import { ETCD_CALL_TIMEOUT_MS } from './etcd-client.js';
@@ -40,13 +40,25 @@ export class EtcdSession {
   private failing = false;
 
   private readonly attempts: number;
+  private readonly members: readonly Etcd3[];
+  /** The member renewals go to: the one that answered last, moved on when it fails. */
+  private member = 0;
+  /** Renewal attempts that failed (timed out, refused) since start: each used up part of the lease's margin. */
+  failedAttempts = 0;
 
-  /** `attempts`: renewals tried in a row before etcd counts as unreachable (one per endpoint: each try may reach another member). */
-  constructor(options: { client: Etcd3; ttlMs: number; logger: Logger; attempts?: number }) {
+  /**
+   * `members`: one client per etcd endpoint, for renewals. etcd3's own keepalive opens a stream
+   * on a member it picks at random and never learns from a stream that timed out, so after a
+   * member is lost one renewal in three still went to it and used up a third of the lease's
+   * margin; renewals here go to one member at a time and move to the next when it fails.
+   * Without them, renewals go through `client`, `attempts` times in a row at most.
+   */
+  constructor(options: { client: Etcd3; ttlMs: number; logger: Logger; attempts?: number; members?: readonly Etcd3[] }) {
     this.client = options.client;
     this.ttlMs = options.ttlMs;
     this.logger = options.logger;
-    this.attempts = Math.max(1, options.attempts ?? 1);
+    this.members = options.members ?? [];
+    this.attempts = Math.max(1, this.members.length > 0 ? this.members.length : (options.attempts ?? 1));
   }
 
   get leaseId(): string | null {
@@ -96,7 +108,7 @@ export class EtcdSession {
     return this.renewing;
   }
 
-  /** Stops renewing and revokes the lease, so what is bound to it (leadership included) goes at once. */
+  /** Stops renewing and revokes the lease, so what is bound to it (leadership included) goes at once; closes the members' clients. */
   async stop(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.timer);
@@ -105,6 +117,7 @@ export class EtcdSession {
     this.lease = null;
     this.id = null;
     if (lease) await lease.revoke({ deadline: new Date(Date.now() + ETCD_CALL_TIMEOUT_MS) }).catch(() => undefined);
+    for (const member of this.members) member.close();
   }
 
   private arm(): void {
@@ -129,7 +142,7 @@ export class EtcdSession {
       const sentAt = performance.now();
       try {
         // A renewal stuck on a member without a leader must not use up the lease's margin: give up early and retry.
-        await lease.keepaliveOnce({ deadline: new Date(Date.now() + Math.min(ETCD_CALL_TIMEOUT_MS, this.ttlMs / 3)) });
+        await this.keepalive(lease, this.id, new Date(Date.now() + Math.min(ETCD_CALL_TIMEOUT_MS, this.ttlMs / 3)));
         if (lease !== this.lease) return;
         this.validUntil = sentAt + this.ttlMs;
         this.setReachable(true, null);
@@ -144,9 +157,27 @@ export class EtcdSession {
           return;
         }
         failure = err;
+        this.failedAttempts += 1;
+        this.member += 1;
       }
     }
     this.failed(failure);
+  }
+
+  /** One renewal of lease `id`, on the current member when there are members; throws EtcdLeaseInvalidError when etcd says the lease is gone. */
+  private async keepalive(lease: Lease, id: string, deadline: Date): Promise<void> {
+    if (this.members.length === 0) {
+      await lease.keepaliveOnce({ deadline });
+      return;
+    }
+    const member = this.members[this.member % this.members.length] as Etcd3;
+    const stream = await member.leaseClient.leaseKeepAlive({ deadline });
+    const answer = await new Promise<ILeaseKeepAliveResponse>((resolve, reject) => {
+      stream.on('data', resolve);
+      stream.on('error', (err: Error) => reject(castGrpcError(err)));
+      stream.write({ ID: id });
+    }).finally(() => stream.end());
+    if (answer.TTL === '0') throw new EtcdLeaseInvalidError(id);
   }
 
   private failed(err: unknown): void {

@@ -171,9 +171,8 @@ describe.skipIf(missing)('a fleet on etcd, when things fail (real etcd, real pro
   it('a three-member etcd losing one member: nothing visible happens', async () => {
     const cluster = await etcd(3);
     // A lease comfortably longer than an etcd leader election (the raft leader is the member lost):
-    // with 2 s, the 0.5 s margin a leader keeps is about what an election takes here, and with 5 s
-    // a loaded machine saw renewals fail past the 2.5 s grace (etcd3 keeps sending keep-alives to
-    // the lost member, and the others answer nothing until the election ends). 10 s is the default.
+    // with 2 s, the 0.5 s margin a leader keeps is about what an election takes here, and the
+    // other members answer nothing until the election ends. 10 s is the default.
     const f = await fleet({ etcd: cluster, names: ['a', 'b', 'c'], leaseTtl: '10s', rollout: '{ strategy: steps, steps: [ { weight: 20, pause: manual }, { weight: 50, pause: manual }, { weight: 100 } ], bakeTime: 1h }' });
     const leader = await agreedLeader(f.instances);
     expect((await api(followerOf(f, leader).admin, 'POST', '/api/v1/services/shop/rollout', {})).status).toBe(202);
