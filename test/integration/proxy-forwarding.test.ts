@@ -64,7 +64,7 @@ describe('forwarding and the blue/green split', () => {
     [0.5, 200, 1],
     [0, 100, 0],
     [100, 50, 50],
-  ])('at weight %s%% sends exactly the canary share (%s requests -> %s to green)', async (weight, total, expected) => {
+  ])('at a canary weight of %s percent, %s requests send exactly %s to green', async (weight, total, expected) => {
     const { blue, green } = await backends();
     const proxy = await proxyFor({ services: [{ name: 'shop', blue: [blue.url], green: [green.url] }] });
     await proxy.setCanaryWeight('shop', weight);
