@@ -15,7 +15,7 @@ describe('maxEjectable (maxEjectionPercent of a slot, rounded down, at least one
     [3, 100, 3],
     [5, 0, 0],
     [0, 50, 0],
-  ])('%i targets at %i%% -> %i', (total, percent, expected) => {
+  ])('%i targets at %i percent -> %i', (total, percent, expected) => {
     expect(maxEjectable(total, percent)).toBe(expected);
   });
 });

@@ -24,7 +24,7 @@ describe('percentToBasisPoints', () => {
     [0.004, 0],
     [-5, 0],
     [150, 10_000],
-  ])('%d%% -> %i bp', (percent, bp) => {
+  ])('%d percent -> %i bp', (percent, bp) => {
     expect(percentToBasisPoints(percent)).toBe(bp);
   });
 });
@@ -126,7 +126,7 @@ describe('stickyBucket', () => {
     expect(new Set(ids).size).toBe(20_000);
   });
 
-  it.each([1, 5, 10, 25, 50, 90])('puts %i%% of 20k clients on the canary, within 4 binomial standard deviations', (percent) => {
+  it.each([1, 5, 10, 25, 50, 90])('puts %i percent of 20k clients on the canary, within 4 binomial standard deviations', (percent) => {
     const p = percent / 100;
     const onCanary = buckets.filter((b) => b < percentToBasisPoints(percent)).length;
     const sd = Math.sqrt(20_000 * p * (1 - p));
