@@ -115,6 +115,8 @@ export class ProxyExchange implements Dispatcher.DispatchHandler, DeadlineEntry 
   private bodyLeft = -1;
   /** The client's response was ended with the body's last chunk, before undici reported the end. */
   private endedEarly = false;
+  /** Some of the response body reached the client's response (and with it the head). */
+  private bodyStarted = false;
   private attemptsLeft: number;
   private replayed = false;
   /** A copy of this request sent to the other slot, fed the live request body and answer; null for nearly every request. */
@@ -249,6 +251,18 @@ export class ProxyExchange implements Dispatcher.DispatchHandler, DeadlineEntry 
       return;
     }
     this.writeHead(headers);
+    // Node sends a head with the first body bytes. A body of unknown length (an event stream, a
+    // long poll, a streamed export) may not start for a while, and the client should not wait
+    // for it to see the status: if no body came with the head, the head goes alone. A body of
+    // known length nearly always arrives with its head, and is not worth the tick.
+    if (this.bodyLeft < 0 && (this.client & CLIENT_HTTP2) === 0) process.nextTick(flushHeadWithoutBody, this);
+  }
+
+  /** The tick after a head of unknown body length: send it now unless a body chunk or the end took it. */
+  flushHeadWithoutBody(): void {
+    if (this.bodyStarted || this.state !== STREAMING) return;
+    const res = this.res as ServerResponse;
+    if (!res.destroyed && !res.writableEnded) res.flushHeaders();
   }
 
   private writeHead(headers: string[]): void {
@@ -275,6 +289,7 @@ export class ProxyExchange implements Dispatcher.DispatchHandler, DeadlineEntry 
       this.writeHead(this.heldHead);
       this.heldHead = null;
     }
+    this.bodyStarted = true;
     if (this.bodyLeft >= 0) {
       this.bodyLeft -= chunk.length;
       if (this.bodyLeft === 0) {
@@ -549,6 +564,10 @@ function onResponseClose(this: ResponseWithExchange): void {
 
 function replayNow(exchange: ProxyExchange): void {
   exchange.replayNow();
+}
+
+function flushHeadWithoutBody(exchange: ProxyExchange): void {
+  exchange.flushHeadWithoutBody();
 }
 
 function onClientDrain(this: ResponseWithExchange): void {

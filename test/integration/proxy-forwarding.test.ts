@@ -1,8 +1,10 @@
-import { Client } from 'undici';
+import { createServer } from 'node:http';
+import { Client, request } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
 import { FakeBackend } from '../../src/simulate/fake-backend.js';
 import { get, json } from '../helpers/http-client.js';
 import { heldBackend } from '../helpers/held-backend.js';
+import { listenOnLoopback } from '../helpers/loopback-server.js';
 import { startProxy, type ProxyUnderTest } from '../helpers/proxy-harness.js';
 import { echoRaw, headerOf, ScriptedUpstream } from '../helpers/scripted-upstream.js';
 import { until } from '../helpers/wait-for.js';
@@ -189,5 +191,27 @@ describe('sticky sessions', () => {
       if (weight === 0) expect(now.size).toBe(0);
       if (weight === 100) expect(now.size).toBe(clients.length);
     }
+  });
+});
+
+describe('response heads', () => {
+  it('sends the head of a streamed answer at once, before its first body bytes', async () => {
+    // The upstream sends its head, then its first event only once the client has seen that head:
+    // a proxy that held the head for the body would never let this test finish.
+    let sendFirstEvent = () => undefined as void;
+    const upstream = await listenOnLoopback(
+      createServer((_req, res) => {
+        res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
+        res.flushHeaders();
+        sendFirstEvent = () => res.end('data: first\n\n');
+      }),
+      cleanup,
+    );
+    const proxy = await proxyFor({ services: [{ blue: [upstream], green: [upstream.replace('127.0.0.1', 'localhost')] }] });
+    const res = await request(`${proxy.url}/events`);
+    expect(res.statusCode).toBe(200);
+    expect(res.headers['content-type']).toBe('text/event-stream');
+    sendFirstEvent();
+    expect(await res.body.text()).toBe('data: first\n\n');
   });
 });
