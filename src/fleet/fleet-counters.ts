@@ -1,3 +1,4 @@
+import type { MirrorCounts } from '../core/counter-report.js';
 import { LATENCY_BUCKET_COUNT } from '../core/latency-histogram.js';
 import { MIRROR_RESULTS, MirrorCounters } from '../core/mirror-counters.js';
 import { TrafficCounters } from '../core/traffic-counters.js';
@@ -14,16 +15,11 @@ export interface PublishedCounts {
   latency: number[];
 }
 
-/** One service's cumulative mirror results as an instance publishes them (what mirror_mismatch_rate and mirror_error_rate read). */
-export interface PublishedMirrorCounts {
-  service: string;
-  match: number;
-  mismatch: number;
-  error: number;
-  dropped: number;
-  /** Mismatch kinds and their cumulative counts. */
-  kinds: [string, number][];
-}
+/**
+ * One service's mirror results as an instance publishes them (what mirror_mismatch_rate and
+ * mirror_error_rate read): the shape a worker reports its deltas in, holding cumulative counts.
+ */
+export type PublishedMirrorCounts = MirrorCounts;
 
 /** What an instance publishes alongside its record: which process counted, and its counts. */
 export interface PublishedCounters {
