@@ -12,12 +12,17 @@ import type {
 } from '../core/config-types.js';
 import { NOTIFY_EVENTS } from '../core/config-types.js';
 import { parseDuration } from '../core/duration.js';
-import type { ListenAddress } from '../core/types.js';
 import { resolvePreset, unknownPresetMessage } from '../strategies/codedeploy-presets.js';
-import { formatPath } from './format-issues.js';
-import { isLoopbackHost } from './listen-address.js';
-import { checkServiceMirror, mirrorSchema, toMirrorConfig } from './mirror-schema.js';
+import {
+  checkAdminExposure,
+  checkListenOrListeners,
+  checkNotifyNames,
+  checkPortsAndDuplicates,
+  checkPrometheusNeeded,
+} from './cross-field-checks.js';
 import { listenerSchema, testListenSchema } from './listener-schema.js';
+import { checkServiceMirror, mirrorSchema, toMirrorConfig } from './mirror-schema.js';
+import { always, field, isRecord, listOf } from './partial-value.js';
 import { cohortSchema, routesSchema, toCohort, toRouteRules } from './routing-schema.js';
 import {
   duration,
@@ -294,35 +299,7 @@ export const configSchema = z
   .superRefine(checkPortsAndDuplicates, { when: always })
   .superRefine(checkListenOrListeners, { when: always });
 
-/*
- * Cross-field checks run even when other fields failed, so one pass reports every problem. They
- * therefore read a partly parsed value: a field that failed holds its raw input or zod's aborted
- * marker, so every read checks the type it needs and skips what did not parse (that field has
- * its own message already).
- */
 type Ctx = z.RefinementCtx<unknown>;
-
-function always(): boolean {
-  return true;
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-function field(value: unknown, ...keys: string[]): unknown {
-  let current = value;
-  for (const key of keys) current = isRecord(current) ? current[key] : undefined;
-  return current;
-}
-
-function listOf(value: unknown): readonly unknown[] {
-  return Array.isArray(value) ? value : [];
-}
-
-function parsedListen(value: unknown): ListenAddress | undefined {
-  return isRecord(value) && typeof value.host === 'string' && typeof value.port === 'number' ? { host: value.host, port: value.port } : undefined;
-}
 
 function isStrategy(value: unknown): value is StrategyName {
   return (STRATEGIES as readonly unknown[]).includes(value);
@@ -395,104 +372,6 @@ function checkRollout(rollout: unknown, ctx: Ctx): void {
     if (typeof name !== 'string' || name === '') return;
     if (names.has(name)) ctx.addIssue({ code: 'custom', path: ['analysis', 'alarms', index, 'name'], message: `duplicate alarm name "${name}"` });
     names.add(name);
-  });
-}
-
-function checkAdminExposure(config: unknown, ctx: Ctx): void {
-  const listen = parsedListen(field(config, 'admin', 'listen'));
-  const tokens = listOf(field(config, 'admin', 'tokens'));
-  if (listen && field(config, 'admin', 'token') === '' && tokens.length === 0 && !isLoopbackHost(listen.host)) {
-    ctx.addIssue({
-      code: 'custom',
-      path: ['admin', 'listen'],
-      message: 'must be a loopback address (127.0.0.1 or ::1) when neither admin.token nor admin.tokens is set: the admin API can steer traffic',
-    });
-  }
-  // A name must say who acted, and a token must say who is asking: neither may be ambiguous.
-  const names = new Set<string>(['admin']);
-  const secrets = new Set<string>();
-  const single = field(config, 'admin', 'token');
-  if (typeof single === 'string' && single !== '') secrets.add(single);
-  tokens.forEach((entry, index) => {
-    const name = field(entry, 'name');
-    const token = field(entry, 'token');
-    if (typeof name === 'string' && names.has(name)) {
-      ctx.addIssue({ code: 'custom', path: ['admin', 'tokens', index, 'name'], message: name === 'admin' ? '"admin" names admin.token; choose another name' : `duplicate token name "${name}"` });
-    }
-    if (typeof name === 'string') names.add(name);
-    if (typeof token === 'string' && secrets.has(token)) {
-      ctx.addIssue({ code: 'custom', path: ['admin', 'tokens', index, 'token'], message: 'the same token is given twice (each token must name one holder)' });
-    }
-    if (typeof token === 'string') secrets.add(token);
-  });
-}
-
-function checkNotifyNames(config: unknown, ctx: Ctx): void {
-  const seen = new Set<string>();
-  listOf(field(config, 'notify')).forEach((target, index) => {
-    const name = field(target, 'name') ?? `${String(field(target, 'format') ?? 'json')}-${index}`;
-    if (typeof name !== 'string') return;
-    if (seen.has(name)) ctx.addIssue({ code: 'custom', path: ['notify', index, 'name'], message: `duplicate notify name "${name}"` });
-    seen.add(name);
-  });
-}
-
-function checkPrometheusNeeded(config: unknown, ctx: Ctx): void {
-  const metrics = field(config, 'metrics');
-  if (!isRecord(metrics) || metrics.prometheus !== undefined) return;
-  const usesPromql = listOf(field(config, 'services')).some((service) =>
-    listOf(field(service, 'rollout', 'analysis', 'alarms')).some((alarm) => typeof field(alarm, 'promql') === 'string'),
-  );
-  if (metrics.provider === 'prometheus' || usesPromql) {
-    ctx.addIssue({
-      code: 'custom',
-      path: ['metrics', 'prometheus', 'url'],
-      message: metrics.provider === 'prometheus' ? 'is required with provider: prometheus' : 'is required by promql alarms',
-    });
-  }
-}
-
-function checkListenOrListeners(config: unknown, ctx: Ctx): void {
-  if (field(config, 'listen') !== undefined && field(config, 'listeners') !== undefined) {
-    ctx.addIssue({ code: 'custom', path: ['listeners'], message: 'replaces listen: give one of listen and listeners, not both' });
-  }
-}
-
-/** A listener's address, whether it parsed as a plain address or as a listener object. */
-function listenerAddress(value: unknown): ListenAddress | undefined {
-  return parsedListen(value) ?? parsedListen(field(value, 'address'));
-}
-
-function checkPortsAndDuplicates(config: unknown, ctx: Ctx): void {
-  const ports = new Map<number, string>();
-  const claimPort = (address: ListenAddress | undefined, path: (string | number)[]) => {
-    if (address === undefined || address.port === 0) return;
-    const owner = ports.get(address.port);
-    if (owner) ctx.addIssue({ code: 'custom', path, message: `port ${address.port} is already used by ${owner}` });
-    else ports.set(address.port, formatPath(path));
-  };
-  claimPort(parsedListen(field(config, 'listen')), ['listen']);
-  listOf(field(config, 'listeners')).forEach((listener, index) => claimPort(listenerAddress(listener), ['listeners', index, 'address']));
-  claimPort(parsedListen(field(config, 'admin', 'listen')), ['admin', 'listen']);
-  const names = new Set<string>();
-  listOf(field(config, 'services')).forEach((service, index) => {
-    const name = field(service, 'name');
-    if (typeof name === 'string' && name !== '') {
-      if (names.has(name)) ctx.addIssue({ code: 'custom', path: ['services', index, 'name'], message: `duplicate service name "${name}"` });
-      names.add(name);
-    }
-    claimPort(listenerAddress(field(service, 'testListen')), ['services', index, 'testListen']);
-    const urls = new Set<string>();
-    for (const slot of ['blue', 'green'] as const) {
-      listOf(field(service, slot, 'targets')).forEach((target, t) => {
-        const url = field(target, 'url');
-        if (typeof url !== 'string') return;
-        if (urls.has(url)) {
-          ctx.addIssue({ code: 'custom', path: ['services', index, slot, 'targets', t, 'url'], message: `${url} is listed twice in this service` });
-        }
-        urls.add(url);
-      });
-    }
   });
 }
 
