@@ -91,6 +91,9 @@ const hooksSchema = z.strictObject({
 
 const STRATEGIES = ['canary', 'linear', 'all-at-once', 'blue-green', 'steps'] as const;
 
+/** The strategy of a rollout that names neither a strategy nor a preset. */
+export const DEFAULT_STRATEGY: StrategyName = 'canary';
+
 export const rolloutSchema = z
   .strictObject({
     strategy: z.enum(STRATEGIES, { message: `expected one of ${STRATEGIES.join(', ')}` }).optional(),
@@ -100,18 +103,18 @@ export const rolloutSchema = z
         weight: z.number().gt(0, { message: 'must be between 0 and 100 (exclusive)' }).lt(100, { message: 'must be between 0 and 100 (exclusive)' }).default(10),
         interval: positiveDuration().default(300_000),
       })
-      .optional(),
+      .prefault({}),
     linear: z
       .strictObject({
         step: percent().refine((s) => s > 0, { message: 'must be greater than 0' }).default(10),
         interval: positiveDuration().default(60_000),
       })
-      .optional(),
+      .prefault({}),
     steps: z.array(stepSchema).optional(),
     bakeTime: duration().default(0),
-    hooks: hooksSchema.default({ timeout: 30_000 }),
+    hooks: hooksSchema.prefault({}),
     progressDeadline: positiveDuration().default(1_800_000),
-    analysis: analysisSchema.default({ interval: 10_000, failureLimit: 2, inconclusiveLimit: 3, judge: 'fixed', falseRollbackRate: 0.05, alarms: [] }),
+    analysis: analysisSchema.prefault({}),
   })
   .superRefine(checkRollout, { when: always });
 
@@ -158,7 +161,7 @@ function checkRollout(rollout: unknown, ctx: Ctx): void {
       ctx.addIssue({ code: 'custom', path: ['preset'], message: `${preset.name} is a ${preset.strategy} preset but strategy is ${rollout.strategy}` });
     }
   }
-  const strategy = rollout.strategy === undefined ? (preset?.strategy ?? 'canary') : rollout.strategy;
+  const strategy = rollout.strategy === undefined ? (preset?.strategy ?? DEFAULT_STRATEGY) : rollout.strategy;
   if (strategy === 'steps') {
     const steps = rollout.steps;
     if (steps === undefined || (Array.isArray(steps) && steps.length === 0)) {

@@ -12,6 +12,13 @@ import { always } from './partial-value.js';
 import { duration, httpUrl, listenAddress, positiveDuration } from './schema-fields.js';
 import { serviceSchema } from './service-schema.js';
 
+/**
+ * The whole config file: listeners, workers, admin API, instance, state store, metrics provider,
+ * server limits, notifications and the services, with the checks that look across them. Each
+ * default is written once, on its field: a block left out is parsed as `{}` (zod's `prefault`),
+ * so its fields take their own defaults instead of a second copy written on the block.
+ */
+
 const serverSchema = z.strictObject({
   headersTimeout: positiveDuration().default(60_000),
   requestTimeout: duration().default(300_000),
@@ -23,18 +30,16 @@ const serverSchema = z.strictObject({
   maxConnections: z.number().int().min(0).default(0),
 });
 
-const ETCD_DEFAULTS = { endpoints: ['http://127.0.0.1:2379'], prefix: '/shiftproxy/', leaseTtl: 10_000 };
-
 const etcdSchema = z.strictObject({
-  endpoints: z.array(httpUrl(true)).min(1, { message: 'needs at least one etcd client URL' }).default(ETCD_DEFAULTS.endpoints),
+  endpoints: z.array(httpUrl(true)).min(1, { message: 'needs at least one etcd client URL' }).default(['http://127.0.0.1:2379']),
   prefix: z
     .string()
     .regex(/^\/(?:[A-Za-z0-9._-]+\/)*$/, { message: 'expected a key prefix that starts and ends with "/" (e.g. /shiftproxy/)' })
-    .default(ETCD_DEFAULTS.prefix),
+    .default('/shiftproxy/'),
   // etcd grants leases in whole seconds, and none shorter than about 1.5 election timeouts.
   leaseTtl: positiveDuration()
     .refine((ms) => ms % 1000 === 0 && ms >= 2000, { message: 'must be a whole number of seconds, at least 2s' })
-    .default(ETCD_DEFAULTS.leaseTtl),
+    .default(10_000),
 });
 
 /** Names go into etcd keys and URLs: letters, digits and . _ - only. */
@@ -70,31 +75,22 @@ export const configSchema = z
         tokens: z.array(adminTokenSchema).default([]),
         publicUrl: httpUrl(false).optional(),
       })
-      .default({ listen: { host: '127.0.0.1', port: 9090 }, token: '', tokens: [] }),
-    instance: z.strictObject({ name: instanceName.default('') }).default({ name: '' }),
+      .prefault({}),
+    instance: z.strictObject({ name: instanceName.default('') }).prefault({}),
     state: z
       .strictObject({
         store: z.enum(['file', 'etcd']).default('file'),
         path: z.string().min(1).default('./var/shiftproxy-state.json'),
-        etcd: etcdSchema.default(ETCD_DEFAULTS),
+        etcd: etcdSchema.prefault({}),
       })
-      .default({ store: 'file', path: './var/shiftproxy-state.json', etcd: ETCD_DEFAULTS }),
+      .prefault({}),
     metrics: z
       .strictObject({
         provider: z.enum(['builtin', 'prometheus']).default('builtin'),
         prometheus: z.strictObject({ url: httpUrl(false), timeout: positiveDuration().default(5000) }).optional(),
       })
-      .default({ provider: 'builtin' }),
-    server: serverSchema.default({
-      headersTimeout: 60_000,
-      requestTimeout: 300_000,
-      keepAliveTimeout: 30_000,
-      drainTimeout: 30_000,
-      shutdownDelay: 0,
-      maxHeaderBytes: 16_384,
-      maxBodyBytes: 0,
-      maxConnections: 0,
-    }),
+      .prefault({}),
+    server: serverSchema.prefault({}),
     notify: z.array(notifySchema).default([]),
     services: z.array(serviceSchema).min(1, { message: 'needs at least one service' }),
   })

@@ -2,6 +2,7 @@ import type { z } from 'zod';
 import type { AlarmConfig, ListenerConfig, RolloutConfig, ServiceConfig, ShiftproxyConfig, StepConfig, StrategyName } from '../core/config-types.js';
 import { resolvePreset } from '../strategies/codedeploy-presets.js';
 import { mirrorSchema, toMirrorConfig } from './mirror-schema.js';
+import { DEFAULT_STRATEGY } from './rollout-schema.js';
 import { toCohort, toRouteRules } from './routing-schema.js';
 import type { configSchema } from './schema.js';
 
@@ -103,9 +104,8 @@ function mirrorOf(raw: RawService): { mirror?: ServiceConfig['mirror'] } {
 
 function toRolloutConfig(raw: RawRollout): RolloutConfig {
   const preset = raw.preset !== undefined ? resolvePreset(raw.preset) : undefined;
-  const strategy: StrategyName = preset?.strategy ?? raw.strategy ?? 'canary';
-  const canary = raw.canary ?? { weight: 10, interval: 300_000 };
-  const linear = raw.linear ?? { step: 10, interval: 60_000 };
+  const strategy: StrategyName = preset?.strategy ?? raw.strategy ?? DEFAULT_STRATEGY;
+  const { canary, linear } = raw;
   return {
     strategy,
     ...(preset ? { preset: preset.name } : {}),
