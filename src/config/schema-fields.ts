@@ -10,7 +10,7 @@ import { parseListenAddress } from './listen-address.js';
  * wrong value says what to write instead of what zod expected.
  */
 
-const CONTROL_CHARS = /[\u0000-\u001f\u007f]/;
+export const CONTROL_CHARS = /[\u0000-\u001f\u007f]/;
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 
 const DURATION_HINT = 'not a duration (use 250ms, 10s, 5m, 1h or whole milliseconds)';
