@@ -6,7 +6,8 @@ import type { ShiftproxyConfig } from '../core/config-types.js';
 import { ConfigError, errorMessage } from '../core/errors.js';
 import { formatPath, friendlyErrorMap, issueLines } from './format-issues.js';
 import { interpolateDocument, type InterpolationProblem } from './interpolate.js';
-import { configSchema, toShiftproxyConfig } from './schema.js';
+import { configSchema } from './schema.js';
+import { toShiftproxyConfig } from './to-shiftproxy-config.js';
 import { yamlLocator, type Locate } from './yaml-locator.js';
 
 export interface ParseOptions {

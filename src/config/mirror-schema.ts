@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { MirrorConfig } from '../core/config-types.js';
-import { parseDuration } from '../core/duration.js';
 import { parseJsonPath } from '../core/json-path.js';
+import { headerToken, percent, positiveDuration } from './schema-fields.js';
 
 /**
  * The `mirror` key of a service: copies of stable's requests sent to the other slot and compared
@@ -9,20 +9,7 @@ import { parseJsonPath } from '../core/json-path.js';
  * block through the schema, so its fields take their own defaults).
  */
 
-const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
-const DURATION_HINT = 'not a duration (use 250ms, 10s, 5m, 1h or whole milliseconds)';
-
-const token = (what: string) => z.string().regex(TOKEN, { message: `not a valid ${what} (letters, digits and !#$%&'*+-.^_\`|~ only)` });
-const headerName = token('header name').transform((n) => n.toLowerCase());
-
-const timeout = z.union([z.string(), z.number()], { error: DURATION_HINT }).transform((value, ctx): number => {
-  const ms = parseDuration(value);
-  if (ms === undefined || ms <= 0) {
-    ctx.addIssue({ code: 'custom', message: ms === undefined ? DURATION_HINT : 'must be greater than 0' });
-    return z.NEVER;
-  }
-  return ms;
-});
+const headerName = headerToken('header name').transform((n) => n.toLowerCase());
 
 const jsonPath = z.string().transform((path, ctx): string => {
   const parsed = parseJsonPath(path);
@@ -42,15 +29,15 @@ const compareSchema = z.strictObject({
 });
 
 export const mirrorSchema = z.strictObject({
-  percent: z.number().min(0, { message: 'must be between 0 and 100' }).max(100, { message: 'must be between 0 and 100' }).default(0),
+  percent: percent().default(0),
   to: z.enum(['canary', 'blue', 'green'], { message: 'expected canary, blue or green (never the live slot)' }).default('canary'),
   maxBodyBytes: z.number().int().min(0).max(64 * 1024 * 1024).default(1_048_576),
   maxConcurrent: z.number().int().min(1).max(10_000).default(64),
   methods: z
-    .array(token('method').transform((m) => m.toUpperCase()))
+    .array(headerToken('method').transform((m) => m.toUpperCase()))
     .min(1, { message: 'needs at least one method (leave mirror out to copy nothing)' })
     .default(['GET', 'HEAD']),
-  timeout: timeout.default(5000),
+  timeout: positiveDuration().default(5000),
   compare: compareSchema.prefault({}),
 });
 

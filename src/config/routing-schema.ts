@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import type { CohortConfig, RouteMatchConfig, RouteRuleConfig, ValueMatchConfig } from '../core/config-types.js';
 import { regexProblem } from './safe-regex.js';
+import { CONTROL_CHARS, headerToken, requestPath } from './schema-fields.js';
 
 /**
  * The `routes` and `cohort` keys of a service: their shape, their defaults and the checks that
@@ -8,11 +9,7 @@ import { regexProblem } from './safe-regex.js';
  * for catastrophic backtracking here, once, so the data plane only ever runs proven-safe ones.
  */
 
-const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
-const CONTROL_CHARS = /[\u0000-\u001f\u007f]/;
 const RULE_NAME = /^[A-Za-z0-9_.:-]+$/;
-
-const token = (what: string) => z.string().regex(TOKEN, { message: `not a valid ${what} (letters, digits and !#$%&'*+-.^_\`|~ only)` });
 
 /** `{ regex }` alone: the pattern must compile and be safe to run on request data. */
 const regexSchema = z.strictObject({
@@ -36,7 +33,7 @@ const valueMatch = z
 
 const namedValue = (what: string, lowerCase: boolean) =>
   z.strictObject({
-    name: token(`${what} name`).transform((name) => (lowerCase ? name.toLowerCase() : name)),
+    name: headerToken(`${what} name`).transform((name) => (lowerCase ? name.toLowerCase() : name)),
     value: valueMatch,
   });
 
@@ -44,12 +41,8 @@ const matchSchema = z.strictObject({
   header: namedValue('header', true).optional(),
   cookie: namedValue('cookie', false).optional(),
   query: z.strictObject({ name: z.string().min(1), value: valueMatch }).optional(),
-  method: token('method').transform((m) => m.toUpperCase()).optional(),
-  pathPrefix: z
-    .string()
-    .startsWith('/', { message: 'must start with /' })
-    .refine((p) => !CONTROL_CHARS.test(p) && !p.includes(' '), { message: 'must not contain spaces or control characters' })
-    .optional(),
+  method: headerToken('method').transform((m) => m.toUpperCase()).optional(),
+  pathPrefix: requestPath().optional(),
   path: regexSchema.optional(),
 });
 
@@ -64,7 +57,7 @@ const ruleSchema = z.strictObject({
 export const routesSchema = z.array(ruleSchema).default([]).superRefine(checkRules, { when: () => true });
 
 export const cohortSchema = z
-  .strictObject({ header: token('header name').transform((n) => n.toLowerCase()).optional(), cookie: token('cookie name').optional() })
+  .strictObject({ header: headerToken('header name').transform((n) => n.toLowerCase()).optional(), cookie: headerToken('cookie name').optional() })
   .superRefine((cohort, ctx) => {
     if ((cohort.header === undefined) === (cohort.cookie === undefined)) ctx.addIssue({ code: 'custom', message: 'needs exactly one of header or cookie' });
   });
