@@ -3,6 +3,7 @@ import type { ListenAddress } from '../core/types.js';
 import { formatPath } from './format-issues.js';
 import { isLoopbackHost } from './listen-address.js';
 import { field, isRecord, listOf, parsedListen } from './partial-value.js';
+import { defaultNotifyName } from './schema-fields.js';
 
 /**
  * The checks of the whole config that no single field can make: who may reach the admin API,
@@ -44,7 +45,7 @@ export function checkAdminExposure(config: unknown, ctx: Ctx): void {
 export function checkNotifyNames(config: unknown, ctx: Ctx): void {
   const seen = new Set<string>();
   listOf(field(config, 'notify')).forEach((target, index) => {
-    const name = field(target, 'name') ?? `${String(field(target, 'format') ?? 'json')}-${index}`;
+    const name = field(target, 'name') ?? defaultNotifyName(String(field(target, 'format') ?? 'json'), index);
     if (typeof name !== 'string') return;
     if (seen.has(name)) ctx.addIssue({ code: 'custom', path: ['notify', index, 'name'], message: `duplicate notify name "${name}"` });
     seen.add(name);

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import type { MirrorConfig } from '../core/config-types.js';
 import { parseJsonPath } from '../core/json-path.js';
+import { asRecord } from './partial-value.js';
 import { headerToken, percent, positiveDuration } from './schema-fields.js';
 
 /**
@@ -55,40 +56,36 @@ export function toMirrorConfig(raw: z.output<typeof mirrorSchema>): MirrorConfig
 
 type Ctx = z.RefinementCtx<unknown>;
 
-function record(value: unknown): Record<string, unknown> | undefined {
-  return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
-}
-
 /**
  * The service-wide checks of mirroring: never to the live slot itself, a step's copies only
  * where stable still takes requests, and mirror alarms only where something is mirrored.
  */
 export function checkServiceMirror(service: unknown, ctx: Ctx): void {
-  const s = record(service);
+  const s = asRecord(service);
   if (!s) return;
-  const mirror = record(s.mirror);
+  const mirror = asRecord(s.mirror);
   const live = s.live === 'green' ? 'green' : 'blue';
   if (mirror && mirror.to === live) {
     ctx.addIssue({ code: 'custom', path: ['mirror', 'to'], message: `${String(mirror.to)} is the live slot: mirroring would copy its requests to itself (use canary or the other slot)` });
   }
-  const rollout = record(s.rollout);
+  const rollout = asRecord(s.rollout);
   const steps = Array.isArray(rollout?.steps) ? rollout.steps : [];
   let stepMirrors = false;
   steps.forEach((step, index) => {
-    const st = record(step);
+    const st = asRecord(step);
     if (!st || typeof st.mirror !== 'number' || st.mirror <= 0) return;
     stepMirrors = true;
     if (st.weight === 100) ctx.addIssue({ code: 'custom', path: ['rollout', 'steps', index, 'mirror'], message: 'stable takes no requests at weight 100, so there is nothing to copy' });
   });
   const mirrors = stepMirrors || (mirror !== undefined && typeof mirror.percent === 'number' && mirror.percent > 0);
-  const alarms = Array.isArray(record(rollout?.analysis)?.alarms) ? (record(rollout?.analysis)?.alarms as unknown[]) : [];
+  const alarms = Array.isArray(asRecord(rollout?.analysis)?.alarms) ? (asRecord(rollout?.analysis)?.alarms as unknown[]) : [];
   alarms.forEach((alarm, index) => {
-    const metric = record(alarm)?.metric;
+    const metric = asRecord(alarm)?.metric;
     if (metric !== 'mirror_mismatch_rate' && metric !== 'mirror_error_rate') return;
     if (!mirrors) {
       ctx.addIssue({ code: 'custom', path: ['rollout', 'analysis', 'alarms', index, 'metric'], message: `${metric} needs copies: set mirror.percent or a step with mirror` });
     }
-    const a = record(alarm) as Record<string, unknown>;
+    const a = asRecord(alarm) as Record<string, unknown>;
     if (a.relativeTo !== undefined) ctx.addIssue({ code: 'custom', path: ['rollout', 'analysis', 'alarms', index, 'relativeTo'], message: `${metric} compares the copies with the live answers already; relativeTo does not apply` });
     if (a.role === 'stable') ctx.addIssue({ code: 'custom', path: ['rollout', 'analysis', 'alarms', index, 'role'], message: `${metric} judges the canary's copies; role stable does not apply` });
   });

@@ -16,6 +16,11 @@ export function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
+/** The value as an object to read fields from, or undefined when it is not one. */
+export function asRecord(value: unknown): Record<string, unknown> | undefined {
+  return isRecord(value) ? value : undefined;
+}
+
 /** The value at `keys`, or undefined as soon as one level is not a mapping. */
 export function field(value: unknown, ...keys: string[]): unknown {
   let current = value;

@@ -91,6 +91,8 @@ function toMatch(raw: RawRule['match']): RouteMatchConfig {
  * its own, so it can never be hit (a catch-all `match: {}` shadows every rule after it).
  */
 function checkRules(rules: readonly RawRule[], ctx: z.RefinementCtx<RawRule[]>): void {
+  // It runs even when the field failed its shape (so one pass reports everything): `routes: x` reaches here as is.
+  if (!Array.isArray(rules)) return;
   const names = new Map<string, number>();
   rules.forEach((rule, index) => {
     if (typeof rule !== 'object' || rule === null) return;

@@ -118,3 +118,8 @@ export const statusRange = z.union([z.string(), z.number()], { error: STATUS_HIN
   }
   return { min, max };
 });
+
+/** A notify target's name when the config gives none: its format and its place in the list. */
+export function defaultNotifyName(format: string, index: number): string {
+  return `${format}-${index}`;
+}

@@ -4,6 +4,7 @@ import { resolvePreset } from '../strategies/codedeploy-presets.js';
 import { mirrorSchema, toMirrorConfig } from './mirror-schema.js';
 import { DEFAULT_STRATEGY } from './rollout-schema.js';
 import { toCohort, toRouteRules } from './routing-schema.js';
+import { defaultNotifyName } from './schema-fields.js';
 import type { configSchema } from './schema.js';
 
 /**
@@ -44,7 +45,7 @@ export function toShiftproxyConfig(raw: RawConfig): ShiftproxyConfig {
       maxBodyBytes: raw.server.maxBodyBytes,
       maxConnections: raw.server.maxConnections,
     },
-    notify: raw.notify.map((n, index) => ({ name: n.name ?? `${n.format}-${index}`, url: n.url, format: n.format, events: [...new Set(n.events)], timeoutMs: n.timeout, attempts: n.attempts })),
+    notify: raw.notify.map((n, index) => ({ name: n.name ?? defaultNotifyName(n.format, index), url: n.url, format: n.format, events: [...new Set(n.events)], timeoutMs: n.timeout, attempts: n.attempts })),
     services: raw.services.map(toServiceConfig),
   };
 }

@@ -27,6 +27,10 @@ describe('routes', () => {
     expect(loadText(configYaml()).services[0]?.routes).toEqual([]);
   });
 
+  it.each(['~', 'x', '{}'])('reports `routes: %s` as a problem with its path, never a crash', (value) => {
+    expect(problemsOf(configYaml([], [`routes: ${value}`])).join('\n')).toMatch(/^services\[0\]\.routes: /m);
+  });
+
   it.each([
     [
       'an invalid regex',
