@@ -7,6 +7,7 @@ import { FakeBackend } from '../../src/simulate/fake-backend.js';
 import { CHROMIUM, chromiumMissing, launchChromium, type Browser } from '../helpers/chromium.js';
 import { get } from '../helpers/http-client.js';
 import { startProxy, type ProxyUnderTest } from '../helpers/proxy-harness.js';
+import { openSse } from '../helpers/sse-client.js';
 import { WAIT_MS } from '../helpers/wait-for.js';
 
 /**
@@ -118,6 +119,17 @@ describe.skipIf(missing)('the dashboard in Chromium', () => {
   const field = (name: string) => page.locator(`[data-service="web"] [data-field="${name}"]`);
 
   /** Polls the page until `read` gives a value `accept` likes; returns that value. `timeoutMs` only fails a wait that never ends. */
+  /** How many samples of service web the dashboard feed would send a page opening now. */
+  async function serverHistoryPoints(): Promise<number> {
+    const stream = await openSse(`${proxy.adminUrl}/api/v1/events`, { authorization: `Bearer ${TOKEN}` });
+    try {
+      const history = JSON.parse((await stream.next('history')).data) as { services: { name: string; at: number[] }[] };
+      return history.services.find((service) => service.name === 'web')?.at.length ?? 0;
+    } finally {
+      stream.close();
+    }
+  }
+
   async function waitFor<T>(read: () => Promise<T>, accept: (value: T) => boolean, what: string, timeoutMs = WAIT_MS): Promise<T> {
     const deadline = performance.now() + timeoutMs;
     let last: T | undefined;
@@ -204,7 +216,10 @@ describe.skipIf(missing)('the dashboard in Chromium', () => {
     expect(await page.locator('[data-service="web"] [data-field="checks-history"] .verdict').count()).toBeGreaterThan(0);
     expect(await page.locator('[data-service="web"] .history .ev-step').count()).toBeGreaterThan(0);
     await shoot('mid-rollout');
-    // A page opened now starts with the last minutes drawn from the server's rings, not empty charts.
+    // A page opened now starts with the last minutes drawn from the server's rings, not empty
+    // charts. How many seconds the rings hold depends on how fast the machine got here, so the
+    // page is opened once they hold more than 10 (as the feed's own history event says).
+    await waitFor(serverHistoryPoints, (n) => n > 10, 'the rings to hold more than 10 seconds');
     const late = await context.newPage();
     late.on('pageerror', (err) => void pageErrors.push(err.message));
     await late.goto(`${proxy.adminUrl}/`);
