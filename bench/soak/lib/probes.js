@@ -7,14 +7,19 @@ export const MB = 1024 * 1024;
 
 export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** Resident set size in bytes (VmRSS), or NaN once the process is gone. */
-export function rssBytes(pid) {
+/** A `Name:  N kB` field of /proc/<pid>/<file>, in bytes, or NaN once the process is gone. */
+function procBytes(pid, file, field) {
   try {
-    const match = /^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    const match = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(readFileSync(`/proc/${pid}/${file}`, 'utf8'));
     return match ? Number(match[1]) * 1024 : NaN;
   } catch {
     return NaN;
   }
+}
+
+/** Resident set size in bytes (VmRSS), or NaN once the process is gone. */
+export function rssBytes(pid) {
+  return procBytes(pid, 'status', 'VmRSS');
 }
 
 /** VmRSS split into anonymous memory (heap, buffers) and file-backed pages (the node binary, libraries), in bytes. */
@@ -34,12 +39,7 @@ export function rssParts(pid) {
  * What one more worker costs the machine is its PSS, not its RSS.
  */
 export function pssBytes(pid) {
-  try {
-    const match = /^Pss:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8'));
-    return match ? Number(match[1]) * 1024 : NaN;
-  } catch {
-    return NaN;
-  }
+  return procBytes(pid, 'smaps_rollup', 'Pss');
 }
 
 /** Each of the proxy's processes by its RSS and PSS now, e.g. "primary 103 MB (PSS 68 MB), worker 81 MB (PSS 46 MB)". */
