@@ -251,10 +251,11 @@ export class ProxyExchange implements Dispatcher.DispatchHandler, DeadlineEntry 
       return;
     }
     this.writeHead(headers);
-    // Node sends a head with the first body bytes. A body of unknown length (an event stream, a
-    // long poll, a streamed export) may not start for a while, and the client should not wait
-    // for it to see the status: if no body came with the head, the head goes alone. A body of
-    // known length nearly always arrives with its head, and is not worth the tick.
+    // Node's HTTP/1.1 response sends a head with the first body bytes (its HTTP/2 one sends it at
+    // once). A body of unknown length (an event stream, a long poll, a streamed export) may not
+    // start for a while, and the client should not wait for it to see the status: if no body came
+    // with the head, the head goes alone. A body of known length nearly always arrives with its
+    // head, and is not worth the tick.
     if (this.bodyLeft < 0 && (this.client & CLIENT_HTTP2) === 0) process.nextTick(flushHeadWithoutBody, this);
   }
 
