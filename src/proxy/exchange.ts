@@ -262,7 +262,7 @@ export class ProxyExchange implements Dispatcher.DispatchHandler, DeadlineEntry 
   /** The tick after a head of unknown body length: send it now unless a body chunk or the end took it. */
   flushHeadWithoutBody(): void {
     if (this.bodyStarted || this.state !== STREAMING) return;
-    const res = this.res as ServerResponse;
+    const res = this.res;
     if (!res.destroyed && !res.writableEnded) res.flushHeaders();
   }
 

@@ -49,16 +49,16 @@ export class EtcdSession {
   /**
    * `members`: one client per etcd endpoint, for renewals. etcd3's own keepalive opens a stream
    * on a member it picks at random and never learns from a stream that timed out, so after a
-   * member is lost one renewal in three still went to it and used up a third of the lease's
-   * margin; renewals here go to one member at a time and move to the next when it fails.
-   * Without them, renewals go through `client`, `attempts` times in a row at most.
+   * member is lost renewals kept going to it, each failure using up part of the lease's
+   * margin; renewals here go to one member at a time and move to the next when it fails, each
+   * member tried once per renewal. Without them (one endpoint), renewals go through `client`.
    */
-  constructor(options: { client: Etcd3; ttlMs: number; logger: Logger; attempts?: number; members?: readonly Etcd3[] }) {
+  constructor(options: { client: Etcd3; ttlMs: number; logger: Logger; members?: readonly Etcd3[] }) {
     this.client = options.client;
     this.ttlMs = options.ttlMs;
     this.logger = options.logger;
     this.members = options.members ?? [];
-    this.attempts = Math.max(1, this.members.length > 0 ? this.members.length : (options.attempts ?? 1));
+    this.attempts = Math.max(1, this.members.length);
   }
 
   get leaseId(): string | null {

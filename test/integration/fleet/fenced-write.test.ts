@@ -43,14 +43,19 @@ function member(cluster: EtcdCluster, name: string) {
   return { client, session, election, store };
 }
 
+/** Grants the member's lease and campaigns until it leads. */
+async function lead(m: ReturnType<typeof member>, name: string): Promise<void> {
+  await m.session.start();
+  m.election.start();
+  await until(() => m.election.isLeader(), `${name} elected`);
+}
+
 describe.skipIf(missing)('fenced writes (real etcd)', () => {
   it('a leader whose lease is gone cannot write, even holding on to its old fence; the new leader can', async () => {
     const cluster = await startEtcd();
     cleanup.push(() => cluster.stop());
     const a = member(cluster, 'a');
-    await a.session.start();
-    a.election.start();
-    await until(() => a.election.isLeader(), 'a elected');
+    await lead(a, 'a');
     await a.store.load();
     await a.store.save(state(10), { service: 'shop' });
     const stale = a.election.fence() as Fence;
@@ -85,9 +90,7 @@ describe.skipIf(missing)('fenced writes (real etcd)', () => {
     // What a resync sent before the campaign's write would read: no election key, at an older revision.
     const before = await a.client.getAll().prefix(keys.prefix).exec();
     expect(before.kvs).toEqual([]);
-    await a.session.start();
-    a.election.start();
-    await until(() => a.election.isLeader(), 'a elected');
+    await lead(a, 'a');
     const fence = a.election.fence() as Fence;
     expect(Number(before.header.revision)).toBeLessThan(fence.createRevision);
 
@@ -107,9 +110,7 @@ describe.skipIf(missing)('fenced writes (real etcd)', () => {
     const cluster = await startEtcd();
     cleanup.push(() => cluster.stop());
     const a = member(cluster, 'a');
-    await a.session.start();
-    a.election.start();
-    await until(() => a.election.isLeader(), 'a elected');
+    await lead(a, 'a');
     await a.store.load();
     await a.store.save({ version: 1, services: { shop: { live: 'blue', canaryWeight: 10, rollout: null }, cart: { live: 'green', canaryWeight: 0, rollout: null } } });
     // Someone else changes shop behind a's back (an operator with etcdctl, say).
