@@ -1,9 +1,10 @@
 import type { Registry } from 'prom-client';
 import { PROMETHEUS_BOUND_INDEX, PROMETHEUS_BOUNDS_S, type LatencyHistogram } from '../core/latency-histogram.js';
 import { MIRROR_RESULTS } from '../core/mirror-counters.js';
-import { UPSTREAM_FAILURE_KINDS, type TargetCounters, type TrafficCounters } from '../core/traffic-counters.js';
+import { UPSTREAM_FAILURE_KINDS, type TrafficCounters } from '../core/traffic-counters.js';
 import { SLOT_NAMES, type Role } from '../core/types.js';
 import type { DataPlane } from '../proxy/data-plane.js';
+import type { Target } from '../proxy/target.js';
 import { ScrapeMetric, type Sample } from './scrape-metric.js';
 
 const ROLES: readonly Role[] = ['stable', 'canary'];
@@ -19,16 +20,16 @@ export function registerDataPlaneMetrics(registry: Registry, dataPlane: DataPlan
   ).registerIn(registry);
 
   new ScrapeMetric('shiftproxy_upstream_errors_total', 'Upstream failures by target and kind (connect, timeout, reset, refused, protocol).', 'counter', () =>
-    eachTarget(dataPlane, (labels, counters) => UPSTREAM_FAILURE_KINDS.map((kind) => ({ labels: { ...labels, kind }, value: counters[kind] }))),
+    eachTarget(dataPlane, (labels, target) => UPSTREAM_FAILURE_KINDS.map((kind) => ({ labels: { ...labels, kind }, value: target.counters[kind] }))),
   ).registerIn(registry);
 
   // Per target, so that one target answering 5xx among healthy ones shows: the slot's rates average it away.
   new ScrapeMetric('shiftproxy_target_requests_total', 'Requests sent to each target, one per attempt (a retry counts again on the target it went to).', 'counter', () =>
-    eachTarget(dataPlane, (labels, counters) => [{ labels, value: counters.requests }]),
+    eachTarget(dataPlane, (labels, target) => [{ labels, value: target.counters.requests }]),
   ).registerIn(registry);
 
   new ScrapeMetric('shiftproxy_target_server_errors_total', 'Answers with a 5xx status from each target (failures with no answer are in shiftproxy_upstream_errors_total).', 'counter', () =>
-    eachTarget(dataPlane, (labels, counters) => [{ labels, value: counters.errors }]),
+    eachTarget(dataPlane, (labels, target) => [{ labels, value: target.counters.errors }]),
   ).registerIn(registry);
 
   new ScrapeMetric('shiftproxy_route_rule_requests_total', 'Requests a routing rule decided, by service and rule (its name, or its index in routes).', 'counter', () =>
@@ -51,12 +52,7 @@ export function registerDataPlaneMetrics(registry: Registry, dataPlane: DataPlan
   ).registerIn(registry);
 
   new ScrapeMetric('shiftproxy_target_healthy', '1 when the target takes traffic, 0 when a health check or outlier detection took it out.', 'gauge', () =>
-    dataPlane.runtimesList().flatMap((runtime) =>
-      runtime.allTargets().map((target) => ({
-        labels: { service: runtime.name, slot: target.slot, target: target.url },
-        value: target.flags === 0 ? 1 : 0,
-      })),
-    ),
+    eachTarget(dataPlane, (labels, target) => [{ labels, value: target.flags === 0 ? 1 : 0 }]),
   ).registerIn(registry);
 
   new ScrapeMetric('shiftproxy_listener_errors_total', 'Errors a proxy listener reported while accepting (descriptors exhausted, say); it keeps accepting.', 'counter', () => [
@@ -64,14 +60,15 @@ export function registerDataPlaneMetrics(registry: Registry, dataPlane: DataPlan
   ]).registerIn(registry);
 
   new ScrapeMetric('shiftproxy_target_active_requests', 'Requests in flight to each target.', 'gauge', () =>
-    eachTarget(dataPlane, (labels, counters) => [{ labels, value: counters.active }]),
+    eachTarget(dataPlane, (labels, target) => [{ labels, value: target.counters.active }]),
   ).registerIn(registry);
 }
 
-function eachTarget(dataPlane: DataPlane, sample: (labels: Record<string, string>, counters: TargetCounters) => Sample[]): Sample[] {
+/** Samples for every target of every service, each labelled with its service, slot and URL. */
+function eachTarget(dataPlane: DataPlane, sample: (labels: Record<string, string>, target: Target) => Sample[]): Sample[] {
   const out: Sample[] = [];
   for (const runtime of dataPlane.runtimesList()) {
-    for (const target of runtime.allTargets()) out.push(...sample({ service: runtime.name, slot: target.slot, target: target.url }, target.counters));
+    for (const target of runtime.allTargets()) out.push(...sample({ service: runtime.name, slot: target.slot, target: target.url }, target));
   }
   return out;
 }
