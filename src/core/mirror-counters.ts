@@ -27,4 +27,10 @@ export class MirrorCounters {
     const key = this.kinds.has(kind) || this.kinds.size < MAX_MISMATCH_KINDS ? kind : OTHER_KIND;
     this.kinds.set(key, (this.kinds.get(key) ?? 0) + amount);
   }
+
+  /** Adds other counts (another process's delta, another instance's, another set of counters). */
+  add(other: Readonly<Record<MirrorResult, number>> & { readonly kinds: Iterable<readonly [string, number]> }): void {
+    for (const result of MIRROR_RESULTS) this[result] += other[result];
+    for (const [kind, count] of other.kinds) this.countKind(kind, count);
+  }
 }

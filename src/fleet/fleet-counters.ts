@@ -148,8 +148,8 @@ export class FleetCounters {
     const sum = this.mirrorSums.get(service);
     if (!sum) return local;
     const total = new MirrorCounters();
-    for (const result of MIRROR_RESULTS) total.count(result, local[result] + sum[result]);
-    for (const counters of [local, sum]) for (const [kind, count] of counters.kinds) total.countKind(kind, count);
+    total.add(local);
+    total.add(sum);
     return total;
   }
 

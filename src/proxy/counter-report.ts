@@ -174,9 +174,7 @@ export function addCounterReport(dataPlane: DataPlane, report: CounterReport): v
   }
   for (const counts of report.mirror ?? []) {
     if (!names.has(counts.service)) continue;
-    const counters = dataPlane.runtime(counts.service).mirrorCounters;
-    for (const result of MIRROR_RESULTS) counters.count(result, counts[result]);
-    for (const [kind, count] of counts.kinds) counters.countKind(kind, count);
+    dataPlane.runtime(counts.service).mirrorCounters.add(counts);
   }
   for (const counts of report.rules ?? []) {
     if (!names.has(counts.service)) continue;
