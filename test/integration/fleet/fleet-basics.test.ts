@@ -5,7 +5,7 @@ import { Client, request } from 'undici';
 import { FakeBackend } from '../../../src/simulate/fake-backend.js';
 import { listeningPorts, runCli, startCli } from '../../helpers/cli-process.js';
 import { afterEach, describe, expect, it } from 'vitest';
-import { agreedLeader, api, fleetStarters, fleetView, rolloutOf, weightsOf, type RolloutBody } from '../../helpers/fleet-harness.js';
+import { agreedLeader, api, fleetStarters, fleetView, rolloutOf, weightsOf, type FleetInstance, type RolloutBody } from '../../helpers/fleet-harness.js';
 import { etcdMissing } from '../../helpers/real-etcd.js';
 import { until } from '../../helpers/wait-for.js';
 
@@ -16,6 +16,15 @@ afterEach(async () => {
 });
 
 const { etcd, fleet } = fleetStarters(cleanup);
+
+/** Sends requests through `server` only until the rollout is rolled back, then returns the record as `judge` has it. */
+async function servedUntilRolledBack(server: FleetInstance, judge: FleetInstance, what: string): Promise<RolloutBody & { reason: string }> {
+  await until(async () => {
+    for (let n = 0; n < 10; n++) await request(`http://127.0.0.1:${server.proxy}/`).then((r) => r.body.dump());
+    return (await rolloutOf(server))?.state === 'rolled_back';
+  }, what);
+  return (await rolloutOf(judge)) as RolloutBody & { reason: string };
+}
 
 describe.skipIf(missing)('a fleet on etcd', () => {
   it('elects one leader, relays a follower\'s command, and every instance routes the leader\'s weights', async () => {
@@ -62,11 +71,7 @@ describe.skipIf(missing)('a fleet on etcd', () => {
     expect((await api(follower.admin, 'POST', '/api/v1/services/shop/rollout', {})).status).toBe(202);
 
     // Only the follower serves: the leader, which judges, sees none of this traffic itself.
-    await until(async () => {
-      for (let n = 0; n < 10; n++) await request(`http://127.0.0.1:${follower.proxy}/`).then((r) => r.body.dump());
-      return (await rolloutOf(follower))?.state === 'rolled_back';
-    }, 'the rollout rolled back');
-    const record = (await rolloutOf(leader)) as RolloutBody & { reason: string };
+    const record = await servedUntilRolledBack(follower, leader, 'the rollout rolled back');
     expect(record.state).toBe('rolled_back');
     expect(record.reason).toMatch(/^alarm canary-errors/);
     const metrics = await request(`http://127.0.0.1:${leader.admin}/metrics`).then((r) => r.body.text());
@@ -92,11 +97,7 @@ describe.skipIf(missing)('a fleet on etcd', () => {
     expect((await api(follower.admin, 'POST', '/api/v1/services/shop/rollout', {})).status).toBe(202);
 
     // Only the follower serves and copies: the leader, which judges, compares nothing itself.
-    await until(async () => {
-      for (let n = 0; n < 10; n++) await request(`http://127.0.0.1:${follower.proxy}/`).then((r) => r.body.dump());
-      return (await rolloutOf(follower))?.state === 'rolled_back';
-    }, 'the dark launch rolled back');
-    const record = (await rolloutOf(leader)) as RolloutBody & { reason: string };
+    const record = await servedUntilRolledBack(follower, leader, 'the dark launch rolled back');
     expect(record.reason).toMatch(/^alarm same-answers: mirror_mismatch_rate = 1 .*body \$\.answer/);
     expect(f.green.requests).toBe(0);
     expect(f.green.mirrored).toBeGreaterThan(0);
