@@ -20,10 +20,11 @@ export interface CliProcess {
 
 /**
  * `shiftproxy run` as a child process, its JSON logs parsed line by line. With
- * SHIFTPROXY_TEST_WORKERS=N, `run` gets `--workers N` unless the test chose its own.
+ * SHIFTPROXY_TEST_WORKERS=N, `run` gets `--workers N` unless the test chose its own. `node` is
+ * the Node.js that starts the bin (an older one exercises the hand-over to the bundled Node).
  */
-export function startCli(args: string[], env: NodeJS.ProcessEnv = {}): CliProcess {
-  return watchCli(spawn(process.execPath, [BIN, ...withTestWorkers(args)], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] }));
+export function startCli(args: string[], env: NodeJS.ProcessEnv = {}, node = process.execPath): CliProcess {
+  return watchCli(spawn(node, [BIN, ...withTestWorkers(args)], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] }));
 }
 
 function withTestWorkers(args: string[]): string[] {

@@ -1,7 +1,10 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { listeningPorts, processState, startCli } from '../../helpers/cli-process.js';
+import { until } from '../../helpers/wait-for.js';
 
 const ROOT = resolve(__dirname, '../../..');
 const BIN = resolve(ROOT, 'bin/shiftproxy.js');
@@ -29,5 +32,40 @@ describe('runtime', () => {
     expect(major(version.stdout.match(/Node\.js (v[\d.]+)/)?.[1] ?? 'v0')).toBeGreaterThanOrEqual(24);
     const refused = spawnSync(SYSTEM_NODE, [BIN, 'validate', '-c', resolve(ROOT, 'no-such-file.yaml')], { encoding: 'utf8' });
     expect(refused.status).toBe(1);
+  });
+
+  it.skipIf(systemMajor === 0 || systemMajor >= 24)('a launcher killed outright takes the proxy it handed over to down with it, drained', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'launcher-'));
+    const file = join(dir, 'shiftproxy.yaml');
+    writeFileSync(
+      file,
+      [
+        'listen: 127.0.0.1:0',
+        'admin: { listen: 127.0.0.1:0 }',
+        `state: { path: ${JSON.stringify(join(dir, 'state.json'))} }`,
+        'services:',
+        '  - name: shop',
+        '    blue: { targets: [ { url: "http://127.0.0.1:9" } ] }',
+        '    green: { targets: [ { url: "http://127.0.0.1:10" } ] }',
+        '',
+      ].join('\n'),
+    );
+    const cli = startCli(['run', '-c', file, '--workers', '1'], {}, SYSTEM_NODE);
+    const launcher = cli.child.pid as number;
+    let proxy = 0;
+    try {
+      await listeningPorts(cli);
+      proxy = Number(readFileSync(`/proc/${launcher}/task/${launcher}/children`, 'utf8').trim().split(' ')[0]);
+      expect(proxy).toBeGreaterThan(0);
+      cli.child.kill('SIGKILL');
+      await cli.exited;
+      // Its output still reaches this test: it kept the launcher's stdout.
+      await cli.waitForLog((l) => l.msg === 'drained');
+      await until(() => [null, 'Z'].includes(processState(proxy)), `the handed-over proxy ${proxy} to stop`);
+    } finally {
+      if (cli.child.exitCode === null && cli.child.signalCode === null) cli.child.kill('SIGKILL');
+      // Without the lifeline the proxy outlives this test: it is this test's to stop.
+      if (proxy > 0 && ![null, 'Z'].includes(processState(proxy))) process.kill(proxy, 'SIGKILL');
+    }
   });
 });
