@@ -6,10 +6,13 @@
 // http-proxy and nginx taken round by round (paired) and given as medians.
 //
 //   npm run bench -- [--duration 10] [--warmup 2] [--connections 50] [--rounds 3] [--canary 10]
-//                    [--tool wrk|autocannon] [--compare DIR] [--profile] [--workers N|auto]
+//                    [--tool wrk|autocannon] [--compare DIR] [--compareNodeArgs ARGS] [--profile]
+//                    [--workers N|auto]
 //
 // --compare DIR adds DIR's shiftproxy (another checkout, built) as one more subject, so a
-// change is measured against its base in the same run. --workers compares shiftproxy with
+// change is measured against its base in the same run. --compareNodeArgs starts that subject
+// with node options (space-separated), so `--compare . --compareNodeArgs --max-semi-space-size=4`
+// measures a V8 setting against the same build. --workers compares shiftproxy with
 // `workers: N` against nginx with `worker_processes N`, both unpinned (every core), with wrk
 // using as many threads as there are cores.
 import { spawn, spawnSync } from 'node:child_process';
@@ -38,6 +41,7 @@ const options = parseArgs(process.argv.slice(2), {
   profile: false,
   tool: wrkInstalled() ? 'wrk' : 'autocannon',
   compare: '',
+  compareNodeArgs: '',
   workers: '',
 });
 const LOAD_CPU = '0';
@@ -76,8 +80,10 @@ if (multi) {
   subjects.push({ name: 'shiftproxy', url: `http://127.0.0.1:${sp.info.port}/`, pid: sp.child.pid });
   if (options.compare !== '') {
     const other = resolve(options.compare);
-    const cmp = await startJsonProcess(join(other, 'bench', 'macro', 'shiftproxy-server.js'), proxyArgs, { cpu: serverCpu, children });
-    subjects.push({ name: `shiftproxy@${basename(other)}`, url: `http://127.0.0.1:${cmp.info.port}/`, pid: cmp.child.pid });
+    const nodeArgs = options.compareNodeArgs.split(' ').filter((arg) => arg !== '');
+    const cmp = await startJsonProcess(join(other, 'bench', 'macro', 'shiftproxy-server.js'), proxyArgs, { cpu: serverCpu, nodeArgs, children });
+    const variant = nodeArgs.length > 0 ? ` ${nodeArgs.join(' ')}` : '';
+    subjects.push({ name: `shiftproxy@${basename(other)}${variant}`, url: `http://127.0.0.1:${cmp.info.port}/`, pid: cmp.child.pid });
   }
   // http-proxy calls the deprecated util._extend: keep its warning out of the report.
   const baseline = await startJsonProcess(join(here, 'http-proxy-baseline.js'), proxyArgs, { cpu: serverCpu, nodeArgs: ['--no-deprecation'], children });
@@ -94,6 +100,8 @@ if (nginx !== null) {
   notes.push('nginx: not installed (apt-get install nginx), left out');
 }
 
+// Wide enough for the longest subject name (a --compare subject carries its node options).
+const nameWidth = Math.max(22, ...subjects.map((s) => s.name.length));
 const threads = multi ? availableParallelism() : 1;
 const connections = multi ? options.connections * threads : options.connections;
 const loadBefore = loadAverage();
@@ -119,7 +127,7 @@ for (let round = 1; round <= options.rounds; round++) {
     const run = { ...result, cpuUsPerRequest: result.requests > 0 ? cpu / result.requests : NaN, rssMiB: rssBytes(processTree(subject.pid)) / 1048576 };
     runs[subject.name].push(run);
     console.log(
-      `  round ${round} ${subject.name.padEnd(22)} ${fmt(run.rps, 0).padStart(7)} req/s  p50 ${fmt(run.p50, 2)} ms  p99 ${fmt(run.p99, 2)} ms  ` +
+      `  round ${round} ${subject.name.padEnd(nameWidth)} ${fmt(run.rps, 0).padStart(7)} req/s  p50 ${fmt(run.p50, 2)} ms  p99 ${fmt(run.p99, 2)} ms  ` +
         `CPU ${fmt(run.cpuUsPerRequest, 1)} us/req  RSS ${fmt(run.rssMiB, 0)} MiB` +
         (run.non2xx || run.errors ? `  non-2xx ${run.non2xx} errors ${run.errors}` : ''),
     );
@@ -150,12 +158,12 @@ const summary = Object.fromEntries(
 );
 
 console.log('\nmedians of rounds (ratios: median of the per-round ratios; spread: req/s max-min over the median)');
-const head = ['subject'.padEnd(22), 'req/s'.padStart(8), ...references.map(([l]) => `x ${l}`.padStart(12)), 'p50 ms'.padStart(8), 'p99 ms'.padStart(8), 'CPU us/req'.padStart(11), 'RSS MiB'.padStart(8), 'spread'.padStart(7)];
+const head = ['subject'.padEnd(nameWidth), 'req/s'.padStart(8), ...references.map(([l]) => `x ${l}`.padStart(12)), 'p50 ms'.padStart(8), 'p99 ms'.padStart(8), 'CPU us/req'.padStart(11), 'RSS MiB'.padStart(8), 'spread'.padStart(7)];
 console.log(`  ${head.join(' ')}`);
 for (const s of subjects) {
   const m = summary[s.name];
   const cells = [
-    s.name.padEnd(22),
+    s.name.padEnd(nameWidth),
     fmt(m.rps, 0).padStart(8),
     ...references.map(([l]) => `${fmt(m.ratios[l], 3)}x`.padStart(12)),
     fmt(m.p50, 2).padStart(8),
