@@ -1,6 +1,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import type { Socket } from 'node:net';
 import type { InitMessage, PrimaryMessage, WorkerMessage } from './fleet-messages.js';
+import { workerExecArgv } from './worker-node-options.js';
 
 export type WorkerState = 'starting' | 'ready' | 'draining' | 'gone';
 
@@ -66,8 +67,7 @@ export class WorkerProcess {
   constructor(entry: string, init: InitMessage, listeners: number, events: WorkerEvents) {
     this.child = fork(entry, [], {
       serialization: 'advanced',
-      // Not the primary's flags: a test runner's or a debugger's options are not the worker's.
-      execArgv: [],
+      execArgv: workerExecArgv(),
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
     this.pid = this.child.pid ?? 0;

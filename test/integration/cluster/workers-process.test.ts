@@ -1,10 +1,11 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { request } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
+import { WORKER_SEMI_SPACE_MB } from '../../../src/cluster/worker-node-options.js';
 import { startCli, writeTempConfig, type CliProcess } from '../../helpers/cli-process.js';
 import { OneConnection } from '../../helpers/http-client.js';
 import { listenOnLoopback } from '../../helpers/loopback-server.js';
@@ -101,6 +102,8 @@ describe('run --workers 2', () => {
     cleanup.push(async () => blue.release());
     const p = await run(writeTempConfig(config(blue.url, 'http://127.0.0.1:9')));
     expect(p.workers).toHaveLength(2);
+    // Each worker runs with its young generation capped (see worker-node-options.ts).
+    for (const pid of p.workers) expect(readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')).toContain(`--max-semi-space-size=${WORKER_SEMI_SPACE_MB}`);
     const inFlight = request(p.proxy);
     await until(() => blue.seen.length === 1, 'the request to reach the backend');
     p.cli.child.kill('SIGTERM');
