@@ -105,8 +105,12 @@ export default {
       checkSlope(report, assertSlopes, 'heap', heapSeries, options.gcEvery > 0 ? `live heap after ${heapSeries.length} forced GCs` : `${steady.length} samples of 1 s`);
 
       // A window that contains a forced GC measures that GC, and one in which other processes
-      // took a good part of the proxy's CPU measures them: both are left out, and counted.
-      const withoutGc = steady.filter((s) => !gcs.some((g) => g.t < s.t && g.until > s.t - 1.05));
+      // took a good part of the proxy's CPU measures them: both are left out, and counted. A
+      // forced GC stalls the proxy (with workers, every process on its CPU, while each in turn
+      // collects), and at this load (about half the CPU) the requests that queued meanwhile take
+      // about as long again to clear: the loop is late through that catch-up too, so it counts
+      // as the GC's. `--gcEvery 0` measures every window, with no forced GC at all.
+      const withoutGc = steady.filter((s) => !gcs.some((g) => g.t < s.t && g.until + (g.until - g.t) > s.t - 1.05));
       const windows = withoutGc.filter((s) => s.others <= CONTENDED_WINDOW_PCT);
       const lags = windows.map((s) => s.lagP99);
       report.check(
@@ -115,7 +119,7 @@ export default {
         windows.length === 0
           ? 'no window without contention to measure'
           : `${(max(lags) * 1000).toFixed(1)} ms (median window ${(percentile(lags, 50) * 1000).toFixed(1)} ms; ${windows.length} windows, ` +
-              `left out ${steady.length - withoutGc.length} with a forced GC and ${withoutGc.length - windows.length} with other processes over ${CONTENDED_WINDOW_PCT}% of CPU ${PROXY_CPU}, ` +
+              `left out ${steady.length - withoutGc.length} with a forced GC or its catch-up and ${withoutGc.length - windows.length} with other processes over ${CONTENDED_WINDOW_PCT}% of CPU ${PROXY_CPU}, ` +
               `worst of all ${(max(withoutGc.map((s) => s.lagP99)) * 1000).toFixed(1)} ms)`,
         `< ${LAG_P99_LIMIT_S * 1000} ms`,
       );
