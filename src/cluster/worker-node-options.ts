@@ -15,16 +15,12 @@
  */
 export const WORKER_SEMI_SPACE_MB = 4;
 
-// V8 takes its flags with dashes or underscores.
-const SEMI_SPACE_FLAG = /^--max[-_]semi[-_]space[-_]size(=|$)/;
+// V8 takes its flags with dashes or underscores; node takes this one only as `--flag=value`.
+const SEMI_SPACE_FLAG = /^--max[-_]semi[-_]space[-_]size=/;
 
 export function workerExecArgv(primaryExecArgv: readonly string[] = process.execArgv, nodeOptions = process.env.NODE_OPTIONS ?? ''): string[] {
-  const fromPrimary = primaryExecArgv.findIndex((arg) => SEMI_SPACE_FLAG.test(arg));
-  if (fromPrimary >= 0) {
-    const flag = primaryExecArgv[fromPrimary] as string;
-    // `--max-semi-space-size 8` (two words) as well as `--max-semi-space-size=8`.
-    return flag.includes('=') ? [flag] : primaryExecArgv.slice(fromPrimary, fromPrimary + 2);
-  }
+  const fromPrimary = primaryExecArgv.find((arg) => SEMI_SPACE_FLAG.test(arg));
+  if (fromPrimary !== undefined) return [fromPrimary];
   if (nodeOptions.split(/\s+/).some((option) => SEMI_SPACE_FLAG.test(option))) return [];
   return [`--max-semi-space-size=${WORKER_SEMI_SPACE_MB}`];
 }

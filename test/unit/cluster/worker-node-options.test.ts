@@ -6,9 +6,9 @@ describe('the node options a worker starts with', () => {
     expect(workerExecArgv(['--inspect=127.0.0.1:0', '--enable-source-maps'], '')).toEqual([`--max-semi-space-size=${WORKER_SEMI_SPACE_MB}`]);
   });
 
-  it('passes on a semi-space size given to the primary, in either spelling', () => {
+  it('passes on a semi-space size given to the primary, with dashes or underscores', () => {
     expect(workerExecArgv(['--inspect', '--max-semi-space-size=16'], '')).toEqual(['--max-semi-space-size=16']);
-    expect(workerExecArgv(['--max-semi-space-size', '32', '--trace-gc'], '')).toEqual(['--max-semi-space-size', '32']);
+    expect(workerExecArgv(['--max_semi_space_size=32', '--trace-gc'], '')).toEqual(['--max_semi_space_size=32']);
   });
 
   it('adds nothing when NODE_OPTIONS sets the size: the workers inherit it, and a flag would override it', () => {
