@@ -1,9 +1,9 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { existsSync, readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { listeningPorts, processState, startCli } from '../../helpers/cli-process.js';
+import { listeningPorts, processState, startCli, writeTempConfig } from '../../helpers/cli-process.js';
+import { configYaml } from '../../helpers/config-text.js';
 import { until } from '../../helpers/wait-for.js';
 
 const ROOT = resolve(__dirname, '../../..');
@@ -35,21 +35,8 @@ describe('runtime', () => {
   });
 
   it.skipIf(systemMajor === 0 || systemMajor >= 24)('a launcher killed outright takes the proxy it handed over to down with it, drained', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'launcher-'));
-    const file = join(dir, 'shiftproxy.yaml');
-    writeFileSync(
-      file,
-      [
-        'listen: 127.0.0.1:0',
-        'admin: { listen: 127.0.0.1:0 }',
-        `state: { path: ${JSON.stringify(join(dir, 'state.json'))} }`,
-        'services:',
-        '  - name: shop',
-        '    blue: { targets: [ { url: "http://127.0.0.1:9" } ] }',
-        '    green: { targets: [ { url: "http://127.0.0.1:10" } ] }',
-        '',
-      ].join('\n'),
-    );
+    // The state file goes next to the config: relative paths are read from the config's folder.
+    const file = writeTempConfig(configYaml(['listen: 127.0.0.1:0', 'admin: { listen: 127.0.0.1:0 }', 'state: { path: state.json }']));
     const cli = startCli(['run', '-c', file, '--workers', '1'], {}, SYSTEM_NODE);
     const launcher = cli.child.pid as number;
     let proxy = 0;
